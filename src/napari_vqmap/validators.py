@@ -1,0 +1,173 @@
+"""Checks on files and pose datasets, gathered so every loader fails the same way.
+
+Every problem with a user's input is raised as :class:`PoseFileError` (a ``ValueError``)
+whose message names the file and what is wrong with it.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+DIMS = ("time", "space", "keypoint", "individual")
+CONF_DIMS = ("time", "keypoint", "individual")
+# movement <= 0.15 and some older files use plural dim names
+_PLURAL_TO_SINGULAR = {"keypoints": "keypoint", "individuals": "individual"}
+
+
+class PoseFileError(ValueError):
+    """A pose, video, skeleton or model file that cannot be read as asked."""
+
+    def __init__(self, path: str | Path | None, problem: str):
+        self.path = None if path is None else Path(path)
+        self.problem = problem
+        where = f"{self.path}: " if self.path is not None else ""
+        super().__init__(f"{where}{problem}")
+
+
+def check_file(path: str | Path, suffixes: Sequence[str] | None = None) -> Path:
+    """Return ``path`` as a Path if it is a readable, non-empty file (with an allowed suffix)."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise PoseFileError(path, "file not found")
+    if path.is_dir():
+        raise PoseFileError(path, "is a folder, expected a file")
+    if path.stat().st_size == 0:
+        raise PoseFileError(path, "file is empty")
+    if suffixes is not None and path.suffix.lower() not in suffixes:
+        raise PoseFileError(
+            path, f"unsupported file type {path.suffix!r}; expected one of {', '.join(suffixes)}"
+        )
+    return path
+
+
+def check_hdf5(path: Path) -> None:
+    """Raise a clear error if ``path`` is not a readable (complete) HDF5 file."""
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            list(f.keys())
+    except OSError as err:
+        raise PoseFileError(path, f"not a readable HDF5 file (truncated or corrupt?): {err}") from err
+
+
+def check_array_shape(path: Path | None, arr: np.ndarray, ndims: Sequence[int], what: str) -> None:
+    """Raise if ``arr`` does not have one of the allowed numbers of dimensions."""
+    if arr.ndim not in ndims:
+        allowed = " or ".join(str(n) for n in ndims)
+        raise PoseFileError(path, f"{what} has shape {arr.shape}; expected {allowed} dimensions")
+
+
+def make_poses(
+    position: np.ndarray,
+    keypoints: Sequence[str],
+    *,
+    confidence: np.ndarray | None = None,
+    individuals: Sequence[str] | None = None,
+    frames: Sequence[int] | np.ndarray | None = None,
+    fps: float | None = None,
+    source_software: str = "unknown",
+    source_file: str | Path | None = None,
+    edges: Sequence[tuple[str, str]] | None = None,
+    skeleton_name: str | None = None,
+) -> xr.Dataset:
+    """Build the pose container from arrays.
+
+    ``position`` is (time, space, keypoint, individual) with NaN for missing points;
+    ``confidence`` is (time, keypoint, individual) and defaults to 1 where a point is
+    present and NaN where missing. ``frames`` are the video frame indices of the rows
+    (defaults to 0..T-1; sparse labelled frames keep theirs).
+    """
+    path = None if source_file is None else Path(source_file)
+    position = np.asarray(position, dtype=np.float32)
+    check_array_shape(path, position, [4], "position array (time, space, keypoint, individual)")
+    n_time, n_space, n_kp, n_ind = position.shape
+    if n_space not in (2, 3):
+        raise PoseFileError(path, f"position has {n_space} spatial coordinates; expected 2 or 3")
+    if n_kp == 0:
+        raise PoseFileError(path, "no keypoints found")
+    if n_time == 0:
+        raise PoseFileError(path, "no frames found")
+    keypoints = [str(k) for k in keypoints]
+    if len(keypoints) != n_kp:
+        raise PoseFileError(path, f"{len(keypoints)} keypoint names for {n_kp} keypoints")
+    if len(set(keypoints)) != n_kp:
+        raise PoseFileError(path, f"duplicate keypoint names: {keypoints}")
+    individuals = [f"individual_{i}" for i in range(n_ind)] if individuals is None else individuals
+    individuals = [str(i) for i in individuals]
+    if len(individuals) != n_ind:
+        raise PoseFileError(path, f"{len(individuals)} individual names for {n_ind} individuals")
+    missing = np.isnan(position).any(axis=1)
+    position[np.broadcast_to(missing[:, None], position.shape)] = np.nan
+    if confidence is None:
+        confidence = np.where(missing, np.nan, 1.0)
+    confidence = np.asarray(confidence, dtype=np.float32)
+    if confidence.shape != (n_time, n_kp, n_ind):
+        raise PoseFileError(
+            path, f"confidence has shape {confidence.shape}; expected {(n_time, n_kp, n_ind)}"
+        )
+    frames = np.arange(n_time) if frames is None else np.asarray(frames, dtype=np.int64)
+    if frames.shape != (n_time,):
+        raise PoseFileError(path, f"{len(frames)} frame indices for {n_time} frames")
+    time = frames / float(fps) if fps else frames.astype(np.float64)
+    ds = xr.Dataset(
+        {
+            "position": (DIMS, position),
+            "confidence": (CONF_DIMS, confidence),
+        },
+        coords={
+            "time": time,
+            "frame": ("time", frames),
+            "space": ["x", "y", "z"][:n_space],
+            "keypoint": keypoints,
+            "individual": individuals,
+        },
+        attrs={
+            "ds_type": "poses",
+            "fps": float(fps) if fps else None,
+            "time_unit": "seconds" if fps else "frames",
+            "source_software": source_software,
+            "source_file": "" if source_file is None else str(source_file),
+            "skeleton": [tuple(e) for e in edges] if edges else [],
+            "skeleton_name": skeleton_name or "",
+        },
+    )
+    return flag_empty_keypoints(ds)
+
+
+def flag_empty_keypoints(ds: xr.Dataset) -> xr.Dataset:
+    """Record (and warn about) keypoints that are NaN in every frame for every individual."""
+    empty = ds["position"].isnull().all(dim=("time", "space", "individual"))
+    names = [str(k) for k in ds["keypoint"].values[empty.values]]
+    ds.attrs["empty_keypoints"] = names
+    if names:
+        warnings.warn(
+            f"{ds.attrs.get('source_file') or 'poses'}: keypoint(s) {', '.join(names)} "
+            "are missing (NaN) in every frame",
+            UserWarning,
+            stacklevel=3,
+        )
+    return ds
+
+
+def to_singular_dims(ds: xr.Dataset) -> xr.Dataset:
+    """Rename movement's old plural dims (``keypoints``, ``individuals``) to singular ones."""
+    rename = {k: v for k, v in _PLURAL_TO_SINGULAR.items() if k in ds.dims or k in ds.coords}
+    return ds.rename(rename) if rename else ds
+
+
+def validate_poses(ds: xr.Dataset, path: str | Path | None = None) -> xr.Dataset:
+    """Check that ``ds`` is a pose container with the expected variables and dims."""
+    if "position" not in ds:
+        raise PoseFileError(path, "dataset has no 'position' variable")
+    ds = to_singular_dims(ds)
+    if tuple(ds["position"].dims) != DIMS:
+        raise PoseFileError(path, f"position dims are {ds['position'].dims}; expected {DIMS}")
+    if ds.sizes["keypoint"] == 0:
+        raise PoseFileError(path, "no keypoints found")
+    return ds
