@@ -1,0 +1,64 @@
+"""Command line: ``napari-vqmap info | demo | train ...``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from napari_vqmap.validators import PoseFileError
+
+
+def _cmd_info(args: argparse.Namespace) -> int:
+    from napari_vqmap.io import load_poses
+    from napari_vqmap.summary import describe
+
+    for path in args.files:
+        ds = load_poses(path, source_software=args.source_software, fps=args.fps,
+                        skeleton=args.skeleton)
+        print(describe(ds))
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from napari_vqmap.sample_data import sample_paths
+    from napari_vqmap.io import load_poses
+    from napari_vqmap.summary import describe
+
+    for pose_path in sample_paths():
+        print(describe(load_poses(pose_path)))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``napari-vqmap`` argument parser."""
+    from napari_vqmap import __version__
+
+    parser = argparse.ArgumentParser(prog="napari-vqmap", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"napari-vqmap {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    info = sub.add_parser("info", help="load pose files and print a summary of each")
+    info.add_argument("files", nargs="+", help="pose files of any supported format")
+    info.add_argument("--source-software", help="force a format instead of detecting it")
+    info.add_argument("--fps", type=float, help="frame rate, for files that lack one")
+    info.add_argument("--skeleton", help="skeleton preset name or YAML file")
+    info.set_defaults(func=_cmd_info)
+
+    demo = sub.add_parser("demo", help="load the bundled sample recordings and summarise them")
+    demo.set_defaults(func=_cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``napari-vqmap`` command."""
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except PoseFileError as err:
+        print(f"napari-vqmap: error: {err}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
