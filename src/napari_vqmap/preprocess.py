@@ -1,0 +1,282 @@
+"""Egocentric alignment, scaling, masks, resampling and windowing of pose recordings.
+
+A pose dataset becomes a :class:`Recording`: positions (individual, time, keypoint, space)
+centred on the skeleton's ``centre`` anchor, rotated so that the posterior -> anterior
+heading points to +x (about the vertical z axis only in 3D), divided by the recording's
+body length, with a boolean mask of usable keypoints. Masked entries are 0, never NaN.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+from napari_vqmap.skeletons import Skeleton
+
+
+@dataclass
+class PreprocessConfig:
+    """How recordings are cleaned, aligned and cut into windows.
+
+    ``window=None`` takes the model's window; ``stride=None`` is a quarter window.
+    ``target_fps=None`` resamples only when the recordings' frame rates differ (to the lowest).
+    """
+
+    target_fps: float | None = None
+    conf_threshold: float = 0.0
+    max_anchor_gap: int = 10
+    window: int | None = None
+    stride: int | None = None
+    min_visible_fraction: float = 0.5
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON/YAML-serialisable form."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> PreprocessConfig:
+        """Build from :meth:`to_dict` output; unknown keys are an error."""
+        unknown = set(d) - {f.name for f in fields(cls)}
+        if unknown:
+            raise ValueError(f"unknown preprocess option(s): {', '.join(sorted(unknown))}")
+        return cls(**d)
+
+
+@dataclass
+class Recording:
+    """One aligned recording: ``x`` (individual, time, keypoint, space), ``mask`` (i, t, k)."""
+
+    x: np.ndarray
+    mask: np.ndarray
+    frames: np.ndarray
+    individuals: list[str]
+    source: str
+    skeleton: Skeleton
+    fps: float | None
+    body_length: float
+
+    @property
+    def n_frames(self) -> int:
+        """Number of (resampled) frames."""
+        return self.x.shape[1]
+
+
+def keypoint_mask(ds: xr.Dataset, conf_threshold: float = 0.0) -> np.ndarray:
+    """(individual, time, keypoint) True where a keypoint is present and confident enough.
+
+    A NaN confidence with a finite position counts as present (formats without scores).
+    """
+    pos = ds["position"].transpose("individual", "time", "keypoint", "space").values
+    present = np.isfinite(pos).all(axis=-1)
+    if "confidence" not in ds:
+        return present
+    conf = ds["confidence"].transpose("individual", "time", "keypoint").values
+    with np.errstate(invalid="ignore"):
+        low = conf < conf_threshold
+    return present & ~low
+
+
+def _anchor(pos: np.ndarray, mask: np.ndarray, idx: list[int]) -> np.ndarray:
+    """Mean of the visible anchor keypoints per (individual, time); NaN where none is."""
+    if not idx:
+        idx = list(range(pos.shape[2]))
+    m = mask[:, :, idx, None]
+    count = m.sum(axis=2)
+    total = np.where(m, pos[:, :, idx], 0.0).sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+
+
+def _fill_short_gaps(values: np.ndarray, max_gap: int) -> np.ndarray:
+    """Linearly interpolate NaN runs of at most ``max_gap`` frames in a (time,) series.
+
+    Runs touching the start or end are filled with the nearest value when short enough.
+    """
+    out = values.copy()
+    bad = ~np.isfinite(values)
+    if not bad.any() or bad.all():
+        return out
+    t = np.arange(len(values))
+    filled = np.interp(t, t[~bad], values[~bad])
+    edges = np.diff(np.concatenate([[0], bad.astype(np.int8), [0]]))
+    for start, stop in zip(np.flatnonzero(edges == 1), np.flatnonzero(edges == -1), strict=True):
+        if stop - start <= max_gap:
+            out[start:stop] = filled[start:stop]
+    return out
+
+
+def _heading(ant: np.ndarray, post: np.ndarray, max_gap: int) -> np.ndarray:
+    """Heading angle (individual, time) of posterior -> anterior in the x-y plane, gaps filled."""
+    vec = ant[..., :2] - post[..., :2]
+    angle = np.arctan2(vec[..., 1], vec[..., 0])
+    angle[np.hypot(vec[..., 0], vec[..., 1]) == 0] = np.nan
+    out = np.empty_like(angle)
+    for i, a in enumerate(angle):
+        ok = np.isfinite(a)
+        unwrapped = a.copy()
+        unwrapped[ok] = np.unwrap(a[ok])
+        out[i] = _fill_short_gaps(unwrapped, max_gap)
+    return out
+
+
+def body_length(ant: np.ndarray, post: np.ndarray, pos: np.ndarray, mask: np.ndarray) -> float:
+    """Robust body length: median posterior-anterior distance; falls back to the keypoint
+    spread (twice the median distance from the keypoints' mean), then to 1."""
+    dist = np.linalg.norm(ant - post, axis=-1)
+    dist = dist[np.isfinite(dist) & (dist > 0)]
+    if dist.size:
+        return float(np.median(dist))
+    centre = _anchor(pos, mask, [])
+    spread = np.linalg.norm(pos - centre[:, :, None], axis=-1)[mask]
+    spread = spread[np.isfinite(spread) & (spread > 0)]
+    return float(2 * np.median(spread)) if spread.size else 1.0
+
+
+def align(
+    pos: np.ndarray, mask: np.ndarray, skeleton: Skeleton, max_anchor_gap: int = 10
+) -> tuple[np.ndarray, np.ndarray, float]:
+    """Egocentric alignment of ``pos`` (individual, time, keypoint, space).
+
+    Returns aligned positions (0 where masked), the mask (whole frames masked where an
+    anchor is missing for more than ``max_anchor_gap`` frames) and the body length used.
+    Without anterior/posterior anchors the heading is left as it is (no rotation).
+    """
+    index = {k: i for i, k in enumerate(skeleton.keypoints)}
+    centre = _anchor(pos, mask, [index[k] for k in skeleton.centre])
+    centre = np.stack(
+        [np.stack([_fill_short_gaps(c, max_anchor_gap) for c in ind.T], -1) for ind in centre]
+    )
+    valid = np.isfinite(centre).all(axis=-1)
+    has_heading = bool(skeleton.anterior and skeleton.posterior)
+    if has_heading:
+        ant = _anchor(pos, mask, [index[k] for k in skeleton.anterior])
+        post = _anchor(pos, mask, [index[k] for k in skeleton.posterior])
+        angle = _heading(ant, post, max_anchor_gap)
+        valid &= np.isfinite(angle)
+        scale = body_length(ant, post, pos, mask)
+    else:
+        angle = np.zeros(valid.shape)
+        scale = body_length(centre, centre, pos, mask)
+    mask = mask & valid[:, :, None]
+    rel = np.where(mask[..., None], pos - np.nan_to_num(centre)[:, :, None], 0.0)
+    cos, sin = np.cos(np.nan_to_num(angle))[..., None], np.sin(np.nan_to_num(angle))[..., None]
+    out = rel.copy()
+    out[..., 0] = cos * rel[..., 0] + sin * rel[..., 1]
+    out[..., 1] = -sin * rel[..., 0] + cos * rel[..., 1]
+    out = np.where(mask[..., None], out / scale, 0.0).astype(np.float32)
+    return out, mask, scale
+
+
+def resample(
+    x: np.ndarray, mask: np.ndarray, frames: np.ndarray, fps: float, target_fps: float
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Resample aligned data along time: linear on positions (where both neighbours are
+    visible, otherwise the nearest frame), nearest on the mask and the frame numbers."""
+    n = x.shape[1]
+    n_new = max(1, int(np.floor((n - 1) * target_fps / fps)) + 1)
+    src = np.arange(n_new) * (fps / target_fps)
+    i0 = np.clip(np.floor(src).astype(int), 0, n - 1)
+    i1 = np.minimum(i0 + 1, n - 1)
+    near = np.clip(np.rint(src).astype(int), 0, n - 1)
+    w = (src - i0)[None, :, None, None]
+    both = (mask[:, i0] & mask[:, i1])[..., None]
+    lerp = (1 - w) * x[:, i0] + w * x[:, i1]
+    new_mask = mask[:, near]
+    new_x = np.where(both, lerp, x[:, near])
+    new_x = np.where(new_mask[..., None], new_x, 0.0).astype(np.float32)
+    return new_x, new_mask, frames[near]
+
+
+def preprocess(
+    ds: xr.Dataset,
+    skeleton: Skeleton,
+    config: PreprocessConfig | None = None,
+    target_fps: float | None = None,
+) -> Recording:
+    """Align, scale, mask and (when ``target_fps`` and the data's fps differ) resample ``ds``.
+
+    ``target_fps`` overrides ``config.target_fps``. ``skeleton`` must name the dataset's
+    keypoints in order (e.g. :func:`napari_vqmap.io.skeleton_of`).
+    """
+    config = config or PreprocessConfig()
+    keypoints = [str(k) for k in ds["keypoint"].values]
+    if list(skeleton.keypoints) != keypoints:
+        raise ValueError(
+            f"{ds.attrs.get('source_file', 'poses')}: skeleton {skeleton.name!r} keypoints "
+            f"{list(skeleton.keypoints)} do not match the data's {keypoints}"
+        )
+    pos = ds["position"].transpose("individual", "time", "keypoint", "space").values
+    pos = pos.astype(np.float64)
+    mask = keypoint_mask(ds, config.conf_threshold)
+    x, mask, scale = align(pos, mask, skeleton, config.max_anchor_gap)
+    frames = np.asarray(ds["frame"].values if "frame" in ds.coords else np.arange(x.shape[1]))
+    fps = ds.attrs.get("fps") or None
+    target = target_fps or config.target_fps
+    if fps and target and not np.isclose(fps, target):
+        x, mask, frames = resample(x, mask, frames, float(fps), float(target))
+        fps = float(target)
+    return Recording(
+        x=x,
+        mask=mask,
+        frames=frames.astype(np.int64),
+        individuals=[str(i) for i in ds["individual"].values],
+        source=str(ds.attrs.get("source_file", "")),
+        skeleton=skeleton,
+        fps=fps,
+        body_length=scale,
+    )
+
+
+def window_starts(n_frames: int, window: int, stride: int) -> np.ndarray:
+    """Start frames of windows every ``stride`` frames, plus one ending at the last frame so
+    no tail is left out. A recording shorter than ``window`` gives one (padded) window at 0."""
+    if n_frames <= window:
+        return np.zeros(1, dtype=np.int64)
+    starts = np.arange(0, n_frames - window + 1, stride, dtype=np.int64)
+    if starts[-1] != n_frames - window:
+        starts = np.append(starts, n_frames - window)
+    return starts
+
+
+def make_windows(
+    recordings: list[Recording], window: int, stride: int, min_visible_fraction: float = 0.5
+) -> np.ndarray:
+    """(N, 3) int64 rows of (recording index, individual index, start) for training windows.
+
+    Windows where fewer than ``min_visible_fraction`` of the frames show any keypoint are
+    dropped.
+    """
+    rows = []
+    for r, rec in enumerate(recordings):
+        visible = rec.mask.any(axis=-1)
+        for i in range(len(rec.individuals)):
+            for s in window_starts(rec.n_frames, window, stride):
+                if visible[i, s : s + window].sum() >= min_visible_fraction * window:
+                    rows.append((r, i, s))
+    return np.asarray(rows, dtype=np.int64).reshape(-1, 3)
+
+
+def window_provenance(
+    recordings: list[Recording], windows: np.ndarray
+) -> list[tuple[str, str, int]]:
+    """(source file, individual name, original start frame) of each window row."""
+    return [
+        (recordings[r].source, recordings[r].individuals[i], int(recordings[r].frames[s]))
+        for r, i, s in windows
+    ]
+
+
+def get_window(
+    rec: Recording, individual: int, start: int, window: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(x, mask)`` of one window, (window, K, D) and (window, K); padded past the end."""
+    x = rec.x[individual, start : start + window]
+    mask = rec.mask[individual, start : start + window]
+    pad = window - x.shape[0]
+    if pad:
+        x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
+        mask = np.concatenate([mask, np.zeros((pad, *mask.shape[1:]), bool)])
+    return x, mask

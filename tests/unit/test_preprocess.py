@@ -1,0 +1,131 @@
+"""Egocentric alignment, masks, resampling and windowing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_vqmap.preprocess import (
+    PreprocessConfig,
+    get_window,
+    make_windows,
+    preprocess,
+    window_provenance,
+    window_starts,
+)
+from napari_vqmap.skeletons import Skeleton
+from napari_vqmap.validators import make_poses
+
+KEYPOINTS = ("nose", "neck", "tailbase", "lpaw", "rpaw")
+SKELETON = Skeleton(
+    name="toy",
+    keypoints=KEYPOINTS,
+    regions={"nose": "head", "neck": "trunk", "tailbase": "tail"},
+    centre=("neck",),
+    anterior=("nose",),
+    posterior=("tailbase",),
+)
+
+
+def _body(n_frames: int, n_dims: int, angles: np.ndarray, length: float = 4.0) -> np.ndarray:
+    """A rigid body (time, space, keypoint) facing ``angles`` and drifting around the arena."""
+    local = np.array([[0.5, 0], [0.0, 0], [-0.5, 0], [0.1, 0.2], [0.1, -0.2]]) * length
+    cos, sin = np.cos(angles)[:, None], np.sin(angles)[:, None]
+    x = cos * local[:, 0] - sin * local[:, 1] + np.linspace(-3, 3, n_frames)[:, None]
+    y = sin * local[:, 0] + cos * local[:, 1] + 2.0
+    coords = [x, y]
+    if n_dims == 3:
+        coords.append(np.tile(np.array([0.5, 1.5, 0.5, 0.0, 0.0]), (n_frames, 1)))
+    return np.stack(coords, axis=1)
+
+
+def _poses(pos: np.ndarray, fps: float | None = 20.0, **kw):
+    return make_poses(pos[..., None] if pos.ndim == 3 else pos, KEYPOINTS, fps=fps, **kw)
+
+
+@pytest.mark.parametrize("n_dims", [2, 3])
+def test_heading_points_to_plus_x_and_scale_is_body_length(n_dims: int) -> None:
+    angles = np.linspace(-np.pi, np.pi, 50)  # includes exactly backwards (pi and -pi)
+    rec = preprocess(_poses(_body(50, n_dims, angles)), SKELETON)
+    nose, neck, tail = rec.x[0, :, 0], rec.x[0, :, 1], rec.x[0, :, 2]
+    np.testing.assert_allclose(neck, 0.0, atol=1e-6)
+    np.testing.assert_allclose(nose[:, 0], 0.5, atol=1e-5)
+    np.testing.assert_allclose(nose[:, 1], 0.0, atol=1e-5)
+    np.testing.assert_allclose(tail[:, 0], -0.5, atol=1e-5)
+    np.testing.assert_allclose(rec.x[0, :, 3, 1], 0.2, atol=1e-5)  # lpaw on the left (+y)
+    assert rec.body_length == pytest.approx(4.0)
+    assert rec.mask.all()
+
+
+def test_3d_height_is_not_rotated() -> None:
+    rec = preprocess(_poses(_body(30, 3, np.full(30, 2.0))), SKELETON)
+    # z is only centred on the neck (1.5) and scaled by the body length (4)
+    np.testing.assert_allclose(
+        rec.x[0, :, :, 2], np.tile((np.array([0.5, 1.5, 0.5, 0, 0]) - 1.5) / 4, (30, 1)), atol=1e-6
+    )
+
+
+def test_missing_anchor_gaps_are_filled_or_masked_and_never_nan() -> None:
+    pos = _body(100, 3, np.full(100, 0.3))
+    pos[10:13, :, 0] = np.nan  # nose (anterior) missing 3 frames: heading interpolated
+    pos[40:80, :, 1] = np.nan  # neck (centre) missing 40 frames: frames masked
+    pos[:, :, 4] = np.nan  # rpaw never seen
+    rec = preprocess(_poses(pos), SKELETON, PreprocessConfig(max_anchor_gap=5))
+    assert np.isfinite(rec.x).all()
+    assert rec.mask[0, 10:13, 1:4].all() and not rec.mask[0, 10:13, 0].any()
+    np.testing.assert_allclose(rec.x[0, 10:13, 2], [[-0.5, 0, -0.25]] * 3, atol=1e-5)
+    assert not rec.mask[0, 40:80].any()
+    assert (rec.x[0, 40:80] == 0).all()
+    assert not rec.mask[0, :, 4].any()
+
+
+def test_all_nan_and_low_confidence() -> None:
+    pos = _body(20, 2, np.zeros(20))
+    conf = np.ones((20, 5, 1), np.float32)
+    conf[:, 3] = 0.1
+    ds = make_poses(np.full_like(pos, np.nan)[..., None], KEYPOINTS, fps=20)
+    rec = preprocess(ds, SKELETON)
+    assert not rec.mask.any() and np.isfinite(rec.x).all() and rec.body_length == 1.0
+    rec = preprocess(_poses(pos, confidence=conf), SKELETON, PreprocessConfig(conf_threshold=0.5))
+    assert not rec.mask[0, :, 3].any() and rec.mask[0, :, [0, 1, 2, 4]].all()
+
+
+def test_several_individuals_without_anchors() -> None:
+    pos = np.stack([_body(20, 2, np.zeros(20)), _body(20, 2, np.ones(20), length=2)], -1)
+    bare = Skeleton(name="bare", keypoints=KEYPOINTS)
+    rec = preprocess(make_poses(pos, KEYPOINTS, fps=30), bare)
+    assert rec.x.shape == (2, 20, 5, 2)
+    np.testing.assert_allclose(rec.x.mean(axis=2), 0.0, atol=1e-5)  # centred on the mean
+    assert np.isfinite(rec.body_length) and rec.body_length > 0
+
+
+def test_resampling_100_to_20_fps() -> None:
+    pos = _body(1000, 3, np.linspace(0, 6, 1000))
+    pos[500, :, 0] = np.nan
+    rec = preprocess(_poses(pos, fps=100), SKELETON, PreprocessConfig(target_fps=20))
+    assert rec.x.shape[1] == 200 and rec.fps == 20
+    np.testing.assert_array_equal(rec.frames, np.arange(0, 1000, 5))
+    assert not rec.mask[0, 100, 0] and np.isfinite(rec.x).all()
+    np.testing.assert_allclose(rec.x[0, rec.mask[0, :, 0], 0, 0], 0.5, atol=1e-4)
+
+
+def test_windows_keep_provenance_and_cover_the_tail() -> None:
+    np.testing.assert_array_equal(window_starts(100, 32, 16), [0, 16, 32, 48, 64, 68])
+    np.testing.assert_array_equal(window_starts(10, 32, 16), [0])
+    pos = np.stack([_body(100, 2, np.zeros(100))] * 2, -1)
+    ds = make_poses(pos, KEYPOINTS, fps=20, frames=np.arange(100) + 1000, source_file="a.csv")
+    rec = preprocess(ds, SKELETON)
+    rec.mask[1] = False  # second individual never visible: no windows
+    windows = make_windows([rec], window=32, stride=16)
+    assert len(windows) == 6 and (windows[:, 1] == 0).all()
+    prov = window_provenance([rec], windows)
+    assert prov[1] == ("a.csv", "individual_0", 1016) and prov[-1][2] == 1068
+    x, mask = get_window(rec, 0, 90, 32)
+    assert x.shape == (32, 5, 2) and mask[:10].all() and not mask[10:].any()
+
+
+def test_config_round_trip() -> None:
+    cfg = PreprocessConfig(target_fps=20, window=32)
+    assert PreprocessConfig.from_dict(cfg.to_dict()) == cfg
+    with pytest.raises(ValueError, match="bogus"):
+        PreprocessConfig.from_dict({"bogus": 1})
