@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -41,9 +42,12 @@ class Skeleton:
     anterior: tuple[str, ...] = ()
     posterior: tuple[str, ...] = ()
     description: str = ""
+    dims: int | None = None
 
     def __post_init__(self) -> None:
         kps = set(self.keypoints)
+        if self.dims not in (None, 2, 3):
+            raise ValueError(f"skeleton {self.name!r}: dims must be 2 or 3, not {self.dims!r}")
         if len(kps) != len(self.keypoints):
             raise ValueError(f"skeleton {self.name!r}: duplicate keypoint names")
         for a, b in self.edges:
@@ -79,6 +83,7 @@ class Skeleton:
             anterior=tuple(k for k in self.anterior if k in ks),
             posterior=tuple(k for k in self.posterior if k in ks),
             description=self.description,
+            dims=self.dims,
         )
 
     def to_dict(self) -> dict:
@@ -103,6 +108,7 @@ class Skeleton:
                 anterior=tuple(_as_list(d.get("anterior"))),
                 posterior=tuple(_as_list(d.get("posterior"))),
                 description=str(d.get("description", "")),
+                dims=None if d.get("dims") is None else int(d["dims"]),
             )
         except (KeyError, TypeError, ValueError) as err:
             raise PoseFileError(source, f"not a valid skeleton: {err}") from err
@@ -136,9 +142,16 @@ def load_skeleton_yaml(path: str | Path) -> Skeleton:
     return Skeleton.from_dict(d, source=path)
 
 
+@cache
 def _preset_files() -> dict[str, Path]:
     folder = resources.files("napari_vqmap.skeletons") / "presets"
     return {Path(str(p)).stem: Path(str(p)) for p in folder.iterdir() if str(p).endswith(".yaml")}
+
+
+@cache
+def _preset_dict(key: str) -> dict:
+    """The parsed YAML of a bundled preset (read once; ``from_dict`` copies it)."""
+    return load_skeleton_yaml(_preset_files()[key]).to_dict()
 
 
 def list_skeletons() -> list[str]:
@@ -153,7 +166,7 @@ def get_skeleton(name: str | Path | Skeleton) -> Skeleton:
     presets = _preset_files()
     key = str(name).lower()
     if key in presets:
-        return load_skeleton_yaml(presets[key])
+        return Skeleton.from_dict(_preset_dict(key), source=presets[key])
     if Path(name).suffix.lower() in (".yaml", ".yml"):
         return load_skeleton_yaml(name)
     raise PoseFileError(
