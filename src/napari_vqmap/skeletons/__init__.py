@@ -52,10 +52,10 @@ class Skeleton:
             raise ValueError(f"skeleton {self.name!r}: duplicate keypoint names")
         for a, b in self.edges:
             if a not in kps or b not in kps:
-                raise ValueError(f"skeleton {self.name!r}: edge ({a}, {b}) names an unknown keypoint")
+                raise ValueError(f"skeleton {self.name!r}: edge ({a}, {b}) names unknown keypoint")
         for kp, region in self.regions.items():
             if kp not in kps:
-                raise ValueError(f"skeleton {self.name!r}: region given for unknown keypoint {kp!r}")
+                raise ValueError(f"skeleton {self.name!r}: region for unknown keypoint {kp!r}")
             if region not in REGIONS:
                 raise ValueError(
                     f"skeleton {self.name!r}: unknown region {region!r} for {kp!r}; "
@@ -183,9 +183,9 @@ def match_skeleton(keypoints: Sequence[str]) -> Skeleton | None:
         sk = get_skeleton(preset)
         if names == set(sk.keypoints):
             return sk.subset(keypoints)
-        if names <= set(sk.keypoints) and len(names) >= 2:
-            if best_size is None or len(sk.keypoints) < best_size:
-                best, best_size = sk, len(sk.keypoints)
+        covers = names <= set(sk.keypoints) and len(names) >= 2
+        if covers and (best_size is None or len(sk.keypoints) < best_size):
+            best, best_size = sk, len(sk.keypoints)
     return best.subset(keypoints) if best is not None else None
 
 
