@@ -151,6 +151,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
         df = pd.read_csv(path, header=list(range(len(header))), index_col=0)
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
         raise PoseFileError(path, f"cannot parse the DeepLabCut csv: {err}") from err
+    if df.columns.nlevels != len(header) or df.shape[1] == 0:
+        raise PoseFileError(path, "DeepLabCut csv has header rows but no data columns")
     df.columns = df.columns.set_names([r[0].strip().lower() for r in header])
     return df
 
