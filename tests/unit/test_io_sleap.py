@@ -171,3 +171,19 @@ def test_user_instance_beats_prediction(tmp_path):
     np.testing.assert_allclose(ds["position"].sel(individual="mouse").isel(time=1), [[10, 20]] * 2)
     np.testing.assert_allclose(ds["confidence"].sel(individual="mouse").isel(time=1), [1, 1])
     np.testing.assert_allclose(ds["confidence"].sel(individual="untracked_0")[0], [0.9, 0.8])
+
+
+def test_untransposed_analysis_layout(data_dir, tmp_path):
+    """Synthetic: the real deepof file rewritten as (frames, nodes, xy, tracks), no scores."""
+    import h5py
+
+    source = data_dir / "deepof-tests" / "testDLC_sleap.analysis.h5"
+    path = tmp_path / "untransposed.analysis.h5"
+    with h5py.File(source, "r") as src, h5py.File(path, "w") as dst:
+        dst["tracks"] = src["tracks"][()].transpose(3, 2, 1, 0)
+        dst["node_names"] = src["node_names"][()]
+    ds = load_poses(path)
+    ref = load_poses(source)
+    _check(ds, (101, 2, 14, 1))
+    np.testing.assert_allclose(ds["position"].values, ref["position"].values, equal_nan=True)
+    assert float(ds["confidence"].max()) == 1.0
