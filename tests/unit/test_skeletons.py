@@ -199,3 +199,14 @@ def test_guess_gives_valid_connected_edges(name):
     linked = {k for e in sk.edges for k in e}
     assert body <= linked or len(body) < 2
     assert len(sk.edges) <= max(len(keypoints) - 1, 0), "a guess is a tree, not a mesh"
+
+
+def test_docs_yaml_example_loads(tmp_path):
+    import re
+    from pathlib import Path
+
+    doc = Path(__file__).resolve().parents[2] / "docs" / "skeletons.md"
+    example = re.search(r"```yaml\n(.*?)```", doc.read_text(), re.S).group(1)
+    (tmp_path / "my_mouse.yaml").write_text(example)
+    sk = load_skeleton_yaml(tmp_path / "my_mouse.yaml")
+    assert sk.name == "my_mouse" and sk.region_of("neck") == "trunk" and sk.dims == 2
