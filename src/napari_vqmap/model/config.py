@@ -1,0 +1,81 @@
+"""Hyperparameters of the VQ-MAP model as a plain dataclass with a JSON round trip."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass
+class ModelConfig:
+    """Sizes of the VQ-MAP encoder, quantiser and decoder (defaults are small, for CPU)."""
+
+    window: int = 64  # frames per window (must be divisible by 2**n_down)
+    n_down: int = 2  # stride-2 temporal conv blocks (latent every 2**n_down frames)
+    hidden: int = 64  # per-keypoint conv channels (reference: 256)
+    token_dim: int = 32  # channels per keypoint token after each conv block
+    n_heads: int = 4
+    n_inducing: int = 6  # induced-set queries per set-attention block
+    latent_dim: int = 64  # split into 2 groups (type, subtype) of code_dim each
+    n_types: int = 8
+    n_subtypes: int = 16
+    code_dim: int = 32
+    ema_decay: float = 0.99
+    commitment_beta: float = 0.25
+    commitment_weight: float = 0.02  # weight of the commitment term in the total loss
+    dead_code_threshold: float = 1e-3  # EMA share of assignments under which a code is reset
+    max_dims: int = 3  # input coordinates handled (2D and 3D)
+    res_depth: int = 2  # residual dilated conv units per temporal block (reference: 3)
+    dilation_growth: int = 3  # dilation of unit i is dilation_growth**i
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if f.type == "int" and (type(value) is not int or value <= 0):
+                raise ValueError(f"ModelConfig.{f.name} must be a positive integer, got {value!r}")
+            if f.type == "float" and (not isinstance(value, int | float) or value < 0):
+                raise ValueError(f"ModelConfig.{f.name} must be a number >= 0, got {value!r}")
+        if self.window % 2**self.n_down:
+            raise ValueError(
+                f"ModelConfig.window ({self.window}) must be divisible by "
+                f"2**n_down ({2**self.n_down})"
+            )
+        if self.token_dim % self.n_heads:
+            raise ValueError(
+                f"ModelConfig.token_dim ({self.token_dim}) must be divisible by "
+                f"n_heads ({self.n_heads})"
+            )
+        if self.latent_dim != 2 * self.code_dim:
+            raise ValueError(
+                f"ModelConfig.latent_dim ({self.latent_dim}) must be 2 * code_dim "
+                f"({self.code_dim}): the latent is split into a type half and a subtype half"
+            )
+        if not 0 < self.ema_decay < 1:
+            raise ValueError(f"ModelConfig.ema_decay must be in (0, 1), got {self.ema_decay}")
+        if self.max_dims < 2:
+            raise ValueError(f"ModelConfig.max_dims must be at least 2, got {self.max_dims}")
+
+    @property
+    def n_motifs(self) -> int:
+        """Number of (type, subtype) motifs."""
+        return self.n_types * self.n_subtypes
+
+    @property
+    def latent_window(self) -> int:
+        """Latent time steps per window (T')."""
+        return self.window // 2**self.n_down
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain, JSON-serialisable dict of all fields."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
+        """Inverse of :meth:`to_dict`; unknown keys raise a ValueError naming them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(
+                f"unknown ModelConfig key(s) {unknown}; known keys are {sorted(known)}"
+            )
+        return cls(**d)

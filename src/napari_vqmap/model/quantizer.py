@@ -1,0 +1,174 @@
+"""Vector quantiser with an EMA-updated codebook, dead-code reset and a commitment loss.
+
+Each latent vector is replaced by its nearest code (Euclidean). Gradients flow to the
+encoder through the straight-through estimator; the codebook itself is not trained by
+gradients but follows an exponential moving average (EMA) of the latents assigned to each
+code (van den Oord et al. 2017, appendix). All EMA statistics are buffers, so they are in
+the state dict and training resumes exactly.
+
+Training-mode forward passes also:
+
+* initialise the codebook from random latents of the first batch (drawn from the whole
+  batch, not its first rows, which would be consecutive steps of one window);
+* reset "dead" codes, whose EMA share of assignments fell under ``dead_threshold``, to
+  random latents of the current batch.
+
+Under ``torch.distributed`` the per-batch counts and sums are all-reduced (summed) and the
+random latents used for initialisation and resets are broadcast from rank 0, so every rank
+keeps an identical codebook.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+
+def _distributed() -> bool:
+    return dist.is_available() and dist.is_initialized()
+
+
+@dataclass
+class QuantizerOutput:
+    """Result of :meth:`EMAQuantizer.forward` (leading dims as the input latents)."""
+
+    quantized: Tensor  # straight-through codes, same shape as the input
+    idx: Tensor  # nearest-code index, long
+    commit_loss: Tensor  # beta * mean squared distance latent -> (detached) code
+    usage: Tensor  # (n_codes,) share of this batch assigned to each code
+    perplexity: Tensor  # exp(entropy) of ``usage``
+
+
+def perplexity(p: Tensor) -> Tensor:
+    """exp(entropy) of a probability vector: the effective number of codes in use."""
+    p = p / p.sum().clamp_min(1e-12)
+    return torch.exp(-(p * torch.log(p.clamp_min(1e-12))).sum())
+
+
+class EMAQuantizer(nn.Module):
+    """A codebook of ``n_codes`` vectors of size ``dim`` with EMA updates."""
+
+    codebook: Tensor
+    cluster_size: Tensor
+    embed_sum: Tensor
+    initialised: Tensor
+
+    def __init__(
+        self,
+        n_codes: int,
+        dim: int,
+        decay: float = 0.99,
+        beta: float = 0.25,
+        dead_threshold: float = 1e-3,
+        eps: float = 1e-5,
+    ) -> None:
+        super().__init__()
+        self.n_codes, self.dim = n_codes, dim
+        self.decay, self.beta, self.dead_threshold, self.eps = decay, beta, dead_threshold, eps
+        self.register_buffer("codebook", torch.randn(n_codes, dim))
+        self.register_buffer("cluster_size", torch.ones(n_codes))
+        self.register_buffer("embed_sum", self.codebook.clone())
+        self.register_buffer("initialised", torch.tensor(False))
+
+    def distances(self, z: Tensor) -> Tensor:
+        """Squared Euclidean distances (N, n_codes) from latents (N, dim) to every code."""
+        z = z.float()
+        d = z.pow(2).sum(1, keepdim=True) - 2 * z @ self.codebook.T
+        return (d + self.codebook.pow(2).sum(1)).clamp_min(0)
+
+    def assign(self, z: Tensor) -> tuple[Tensor, Tensor]:
+        """Nearest code index and a confidence in [0, 1] for latents (..., dim).
+
+        The confidence is the margin between the nearest (d1) and second-nearest (d2) code
+        distances, ``(d2 - d1) / (d2 + d1)``: 0 when equidistant, 1 on a code.
+        """
+        d = self.distances(z.reshape(-1, self.dim))
+        top = d.topk(2, dim=1, largest=False).values.sqrt()
+        conf = (top[:, 1] - top[:, 0]) / (top[:, 1] + top[:, 0]).clamp_min(1e-12)
+        return d.argmin(1).view(z.shape[:-1]), conf.view(z.shape[:-1])
+
+    def lookup(self, idx: Tensor) -> Tensor:
+        """Code vectors for indices of any shape -> (*idx.shape, dim)."""
+        return F.embedding(idx, self.codebook)
+
+    def forward(self, z: Tensor) -> QuantizerOutput:
+        """Quantise latents (..., dim); in training mode also update the codebook."""
+        flat = z.reshape(-1, self.dim)
+        if self.training and not bool(self.initialised):
+            self._initialise(flat.detach().float())
+        idx = self.distances(flat.detach()).argmin(1)
+        q = self.lookup(idx).to(z.dtype)
+        commit = self.beta * F.mse_loss(flat, q.detach())
+        counts = torch.bincount(idx, minlength=self.n_codes).float()
+        if self.training:
+            self._update(flat.detach().float(), idx, counts)
+        usage = counts / counts.sum().clamp_min(1)
+        quantized = flat + (q - flat).detach()
+        return QuantizerOutput(
+            quantized=quantized.view(z.shape),
+            idx=idx.view(z.shape[:-1]),
+            commit_loss=commit,
+            usage=usage,
+            perplexity=perplexity(usage),
+        )
+
+    def stats(self) -> dict[str, float | int | list[float]]:
+        """EMA usage per code, number of dead codes and perplexity of the EMA usage."""
+        usage = self.cluster_size / self.cluster_size.sum().clamp_min(1e-12)
+        return {
+            "usage": usage.tolist(),
+            "n_dead": int((usage < self.dead_threshold).sum()),
+            "perplexity": float(perplexity(usage)),
+        }
+
+    def _random_latents(self, z: Tensor, n: int) -> Tensor:
+        """``n`` latents drawn at random from the whole batch, identical on all ranks."""
+        if z.shape[0] >= n:
+            pick = torch.randperm(z.shape[0], device=z.device)[:n]
+        else:
+            pick = torch.randint(z.shape[0], (n,), device=z.device)
+        fresh = z[pick].contiguous()
+        if _distributed():
+            dist.broadcast(fresh, src=0)
+        return fresh
+
+    @torch.no_grad()
+    def _initialise(self, z: Tensor) -> None:
+        fresh = self._random_latents(z, self.n_codes)
+        self.codebook.copy_(fresh)
+        self.cluster_size.fill_(1.0)
+        self.embed_sum.copy_(fresh)
+        self.initialised.fill_(True)
+
+    @torch.no_grad()
+    def _update(self, z: Tensor, idx: Tensor, counts: Tensor) -> None:
+        sums = torch.zeros_like(self.embed_sum).index_add_(0, idx, z)
+        if _distributed():
+            stacked = torch.cat([counts[:, None], sums], dim=1)
+            dist.all_reduce(stacked)
+            counts, sums = stacked[:, 0], stacked[:, 1:]
+        self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
+        self.embed_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
+        # Laplace smoothing keeps codes with no assignments from dividing by zero.
+        n = self.cluster_size.sum()
+        smoothed = (self.cluster_size + self.eps) / (n + self.n_codes * self.eps) * n
+        self.codebook.copy_(self.embed_sum / smoothed[:, None])
+        self._reset_dead(z)
+
+    @torch.no_grad()
+    def _reset_dead(self, z: Tensor) -> None:
+        usage = self.cluster_size / self.cluster_size.sum()
+        dead = usage < self.dead_threshold
+        n_dead = int(dead.sum())
+        if n_dead == 0:
+            return
+        fresh = self._random_latents(z, n_dead)
+        # A revived code starts with an average count, so it is not reset again at once.
+        mean_size = self.cluster_size.mean()
+        self.codebook[dead] = fresh
+        self.cluster_size[dead] = mean_size
+        self.embed_sum[dead] = fresh * mean_size

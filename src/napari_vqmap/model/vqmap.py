@@ -1,0 +1,359 @@
+"""VQ-MAP: a keypoint-agnostic encoder, a hierarchical quantiser and per-skeleton heads.
+
+Shapes: B windows, T frames, K keypoints, D coordinates (2 or 3), C channels, M induced
+queries, T' = T / 2**n_down latent steps.
+
+Encoder. Every keypoint's trajectory is a token. ``n_down`` times, a temporal conv block
+(weights shared by all keypoints, stride 2) runs along each token's time axis, then an
+induced set-attention block (ISAB) mixes the K tokens at each time step: M learnable
+queries attend to the tokens (h), then the tokens attend to h. Cost is O(K * M) and the
+encoder is equivariant to the order of keypoints and accepts any K. After the first conv
+block every token gets a learned body-region embedding (:data:`~napari_vqmap.skeletons.REGIONS`)
+and a learned embedding of the skeleton's dimensionality. Finally M pooling queries attend to
+the tokens (induced-set pooling); their M x C outputs are flattened and projected to the
+latent z (B, T', latent_dim), which is invariant to the order of keypoints.
+
+2D and 3D in one model. Coordinates are zero-padded to ``max_dims`` channels, a fourth
+channel carries the visibility mask (so a missing keypoint differs from one at the origin),
+and a learned "number of dimensions" embedding (indexed by D) is added to every token with
+the region embedding. A 2D skeleton thus shares every weight with 3D ones, and the model
+knows when the third coordinate is absent rather than zero.
+
+Missing keypoints. Coordinates where ``mask`` is False are replaced by zeros before
+anything else. A token is valid at a latent step if its keypoint is visible in at least one
+of the frames that step covers; invalid tokens are zeroed after every block and excluded
+from attention as keys. Every attention also sees one learned "null" key, so a time step
+with no visible keypoint at all attends only to it (no NaN). Hence a keypoint masked in a
+whole window has exactly no influence, the same as if it were absent.
+
+Quantiser. z is split into a type half and a subtype half, each snapped to its own EMA
+codebook (``n_types`` and ``n_subtypes`` codes of size ``code_dim``): a motif is the pair,
+``motif = type * n_subtypes + subtype``.
+
+Decoder. The quantised latent goes through residual temporal convs and ``n_down`` stride-2
+transposed convs back to T frames, then a per-skeleton linear head maps the C channels of
+each frame to K x D coordinates. The loss is the MSE over the visible keypoints' D
+coordinates plus ``commitment_weight`` times the commitment loss.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from napari_vqmap.model.config import ModelConfig
+from napari_vqmap.model.quantizer import EMAQuantizer, perplexity
+from napari_vqmap.skeletons import REGIONS
+
+
+class ChannelNorm(nn.LayerNorm):
+    """LayerNorm over the channels of a (N, C, T) sequence, separately at each step."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return super().forward(x.transpose(1, 2)).transpose(1, 2)
+
+
+class ResidualStack(nn.Module):
+    """Pre-norm residual units with growing dilation, then norm + ReLU; (N, C, T) -> same."""
+
+    def __init__(self, channels: int, depth: int, growth: int) -> None:
+        super().__init__()
+        self.units = nn.ModuleList()
+        for i in range(depth):
+            d = growth**i
+            self.units.append(
+                nn.Sequential(
+                    ChannelNorm(channels),
+                    nn.ReLU(),
+                    nn.Conv1d(channels, channels, 3, padding=d, dilation=d),
+                    nn.ReLU(),
+                    nn.Conv1d(channels, channels, 1),
+                )
+            )
+        self.norm = ChannelNorm(channels)
+
+    def forward(self, x: Tensor) -> Tensor:
+        for unit in self.units:
+            x = x + unit(x)
+        return F.relu(self.norm(x))
+
+
+class TemporalBlock(nn.Module):
+    """Stride-2 conv, residual dilated convs, 1x1 projection: (N, c_in, T) -> (N, c_out, T/2)."""
+
+    def __init__(self, c_in: int, hidden: int, c_out: int, depth: int, growth: int) -> None:
+        super().__init__()
+        self.down = nn.Conv1d(c_in, hidden, 4, stride=2, padding=1)
+        self.res = ResidualStack(hidden, depth, growth)
+        self.out = nn.Conv1d(hidden, c_out, 1)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.out(self.res(self.down(x)))
+
+
+class CrossAttention(nn.Module):
+    """Set Transformer MAB: queries attend to a key set, then a feed-forward (post-norm)."""
+
+    def __init__(self, dim: int, n_heads: int) -> None:
+        super().__init__()
+        self.n_heads = n_heads
+        self.q = nn.Linear(dim, dim)
+        self.kv = nn.Linear(dim, 2 * dim)
+        self.proj = nn.Linear(dim, dim)
+        self.norm1 = nn.LayerNorm(dim)
+        self.ff = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+        self.norm2 = nn.LayerNorm(dim)
+
+    def forward(self, q: Tensor, kv: Tensor, kv_valid: Tensor | None = None) -> Tensor:
+        """q (N, Lq, C), kv (N, Lk, C), kv_valid (N, Lk) bool (True = attend) -> (N, Lq, C)."""
+        n, lq, c = q.shape
+        h = self.n_heads
+        queries = self.q(q).view(n, lq, h, c // h).transpose(1, 2)
+        keys, values = self.kv(kv).view(n, kv.shape[1], 2, h, c // h).permute(2, 0, 3, 1, 4)
+        attn_mask = None if kv_valid is None else kv_valid[:, None, None, :]
+        a = F.scaled_dot_product_attention(queries, keys, values, attn_mask=attn_mask)
+        x = self.norm1(q + self.proj(a.transpose(1, 2).reshape(n, lq, c)))
+        return self.norm2(x + self.ff(x))
+
+
+def _with_null(tokens: Tensor, valid: Tensor, null: Tensor) -> tuple[Tensor, Tensor]:
+    """Prepend an always-valid learned null token to a key set (so it is never empty)."""
+    n = tokens.shape[0]
+    keys = torch.cat([null.expand(n, 1, -1), tokens], dim=1)
+    return keys, torch.cat([valid.new_ones(n, 1), valid], dim=1)
+
+
+class InducedSetAttention(nn.Module):
+    """ISAB: M induced queries attend to the tokens (h), then tokens attend to h."""
+
+    def __init__(self, dim: int, n_heads: int, n_inducing: int) -> None:
+        super().__init__()
+        self.inducing = nn.Parameter(torch.randn(n_inducing, dim) * dim**-0.5)
+        self.null = nn.Parameter(torch.randn(1, dim) * dim**-0.5)
+        self.gather = CrossAttention(dim, n_heads)
+        self.scatter = CrossAttention(dim, n_heads)
+
+    def forward(self, tokens: Tensor, valid: Tensor) -> Tensor:
+        """tokens (N, K, C), valid (N, K) bool -> (N, K, C)."""
+        keys, keys_valid = _with_null(tokens, valid, self.null)
+        h = self.gather(self.inducing.expand(tokens.shape[0], -1, -1), keys, keys_valid)
+        return self.scatter(tokens, h)
+
+
+class InducedSetPooling(nn.Module):
+    """M pooling queries attend to the tokens; flatten M x C -> linear -> latent."""
+
+    def __init__(self, dim: int, n_heads: int, n_queries: int, latent_dim: int) -> None:
+        super().__init__()
+        self.queries = nn.Parameter(torch.randn(n_queries, dim) * dim**-0.5)
+        self.null = nn.Parameter(torch.randn(1, dim) * dim**-0.5)
+        self.attend = CrossAttention(dim, n_heads)
+        self.proj = nn.Linear(n_queries * dim, latent_dim)
+
+    def forward(self, tokens: Tensor, valid: Tensor) -> Tensor:
+        """tokens (N, K, C), valid (N, K) bool -> (N, latent_dim)."""
+        keys, keys_valid = _with_null(tokens, valid, self.null)
+        pooled = self.attend(self.queries.expand(tokens.shape[0], -1, -1), keys, keys_valid)
+        return self.proj(pooled.flatten(1))
+
+
+class Encoder(nn.Module):
+    """(B, T, K, D) poses + (B, T, K) mask + (B, K) regions -> (B, T', latent_dim)."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.max_dims = cfg.max_dims
+        c_in = [cfg.max_dims + 1] + [cfg.token_dim] * (cfg.n_down - 1)
+        self.convs = nn.ModuleList(
+            TemporalBlock(c, cfg.hidden, cfg.token_dim, cfg.res_depth, cfg.dilation_growth)
+            for c in c_in
+        )
+        self.sets = nn.ModuleList(
+            InducedSetAttention(cfg.token_dim, cfg.n_heads, cfg.n_inducing)
+            for _ in range(cfg.n_down)
+        )
+        self.region_emb = nn.Embedding(len(REGIONS), cfg.token_dim)
+        self.dims_emb = nn.Embedding(cfg.max_dims + 1, cfg.token_dim)
+        self.pool = InducedSetPooling(cfg.token_dim, cfg.n_heads, cfg.n_inducing, cfg.latent_dim)
+
+    def forward(self, x: Tensor, mask: Tensor, regions: Tensor) -> Tensor:
+        b, t, k, d = x.shape
+        x = torch.where(mask[..., None], x, 0.0)
+        x = F.pad(x, (0, self.max_dims - d))
+        x = torch.cat([x, mask[..., None].to(x.dtype)], dim=-1)
+        # One sequence per keypoint: (B*K, channels, T).
+        seq = x.permute(0, 2, 3, 1).reshape(b * k, self.max_dims + 1, t)
+        valid = mask.permute(0, 2, 1).reshape(b * k, 1, t).to(x.dtype)
+        for i, (conv, isab) in enumerate(zip(self.convs, self.sets, strict=True)):
+            valid = F.max_pool1d(valid, 2)
+            seq = conv(seq) * valid
+            t = seq.shape[-1]
+            tokens = seq.view(b, k, -1, t).permute(0, 3, 1, 2)  # (B, T', K, C)
+            if i == 0:
+                extra = self.region_emb(regions) + self.dims_emb.weight[d]  # (B, K, C)
+                tokens = tokens + extra[:, None]
+            tok_valid = valid.view(b, k, t).transpose(1, 2).reshape(b * t, k) > 0
+            tokens = isab(tokens.reshape(b * t, k, -1), tok_valid)
+            tokens = tokens * tok_valid[..., None]
+            seq = tokens.view(b, t, k, -1).permute(0, 2, 3, 1).reshape(b * k, -1, t)
+        z = self.pool(tokens, tok_valid)
+        return z.view(b, t, -1)
+
+
+class Decoder(nn.Module):
+    """(B, T', latent_dim) -> (B, T, hidden) features for the skeleton heads."""
+
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv1d(cfg.latent_dim, cfg.hidden, 3, padding=1)]
+        for _ in range(cfg.n_down):
+            layers += [
+                ResidualStack(cfg.hidden, cfg.res_depth, cfg.dilation_growth),
+                nn.ConvTranspose1d(cfg.hidden, cfg.hidden, 4, stride=2, padding=1),
+            ]
+        layers.append(ResidualStack(cfg.hidden, cfg.res_depth, cfg.dilation_growth))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z.transpose(1, 2)).transpose(1, 2)
+
+
+def masked_mse(recon: Tensor, x: Tensor, mask: Tensor) -> Tensor:
+    """Mean squared error over the D coordinates of visible keypoints only (0 if none)."""
+    err = (recon - torch.where(mask[..., None], x, 0.0)).pow(2) * mask[..., None]
+    return err.sum() / (mask.sum() * x.shape[-1]).clamp_min(1)
+
+
+class VQMAP(nn.Module):
+    """VQ-MAP model: shared encoder, type/subtype codebooks, decoder, one head per skeleton.
+
+    ``heads`` maps a head name (usually the skeleton name) to (n_keypoints, n_dims).
+    """
+
+    def __init__(self, config: ModelConfig, heads: dict[str, tuple[int, int]]) -> None:
+        super().__init__()
+        self.config = config
+        self.encoder = Encoder(config)
+        q = dict(
+            decay=config.ema_decay,
+            beta=config.commitment_beta,
+            dead_threshold=config.dead_code_threshold,
+        )
+        self.type_q = EMAQuantizer(config.n_types, config.code_dim, **q)
+        self.subtype_q = EMAQuantizer(config.n_subtypes, config.code_dim, **q)
+        self.decoder = Decoder(config)
+        self.heads = nn.ModuleDict()
+        self.head_shapes: dict[str, tuple[int, int]] = {}
+        for name, (n_keypoints, n_dims) in heads.items():
+            self.add_head(name, n_keypoints, n_dims)
+
+    def add_head(self, name: str, n_keypoints: int, n_dims: int) -> None:
+        """Add a linear output head for a skeleton with ``n_keypoints`` x ``n_dims`` coords."""
+        if not name or "." in name:
+            raise ValueError(f"head name {name!r} must be non-empty and contain no '.'")
+        if name in self.heads:
+            raise ValueError(f"head {name!r} already exists with shape {self.head_shapes[name]}")
+        if n_keypoints < 1:
+            raise ValueError(f"head {name!r}: n_keypoints must be >= 1, got {n_keypoints}")
+        if not 2 <= n_dims <= self.config.max_dims:
+            raise ValueError(
+                f"head {name!r}: n_dims must be in 2..{self.config.max_dims}, got {n_dims}"
+            )
+        device = self.decoder.net[0].weight.device
+        self.heads[name] = nn.Linear(self.config.hidden, n_keypoints * n_dims, device=device)
+        self.head_shapes[name] = (n_keypoints, n_dims)
+
+    def forward(self, x: Tensor, mask: Tensor, regions: Tensor, head: str) -> dict[str, Tensor]:
+        """Encode, quantise and reconstruct windows on ``head``; returns losses and codes.
+
+        x (B, T, K, D) float, mask (B, T, K) bool (True = visible), regions (K,) or (B, K).
+        """
+        self._check_head(x, head)
+        mask, regions = self._inputs(x, mask, regions)
+        z = self.encoder(x, mask, regions)
+        z_type, z_sub = z.split(self.config.code_dim, dim=-1)
+        qt, qs = self.type_q(z_type), self.subtype_q(z_sub)
+        zq = torch.cat([qt.quantized, qs.quantized], dim=-1)
+        recon = self._head(self.decoder(zq), head)
+        recon_loss = masked_mse(recon, x, mask)
+        commit_loss = qt.commit_loss + qs.commit_loss
+        motif = qt.idx * self.config.n_subtypes + qs.idx
+        motif_usage = torch.bincount(motif.flatten(), minlength=self.config.n_motifs).float()
+        return {
+            "recon": recon,
+            "loss": recon_loss + self.config.commitment_weight * commit_loss,
+            "recon_loss": recon_loss,
+            "commit_loss": commit_loss,
+            "z": z,
+            "type_idx": qt.idx,
+            "subtype_idx": qs.idx,
+            "motif_idx": motif,
+            "perplexity": perplexity(motif_usage),
+            "type_usage": qt.usage,
+            "subtype_usage": qs.usage,
+            "type_perplexity": qt.perplexity,
+            "subtype_perplexity": qs.perplexity,
+        }
+
+    @torch.no_grad()
+    def encode(self, x: Tensor, mask: Tensor, regions: Tensor) -> dict[str, Tensor]:
+        """Latents, codes and confidences (B, T'); never updates the codebooks."""
+        mask, regions = self._inputs(x, mask, regions)
+        z = self.encoder(x, mask, regions)
+        z_type, z_sub = z.split(self.config.code_dim, dim=-1)
+        type_idx, type_conf = self.type_q.assign(z_type)
+        subtype_idx, subtype_conf = self.subtype_q.assign(z_sub)
+        return {
+            "z": z,
+            "type_idx": type_idx,
+            "subtype_idx": subtype_idx,
+            "motif_idx": type_idx * self.config.n_subtypes + subtype_idx,
+            "confidence": torch.minimum(type_conf, subtype_conf),
+            "type_confidence": type_conf,
+            "subtype_confidence": subtype_conf,
+        }
+
+    @torch.no_grad()
+    def decode_codes(self, type_idx: Tensor, subtype_idx: Tensor, head: str) -> Tensor:
+        """Pose sequences (B, T, K, D) on ``head`` for code sequences (B, T')."""
+        if head not in self.heads:
+            raise KeyError(f"unknown head {head!r}; known: {sorted(self.heads)}")
+        zq = torch.cat([self.type_q.lookup(type_idx), self.subtype_q.lookup(subtype_idx)], -1)
+        return self._head(self.decoder(zq), head)
+
+    def codebook_stats(self) -> dict[str, dict[str, float | int | list[float]]]:
+        """Per codebook ("type", "subtype"): EMA usage per code, n_dead, perplexity."""
+        return {"type": self.type_q.stats(), "subtype": self.subtype_q.stats()}
+
+    def _head(self, features: Tensor, head: str) -> Tensor:
+        k, d = self.head_shapes[head]
+        b, t, _ = features.shape
+        return self.heads[head](features).view(b, t, k, d)
+
+    def _check_head(self, x: Tensor, head: str) -> None:
+        if head not in self.heads:
+            raise KeyError(f"unknown head {head!r}; known: {sorted(self.heads)}")
+        if tuple(x.shape[2:]) != self.head_shapes[head]:
+            raise ValueError(
+                f"head {head!r} expects x of shape (B, T, {self.head_shapes[head][0]}, "
+                f"{self.head_shapes[head][1]}), got {tuple(x.shape)}"
+            )
+
+    def _inputs(self, x: Tensor, mask: Tensor, regions: Tensor) -> tuple[Tensor, Tensor]:
+        """Validate shapes; return the mask as bool and regions broadcast to (B, K)."""
+        if x.ndim != 4:
+            raise ValueError(f"x must have shape (B, T, K, D), got {tuple(x.shape)}")
+        b, t, k, d = x.shape
+        if tuple(mask.shape) != (b, t, k):
+            raise ValueError(f"mask must have shape {(b, t, k)}, got {tuple(mask.shape)}")
+        if t % 2**self.config.n_down:
+            raise ValueError(f"window length {t} not divisible by {2**self.config.n_down}")
+        if not 2 <= d <= self.config.max_dims:
+            raise ValueError(f"x has {d} coordinates; the model handles 2..{self.config.max_dims}")
+        regions = torch.as_tensor(regions, dtype=torch.long, device=x.device)
+        if regions.shape not in ((k,), (b, k)):
+            raise ValueError(f"regions must have shape ({k},) or ({b}, {k}), got {regions.shape}")
+        if regions.numel() and not 0 <= int(regions.min()) <= int(regions.max()) < len(REGIONS):
+            raise ValueError(f"region ids must be in 0..{len(REGIONS) - 1}")
+        return mask.bool(), regions.expand(b, k)
