@@ -71,17 +71,16 @@ def test_3d_netcdf_opens_in_3d(make_napari_viewer, tmp_path):
     assert skeleton.data.shape == (20 * 3 - 2, 2, 4)
 
 
-def test_subtle_csv_3d(data_dir):
-    """A 12,000-frame SUBTLE session reads as 4D (frame, z, y, x) layer data."""
-    from napari_vqmap.napari.convert import pose_layers
-
+def test_subtle_csv_opens_in_3d(make_napari_viewer, data_dir):
+    """A 12,000-frame SUBTLE session opens as (frame, z, y, x) layers in the 3D view."""
     path = data_dir / "subtle-avatar-3d" / "y5a5" / "coords" / "young_8301.csv"
-    ds = load_poses(path, skeleton="subtle")
-    (vectors, vmeta, vtype), (pts, pmeta, ptype) = pose_layers(ds)
-    assert (vtype, ptype) == ("vectors", "points")
-    assert pts.shape == (ds.sizes["time"] * 9, 4)
-    assert vectors.shape == (ds.sizes["time"] * 8, 2, 4)
-    assert pmeta["metadata"]["ndisplay"] == 3
+    n_frames = load_poses(path, skeleton="subtle").sizes["time"]
+    viewer = make_napari_viewer()
+    skeleton, points = viewer.open(path, plugin="napari-vqmap")
+    assert points.data.shape == (n_frames * 9, 4)
+    assert skeleton.data.shape == (n_frames * 8, 2, 4)
+    assert viewer.dims.ndisplay == 3
+    assert points.metadata["poses"].attrs["skeleton_name"] == "subtle"
 
 
 @pytest.mark.parametrize(
