@@ -47,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = sub.add_parser("demo", help="load the bundled sample recordings and summarise them")
     demo.set_defaults(func=_cmd_demo)
+
+    from napari_vqmap.train import add_train_arguments, run_train
+
+    train = sub.add_parser("train", help="train a VQ-MAP model on pose files (any skeletons)")
+    add_train_arguments(train)
+    train.set_defaults(func=run_train)
     return parser
 
 

@@ -1,0 +1,101 @@
+"""Model folders: ``model.safetensors`` (weights and EMA codebook buffers) + ``config.json``.
+
+Nothing here unpickles: weights are safetensors, everything else is JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from napari_vqmap.io.atomic import atomic_write, atomic_write_text
+from napari_vqmap.model import VQMAP, ModelConfig
+from napari_vqmap.validators import PoseFileError
+
+FORMAT = "napari-vqmap-model"
+FORMAT_VERSION = 1
+WEIGHTS_FILE = "model.safetensors"
+CONFIG_FILE = "config.json"
+
+
+def tensors_of(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    """The model's state dict as contiguous CPU tensors, ready for safetensors."""
+    return {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
+
+
+def state_sha256(model: torch.nn.Module) -> str:
+    """Hash of every weight and buffer, to compare models (e.g. across DDP ranks)."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(tensors_of(model).items()):
+        digest.update(name.encode())
+        digest.update(tensor.view(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def save_model(model_dir: str | Path, model: VQMAP, meta: dict[str, Any]) -> Path:
+    """Write the weights and ``config.json`` (``meta`` plus format and model config) atomically.
+
+    ``meta["heads"]`` must map each head name to its skeleton information.
+    """
+    model_dir = Path(model_dir)
+    info = {"format": FORMAT, "format_version": FORMAT_VERSION, **meta}
+    info["model"] = model.config.to_dict()
+    tensors = tensors_of(model)
+    header = {"format": FORMAT, "format_version": str(FORMAT_VERSION)}
+    atomic_write(model_dir / WEIGHTS_FILE, lambda p: save_file(tensors, str(p), metadata=header))
+    atomic_write_text(model_dir / CONFIG_FILE, json.dumps(info, indent=2))
+    return model_dir
+
+
+def read_config(model_dir: str | Path) -> dict[str, Any]:
+    """The checked contents of ``config.json`` in ``model_dir``."""
+    path = Path(model_dir) / CONFIG_FILE
+    if not path.is_file():
+        raise PoseFileError(path, "model config not found (is this a napari-vqmap model folder?)")
+    try:
+        meta = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+        raise PoseFileError(path, f"model config is not valid JSON: {err}") from err
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise PoseFileError(path, f"not a napari-vqmap model config (format is not {FORMAT!r})")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise PoseFileError(
+            path,
+            f"model format version {meta.get('format_version')!r}; this napari-vqmap "
+            f"reads version {FORMAT_VERSION}",
+        )
+    if not isinstance(meta.get("heads"), dict) or not isinstance(meta.get("model"), dict):
+        raise PoseFileError(path, "model config lacks its 'model' or 'heads' section")
+    return meta
+
+
+def load_model(model_dir: str | Path, device: str | torch.device = "cpu") -> tuple[VQMAP, dict]:
+    """Load a trained model folder; returns the model (in eval mode) and its config dict."""
+    model_dir = Path(model_dir)
+    meta = read_config(model_dir)
+    config_path, weights_path = model_dir / CONFIG_FILE, model_dir / WEIGHTS_FILE
+    try:
+        config = ModelConfig.from_dict(meta["model"])
+        heads = {name: (h["n_keypoints"], h["n_dims"]) for name, h in meta["heads"].items()}
+        model = VQMAP(config, heads)
+    except (KeyError, TypeError, ValueError) as err:
+        raise PoseFileError(config_path, f"invalid model configuration: {err}") from err
+    if not weights_path.is_file():
+        raise PoseFileError(weights_path, "model weights not found")
+    try:
+        tensors = load_file(str(weights_path))
+    except (SafetensorError, OSError) as err:
+        raise PoseFileError(weights_path, f"not a readable safetensors file: {err}") from err
+    try:
+        model.load_state_dict(tensors)
+    except RuntimeError as err:
+        raise PoseFileError(
+            weights_path, f"weights do not match {CONFIG_FILE}: {str(err)[:500]}"
+        ) from err
+    return model.to(device).eval(), meta

@@ -1,0 +1,201 @@
+"""Training on real recordings: outputs, determinism, resume, joint skeletons, CLI, DDP."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from safetensors.torch import load_file
+
+from napari_vqmap.checkpoint import load_model
+from napari_vqmap.cli import main
+from napari_vqmap.io import load_poses
+from napari_vqmap.model import ModelConfig
+from napari_vqmap.preprocess import PreprocessConfig
+from napari_vqmap.train import TrainConfig, train
+from napari_vqmap.validators import PoseFileError
+
+torch.set_num_threads(2)
+
+SUBTLE = "subtle-avatar-3d/y5a5/coords/young_8301.csv"
+DANNCE = "dannce-markerless-mouse/save_data_AVG_torch_nearest.mat"
+VAME = "vame-tests/cropped_video.nc"
+SMALL = dict(window=32, hidden=32, token_dim=16, n_heads=2, res_depth=1)
+
+
+def _config(steps: int = 6, **train_kw) -> TrainConfig:
+    kw = dict(batch_size=8, warmup_steps=2, log_every=1, checkpoint_every=100) | train_kw
+    return TrainConfig(
+        steps=steps,
+        model=ModelConfig(**SMALL),
+        preprocess=PreprocessConfig(target_fps=20, stride=16),
+        **kw,
+    )
+
+
+@pytest.fixture(scope="module")
+def subtle(data_dir: Path):
+    """The first 1500 frames of one SUBTLE recording (20 fps)."""
+    ds = load_poses(data_dir / SUBTLE, skeleton="subtle", fps=20)
+    return ds.isel(time=slice(0, 1500))
+
+
+def _weights(out: Path) -> dict[str, torch.Tensor]:
+    return load_file(str(out / "model.safetensors"))
+
+
+def _assert_same(a: Path, b: Path) -> None:
+    wa, wb = _weights(a), _weights(b)
+    assert wa.keys() == wb.keys()
+    for k in wa:
+        assert torch.equal(wa[k], wb[k]), k
+
+
+def test_training_writes_all_files(subtle, tmp_path: Path) -> None:
+    rows = []
+    out = train([subtle], tmp_path / "m", _config(checkpoint_every=3), progress=rows.append)
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(
+        [
+            "config.json",
+            "history.csv",
+            "model.safetensors",
+            "train_state.json",
+            "train_state.safetensors",
+        ]
+    )  # no temporary files left behind
+    assert [r["step"] for r in rows] == list(range(1, 7)) and rows[-1]["steps"] == 6
+    assert all(np.isfinite(r["loss"]) for r in rows)
+    history = (out / "history.csv").read_text().splitlines()
+    assert history[0] == "step,loss,recon,commit,perplexity,n_dead,lr,seconds"
+    assert len(history) == 7
+    meta = json.loads((out / "config.json").read_text())
+    assert meta["format_version"] == 1 and meta["seed"] == 0 and meta["step"] == 6
+    assert meta["heads"]["subtle"]["n_keypoints"] == 9 and meta["fps"] == 20
+    assert meta["model"]["window"] == 32 and set(meta["versions"]) >= {"torch", "python"}
+    assert json.loads((out / "train_state.json").read_text())["completed"] is True
+    model, meta = load_model(out)
+    x = torch.zeros(2, 32, 9, 3)
+    codes = model.encode(
+        x, torch.ones(2, 32, 9, dtype=torch.bool), meta["heads"]["subtle"]["regions"]
+    )
+    assert codes["motif_idx"].shape == (2, 8)
+
+
+def test_same_seed_same_weights(subtle, tmp_path: Path) -> None:
+    a = train([subtle], tmp_path / "a", _config(steps=4))
+    b = train([subtle], tmp_path / "b", _config(steps=4))
+    _assert_same(a, b)
+    c = train([subtle], tmp_path / "c", _config(steps=4, seed=1))
+    assert not torch.equal(_weights(a)["heads.subtle.weight"], _weights(c)["heads.subtle.weight"])
+
+
+def test_stop_and_resume_is_exact(subtle, tmp_path: Path) -> None:
+    full = train([subtle], tmp_path / "full", _config(steps=8))
+    calls = iter(range(100))
+    out = train(
+        [subtle], tmp_path / "part", _config(steps=8), should_stop=lambda: next(calls) >= 4
+    )
+    state = json.loads((out / "train_state.json").read_text())
+    assert state["step"] == 4 and state["completed"] is False
+    train([subtle], out, _config(steps=8), resume=True)
+    _assert_same(full, out)
+    assert (full / "history.csv").read_text().count("\n") == (
+        out / "history.csv"
+    ).read_text().count("\n")
+
+
+def test_ctrl_c_leaves_a_resumable_checkpoint(subtle, tmp_path: Path) -> None:
+    def interrupt(row: dict) -> None:
+        if row["step"] == 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train([subtle], tmp_path / "m", _config(steps=6), progress=interrupt)
+    assert json.loads((tmp_path / "m" / "train_state.json").read_text())["step"] == 3
+    train([subtle], tmp_path / "m", _config(steps=6), resume=True)
+    _assert_same(train([subtle], tmp_path / "full", _config(steps=6)), tmp_path / "m")
+    with pytest.raises(ValueError, match="different seed"):
+        train([subtle], tmp_path / "m", _config(steps=8, seed=3), resume=True)
+
+
+def test_joint_training_3d_and_2d_skeletons(subtle, data_dir: Path, tmp_path: Path) -> None:
+    datasets = [subtle, load_poses(data_dir / DANNCE), load_poses(data_dir / VAME)]
+    out = train(datasets, tmp_path / "joint", _config(steps=6))
+    model, meta = load_model(out)
+    assert model.head_shapes == {"subtle": (9, 3), "dannce_mouse22": (22, 3), "vame6": (6, 2)}
+    windows = {i["head"]: i["windows"] for i in meta["inputs"]}
+    # 1500 frames at 20 fps, 1000 at 100 fps -> 200, 750 at 30 fps -> 500
+    assert windows == {"subtle": 93, "dannce_mouse22": 12, "vame6": 31}
+    assert meta["inputs"][1]["sha256"].startswith("788a46d5bba5cf6f")
+
+
+def test_tampered_checkpoints_fail_clearly(subtle, tmp_path: Path) -> None:
+    out = train([subtle], tmp_path / "m", _config(steps=2))
+    config_path = out / "config.json"
+    good = json.loads(config_path.read_text())
+    config_path.write_text(json.dumps(good | {"format_version": 99}))
+    with pytest.raises(PoseFileError, match="config.json.*format version 99"):
+        load_model(out)
+    config_path.write_text(json.dumps(good | {"model": good["model"] | {"hidden": 48}}))
+    with pytest.raises(PoseFileError, match="model.safetensors.*do not match"):
+        load_model(out)
+    config_path.write_text("{not json")
+    with pytest.raises(PoseFileError, match="not valid JSON"):
+        load_model(out)
+    config_path.write_text(json.dumps(good))
+    weights = out / "model.safetensors"
+    weights.write_bytes(weights.read_bytes()[:1000])
+    with pytest.raises(PoseFileError, match="model.safetensors"):
+        load_model(out)
+    weights.unlink()
+    with pytest.raises(PoseFileError, match="weights not found"):
+        load_model(out)
+
+
+def test_cli_train_and_resume(data_dir: Path, tmp_path: Path) -> None:
+    config = _config().to_dict()
+    config["preprocess"]["target_fps"] = None
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    args = ["train", str(data_dir / DANNCE), "--out", str(tmp_path / "m")]
+    args += ["--config", str(tmp_path / "c.yaml"), "--steps", "3", "--device", "cpu"]
+    assert main(args) == 0
+    assert json.loads((tmp_path / "m" / "train_state.json").read_text())["step"] == 3
+    assert (
+        main(
+            [
+                "train",
+                str(data_dir / DANNCE),
+                "--out",
+                str(tmp_path / "m"),
+                "--resume",
+                "--steps",
+                "5",
+            ]
+        )
+        == 0
+    )
+    assert json.loads((tmp_path / "m" / "config.json").read_text())["step"] == 5
+    assert main(["train", str(tmp_path / "nothing*.csv"), "--out", str(tmp_path / "x")]) == 2
+
+
+@pytest.mark.slow
+def test_ddp_two_processes_agree(data_dir: Path, tmp_path: Path) -> None:
+    config = _config(steps=3).to_dict()
+    (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
+    cmd += ["-m", "napari_vqmap.train", str(data_dir / DANNCE), "--out", str(tmp_path / "m")]
+    cmd += ["--config", str(tmp_path / "c.yaml"), "--device", "cpu"]
+    env = os.environ | {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    meta = json.loads((tmp_path / "m" / "config.json").read_text())
+    hashes = meta["distributed"]["state_sha256"]
+    assert meta["world_size"] == 2 and len(hashes) == 2 and hashes[0] == hashes[1]
