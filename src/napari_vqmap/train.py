@@ -515,7 +515,10 @@ def train(
     if world > 1:
         ids = [device.index] if device.type == "cuda" else None
         net = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=ids, find_unused_parameters=True, broadcast_buffers=False
+            model,
+            device_ids=ids,
+            find_unused_parameters=len(groups) > 1,  # other heads idle
+            broadcast_buffers=False,  # the quantiser all-reduces its EMA statistics
         )
     autocast = (
         torch.autocast("cuda", dtype=torch.bfloat16)

@@ -188,10 +188,12 @@ def test_cli_train_and_resume(data_dir: Path, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_ddp_two_processes_agree(data_dir: Path, tmp_path: Path) -> None:
+    """Two gloo processes, two skeletons (unused heads each step): identical weights."""
     config = _config(steps=3).to_dict()
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    cmd += ["-m", "napari_vqmap.train", str(data_dir / DANNCE), "--out", str(tmp_path / "m")]
+    cmd += ["-m", "napari_vqmap.train", str(data_dir / DANNCE), str(data_dir / VAME)]
+    cmd += ["--out", str(tmp_path / "m")]
     cmd += ["--config", str(tmp_path / "c.yaml"), "--device", "cpu"]
     env = os.environ | {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
