@@ -201,3 +201,30 @@ def test_ddp_two_processes_agree(data_dir: Path, tmp_path: Path) -> None:
     meta = json.loads((tmp_path / "m" / "config.json").read_text())
     hashes = meta["distributed"]["state_sha256"]
     assert meta["world_size"] == 2 and len(hashes) == 2 and hashes[0] == hashes[1]
+
+
+def test_mirror_pairs_and_augmentation() -> None:
+    from napari_vqmap.skeletons import get_skeleton
+    from napari_vqmap.train import augment, lr_at, mirror_permutation
+
+    subtle = get_skeleton("subtle")
+    perm = mirror_permutation(subtle)
+    assert [subtle.keypoints[i] for i in perm[4:8]] == ["lfoot", "rfoot", "lhand", "rhand"]
+    assert list(mirror_permutation(get_skeleton("vame6"))) == [0, 2, 1, 4, 3, 5]
+    one_sided = subtle.subset(["nose", "neck", "lhand"])
+    assert mirror_permutation(one_sided) is None  # a left paw without a right one
+    x = np.random.default_rng(0).normal(size=(64, 4, 9, 3)).astype(np.float32)
+    mask = np.ones((64, 4, 9), bool)
+    flipped, fmask = x.copy(), mask.copy()
+    augment(flipped, fmask, np.random.default_rng(1), perm, _config(keypoint_dropout=0.0))
+    swapped = (flipped[:, :, :, 1] == -x[:, :, perm, 1]).all(axis=(1, 2))
+    assert 10 < swapped.sum() < 54 and fmask.all()
+    np.testing.assert_array_equal(
+        flipped[swapped][..., [0, 2]], x[swapped][:, :, perm][..., [0, 2]]
+    )
+    augment(x, mask, np.random.default_rng(1), None, _config(keypoint_dropout=1.0))
+    dropped = (~mask).all(axis=1).sum(axis=1)
+    assert (dropped >= 1).all() and (dropped <= 2).all() and (x[~mask] == 0).all()
+    config = _config(steps=100, warmup_steps=10)
+    assert lr_at(0, config) == pytest.approx(1e-4) and lr_at(10, config) == pytest.approx(1e-3)
+    assert lr_at(100, config) == pytest.approx(1e-4)
