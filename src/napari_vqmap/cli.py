@@ -14,15 +14,16 @@ def _cmd_info(args: argparse.Namespace) -> int:
     from napari_vqmap.summary import describe
 
     for path in args.files:
-        ds = load_poses(path, source_software=args.source_software, fps=args.fps,
-                        skeleton=args.skeleton)
+        ds = load_poses(
+            path, source_software=args.source_software, fps=args.fps, skeleton=args.skeleton
+        )
         print(describe(ds))
     return 0
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from napari_vqmap.sample_data import sample_paths
     from napari_vqmap.io import load_poses
+    from napari_vqmap.sample_data import sample_paths
     from napari_vqmap.summary import describe
 
     for pose_path in sample_paths():

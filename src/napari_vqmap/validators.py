@@ -53,7 +53,8 @@ def check_hdf5(path: Path) -> None:
         with h5py.File(path, "r") as f:
             list(f.keys())
     except OSError as err:
-        raise PoseFileError(path, f"not a readable HDF5 file (truncated or corrupt?): {err}") from err
+        problem = f"not a readable HDF5 file (truncated or corrupt?): {err}"
+        raise PoseFileError(path, problem) from err
 
 
 def check_array_shape(path: Path | None, arr: np.ndarray, ndims: Sequence[int], what: str) -> None:

@@ -80,7 +80,8 @@ def load_poses(
         if path.suffix.lower() not in POSE_SUFFIXES:
             raise PoseFileError(
                 path,
-                f"unsupported file type {path.suffix!r}; pose files are {', '.join(POSE_SUFFIXES)}",
+                f"unsupported file type {path.suffix!r}; "
+                f"pose files are {', '.join(POSE_SUFFIXES)}",
             )
         source_software = detect_format(path)
         if source_software is None:

@@ -33,14 +33,18 @@ def load(path: Path, fps: float | None = None, skeleton=None) -> xr.Dataset:
     if "position" not in ds:
         raise PoseFileError(path, "netCDF file has no 'position' variable (not a poses dataset)")
     pos = ds["position"].transpose("time", "space", "keypoint", "individual")
-    conf = ds["confidence"].transpose("time", "keypoint", "individual").values if (
-        "confidence" in ds
-    ) else None
+    conf = (
+        ds["confidence"].transpose("time", "keypoint", "individual").values
+        if ("confidence" in ds)
+        else None
+    )
     attrs = dict(ds.attrs)
     file_fps = attrs.get("fps")
-    file_fps = float(file_fps) if file_fps not in (None, "", "None") and np.isfinite(
+    file_fps = (
         float(file_fps)
-    ) else None
+        if file_fps not in (None, "", "None") and np.isfinite(float(file_fps))
+        else None
+    )
     fps = fps or file_fps
     if "frame" in ds.coords:
         frames = ds["frame"].values
