@@ -1,0 +1,37 @@
+"""The ``napari-vqmap`` command: info, demo and error reporting."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from napari_vqmap.cli import main
+
+
+def test_info_prints_a_summary(data_dir, capsys):
+    path = data_dir / "subtle-avatar-3d" / "y5a5" / "coords" / "young_8301.csv"
+    assert main(["info", str(path), "--skeleton", "subtle", "--fps", "20"]) == 0
+    out = capsys.readouterr().out
+    assert "frames       11986 at 20 fps" in out
+    assert "3D" in out
+    assert "keypoints    9: nose, neck" in out
+
+
+def test_info_on_bad_file_names_it_and_exits_2(tmp_path, capsys):
+    bad = tmp_path / "empty.h5"
+    bad.write_bytes(b"")
+    assert main(["info", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "empty.h5" in err and "empty" in err
+
+
+def test_demo_runs_as_installed_command():
+    result = subprocess.run(
+        [sys.executable, "-m", "napari_vqmap.cli", "demo"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert "cropped_video.csv (DeepLabCut)" in result.stdout
+    assert "frames       750" in result.stdout
