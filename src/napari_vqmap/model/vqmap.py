@@ -175,6 +175,8 @@ class Encoder(nn.Module):
         )
         self.region_emb = nn.Embedding(len(REGIONS), cfg.token_dim)
         self.dims_emb = nn.Embedding(cfg.max_dims + 1, cfg.token_dim)
+        for emb in (self.region_emb, self.dims_emb):  # small, so they do not swamp the motion
+            nn.init.normal_(emb.weight, std=0.02)
         self.pool = InducedSetPooling(cfg.token_dim, cfg.n_heads, cfg.n_inducing, cfg.latent_dim)
 
     def forward(self, x: Tensor, mask: Tensor, regions: Tensor) -> Tensor:

@@ -1,0 +1,292 @@
+"""Unit tests of the VQ-MAP model: shapes, invariances, masking, quantiser, config."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
+
+from napari_vqmap.model import VQMAP, EMAQuantizer, ModelConfig
+from napari_vqmap.skeletons import REGIONS
+
+torch.set_num_threads(2)
+
+HEADS = {"rat23": (23, 3), "subtle": (9, 3), "calms": (7, 2)}
+
+
+def small_config(**kw) -> ModelConfig:
+    return ModelConfig(**{"window": 16, "hidden": 16, "token_dim": 8, **kw})
+
+
+def make_batch(b: int, t: int, k: int, d: int, p_missing: float = 0.2, seed: int = 0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(b, t, k, d, generator=g)
+    mask = torch.rand(b, t, k, generator=g) > p_missing
+    regions = torch.randint(len(REGIONS), (k,), generator=g)
+    return torch.where(mask[..., None], x, 0.0), mask, regions
+
+
+@pytest.fixture
+def model() -> VQMAP:
+    torch.manual_seed(0)
+    return VQMAP(small_config(), HEADS)
+
+
+@pytest.mark.parametrize("head", sorted(HEADS))
+def test_forward_shapes_every_head(model: VQMAP, head: str) -> None:
+    k, d = HEADS[head]
+    cfg = model.config
+    x, mask, regions = make_batch(3, cfg.window, k, d)
+    out = model(x, mask, regions, head)
+    tl = cfg.latent_window
+    assert out["recon"].shape == (3, cfg.window, k, d)
+    for key in ("type_idx", "subtype_idx", "motif_idx"):
+        assert out[key].shape == (3, tl) and out[key].dtype == torch.long
+    assert out["z"].shape == (3, tl, cfg.latent_dim)
+    assert torch.equal(out["motif_idx"], out["type_idx"] * cfg.n_subtypes + out["subtype_idx"])
+    assert out["type_usage"].shape == (cfg.n_types,)
+    assert out["subtype_usage"].shape == (cfg.n_subtypes,)
+    for key in ("loss", "recon_loss", "commit_loss", "perplexity"):
+        assert out[key].ndim == 0 and torch.isfinite(out[key])
+    assert 1 <= out["perplexity"] <= cfg.n_motifs
+    expected = out["recon_loss"] + cfg.commitment_weight * out["commit_loss"]
+    torch.testing.assert_close(out["loss"], expected)
+    out["loss"].backward()
+    # Straight-through: the reconstruction gradient reaches the encoder's first layer.
+    assert model.encoder.convs[0].down.weight.grad.abs().sum() > 0
+
+
+def test_encode_and_decode_codes_across_skeletons(model: VQMAP) -> None:
+    cfg = model.config
+    x, mask, regions = make_batch(2, cfg.window, 9, 3)
+    enc = model.encode(x, mask, regions)
+    assert enc["z"].shape == (2, cfg.latent_window, cfg.latent_dim)
+    conf = enc["confidence"]
+    assert conf.shape == (2, cfg.latent_window) and bool(((conf >= 0) & (conf <= 1)).all())
+    # A motif found on the 9-keypoint 3D skeleton, shown on the 7-keypoint 2D one.
+    poses = model.decode_codes(enc["type_idx"], enc["subtype_idx"], "calms")
+    assert poses.shape == (2, cfg.window, 7, 2)
+    with pytest.raises(KeyError, match="unknown head"):
+        model.decode_codes(enc["type_idx"], enc["subtype_idx"], "fly")
+
+
+def test_recon_loss_uses_exactly_d_coordinates_and_visible_keypoints(model: VQMAP) -> None:
+    x, mask, regions = make_batch(2, model.config.window, 7, 2)
+    out = model(x, mask, regions, "calms")
+    m = mask[..., None].expand_as(x)
+    expected = ((out["recon"] - x)[m] ** 2).mean()
+    torch.testing.assert_close(out["recon_loss"], expected)
+
+
+def test_permutation_invariance(model: VQMAP) -> None:
+    x, mask, regions = make_batch(4, model.config.window, 9, 3)
+    perm = torch.randperm(9, generator=torch.Generator().manual_seed(1))
+    a = model.encode(x, mask, regions)
+    b = model.encode(x[:, :, perm], mask[:, :, perm], regions[perm])
+    torch.testing.assert_close(a["z"], b["z"], atol=1e-5, rtol=1e-5)
+    assert torch.equal(a["type_idx"], b["type_idx"])
+    assert torch.equal(a["subtype_idx"], b["subtype_idx"])
+
+
+def test_masked_keypoints_have_no_influence(model: VQMAP) -> None:
+    x, mask, regions = make_batch(3, model.config.window, 9, 3, p_missing=0.4)
+    scrambled = torch.where(mask[..., None], x, 1e3 * torch.randn_like(x))
+    a, b = model.encode(x, mask, regions), model.encode(scrambled, mask, regions)
+    assert torch.equal(a["z"], b["z"])
+    assert torch.equal(a["motif_idx"], b["motif_idx"])
+    model.eval()  # so the first forward does not update the codebooks
+    out_a = model(x, mask, regions, "subtle")
+    out_b = model(scrambled, mask, regions, "subtle")
+    assert torch.equal(out_a["recon_loss"], out_b["recon_loss"])
+
+
+def test_keypoint_masked_in_whole_window_equals_absent_keypoint(model: VQMAP) -> None:
+    x, mask, regions = make_batch(2, model.config.window, 9, 3)
+    mask[:, :, 4] = False
+    keep = torch.tensor([0, 1, 2, 3, 5, 6, 7, 8])
+    a = model.encode(x, mask, regions)
+    b = model.encode(x[:, :, keep], mask[:, :, keep], regions[keep])
+    torch.testing.assert_close(a["z"], b["z"], atol=1e-5, rtol=1e-5)
+
+
+def test_all_masked_time_steps_give_finite_outputs(model: VQMAP) -> None:
+    x, mask, regions = make_batch(2, model.config.window, 9, 3)
+    mask[0, 4:12] = False  # several latent steps with no visible keypoint
+    mask[1] = False  # a whole window with nothing visible
+    model.train()
+    out = model(x, mask, regions, "subtle")
+    assert torch.isfinite(out["loss"]) and torch.isfinite(out["z"]).all()
+    out["loss"].backward()
+    assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+    assert torch.isfinite(model.encode(x, mask, regions)["confidence"]).all()
+
+
+def test_regions_accept_per_window_ids_and_reject_bad_ones(model: VQMAP) -> None:
+    x, mask, regions = make_batch(2, model.config.window, 9, 3)
+    a = model.encode(x, mask, regions)
+    b = model.encode(x, mask, regions.expand(2, 9).clone())
+    assert torch.equal(a["z"], b["z"])
+    with pytest.raises(ValueError, match="region ids"):
+        model.encode(x, mask, torch.full((9,), len(REGIONS)))
+    with pytest.raises(ValueError, match="regions must have shape"):
+        model.encode(x, mask, regions[:5])
+    with pytest.raises(ValueError, match="expects x of shape"):
+        model(x, mask, regions, "calms")
+
+
+def test_ema_updates_codebooks_only_in_train_mode(model: VQMAP) -> None:
+    x, mask, regions = make_batch(8, model.config.window, 9, 3)
+    before = {k: v.clone() for k, v in model.state_dict().items() if "_q." in k}
+    model.eval()
+    model(x, mask, regions, "subtle")
+    model.encode(x, mask, regions)
+    for k, v in model.state_dict().items():
+        if "_q." in k:
+            assert torch.equal(v, before[k]), k
+    model.train()
+    model.encode(x, mask, regions)  # encode never updates, even in train mode
+    assert not bool(model.type_q.initialised)
+    model(x, mask, regions, "subtle")
+    assert bool(model.type_q.initialised) and bool(model.subtype_q.initialised)
+    assert not torch.equal(model.type_q.codebook, before["type_q.codebook"])
+    assert not torch.equal(model.subtype_q.cluster_size, before["subtype_q.cluster_size"])
+
+
+def test_codebook_initialised_from_random_latents_of_whole_batch() -> None:
+    torch.manual_seed(0)
+    q = EMAQuantizer(16, 4, decay=0.5).train()
+    z = torch.randn(500, 4)
+    q._initialise(z)
+    rows = torch.cdist(q.codebook, z).argmin(1)
+    torch.testing.assert_close(q.codebook, z[rows])
+    assert len(set(rows.tolist())) == 16 and int(rows.max()) >= 16
+
+
+def test_dead_code_reset_revives_unused_codes() -> None:
+    torch.manual_seed(0)
+    q = EMAQuantizer(8, 4, decay=0.9, dead_threshold=1e-2).train()
+    z = torch.randn(256, 4)
+    q(z)
+    dead = torch.tensor([1, 5])
+    q.codebook[dead] = 100.0  # far from every latent: never assigned
+    q.cluster_size[dead] = 1e-6
+    q(z)
+    # Revived codes are latents of the batch and are no longer counted as dead.
+    assert torch.cdist(q.codebook[dead], z).min(1).values.max() < 1e-5
+    assert q.stats()["n_dead"] == 0
+    assert q(z).usage[dead].sum() > 0
+
+
+def test_codebook_stats(model: VQMAP) -> None:
+    stats = model.codebook_stats()
+    assert set(stats) == {"type", "subtype"}
+    assert len(stats["type"]["usage"]) == model.config.n_types
+    assert len(stats["subtype"]["usage"]) == model.config.n_subtypes
+    assert stats["type"]["n_dead"] == 0
+    assert stats["type"]["perplexity"] == pytest.approx(model.config.n_types)
+    json.dumps(stats)
+
+
+def test_state_dict_round_trip_restores_codebooks_exactly(model: VQMAP) -> None:
+    x, mask, regions = make_batch(4, model.config.window, 9, 3)
+    model.train()
+    model(x, mask, regions, "subtle")
+    state = model.state_dict()
+    assert {"type_q.cluster_size", "type_q.embed_sum", "subtype_q.initialised"} <= set(state)
+    fresh = VQMAP(ModelConfig.from_dict(model.config.to_dict()), model.head_shapes)
+    fresh.load_state_dict(state)
+    fresh.train()
+    model(x, mask, regions, "subtle")
+    fresh(x, mask, regions, "subtle")
+    for k, v in model.state_dict().items():
+        assert torch.equal(v, fresh.state_dict()[k]), k
+
+
+def test_deterministic_with_seed() -> None:
+    x, mask, regions = make_batch(2, 16, 9, 3)
+    outs = []
+    for _ in range(2):
+        torch.manual_seed(3)
+        m = VQMAP(small_config(), HEADS).train()
+        outs.append(m(x, mask, regions, "subtle")["recon"])
+    assert torch.equal(*outs)
+
+
+def test_add_head(model: VQMAP) -> None:
+    model.add_head("fly", 32, 3)
+    assert model.head_shapes["fly"] == (32, 3)
+    x, mask, regions = make_batch(1, model.config.window, 32, 3)
+    assert model(x, mask, regions, "fly")["recon"].shape == (1, model.config.window, 32, 3)
+    with pytest.raises(ValueError, match="already exists"):
+        model.add_head("fly", 32, 3)
+    with pytest.raises(ValueError, match="n_dims"):
+        model.add_head("flat", 5, 1)
+    with pytest.raises(ValueError, match="contain no"):
+        model.add_head("a.b", 5, 2)
+
+
+def test_config_json_round_trip() -> None:
+    cfg = ModelConfig(hidden=32, n_types=4)
+    again = ModelConfig.from_dict(json.loads(json.dumps(cfg.to_dict())))
+    assert again == cfg
+    with pytest.raises(ValueError, match="unknown ModelConfig key"):
+        ModelConfig.from_dict({**cfg.to_dict(), "n_layers": 3})
+    with pytest.raises(ValueError, match="divisible"):
+        ModelConfig(window=30)
+    with pytest.raises(ValueError, match="2 \\* code_dim"):
+        ModelConfig(latent_dim=48)
+    with pytest.raises(ValueError, match="positive integer"):
+        ModelConfig(n_types=0)
+
+
+def _real_windows(data_dir: Path, window: int, n: int) -> torch.Tensor:
+    """Windows (n, window, 9, 3) of a SUBTLE recording, centred on the neck and scaled."""
+    csv = data_dir / "subtle-avatar-3d" / "y3a6" / "coords" / "adult_8294.csv"
+    xyz = np.loadtxt(csv, delimiter=",", dtype=np.float32).reshape(-1, 9, 3)
+    xyz = xyz - xyz[:, 1:2]
+    xyz /= np.nanstd(xyz)
+    starts = np.linspace(0, len(xyz) - window, n).astype(int)
+    return torch.from_numpy(np.stack([xyz[s : s + window] for s in starts]))
+
+
+def test_optimisation_on_real_windows_decreases_recon_loss(data_dir: Path) -> None:
+    torch.manual_seed(0)
+    cfg = ModelConfig(window=32)
+    x = _real_windows(data_dir, cfg.window, 64)
+    mask = torch.ones(x.shape[:3], dtype=torch.bool)
+    mask[::4, :, 7] = False  # some keypoint dropout
+    regions = torch.tensor([0, 1, 1, 5, 6, 3, 4, 2, 0])
+    model = VQMAP(cfg, {"subtle": (9, 3)}).train()
+    opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
+    losses = []
+    for _ in range(30):
+        out = model(x, mask, regions, "subtle")
+        opt.zero_grad()
+        out["loss"].backward()
+        opt.step()
+        losses.append(float(out["recon_loss"]))
+    assert np.mean(losses[-5:]) < 0.6 * losses[0]
+    assert model.codebook_stats()["subtype"]["perplexity"] > 1
+
+
+def _ddp_worker(rank: int, init_file: str, results: str) -> None:
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
+    torch.manual_seed(rank)  # different data and random draws on each rank
+    q = EMAQuantizer(8, 4, decay=0.9, dead_threshold=0.05).train()
+    for _ in range(5):
+        q(torch.randn(64, 4) + rank)
+    torch.save({k: v for k, v in q.state_dict().items()}, f"{results}.{rank}")
+    dist.destroy_process_group()
+
+
+def test_ema_statistics_identical_across_ddp_ranks(tmp_path: Path) -> None:
+    results = str(tmp_path / "state")
+    mp.spawn(_ddp_worker, args=(str(tmp_path / "init"), results), nprocs=2)
+    a, b = (torch.load(f"{results}.{r}") for r in (0, 1))
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
