@@ -1,0 +1,142 @@
+"""The Train dock widget on real pose files: listing, training, cancel, errors, screenshot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from napari_vqmap.napari._train_widget import TrainWidget, make_config
+
+pytestmark = pytest.mark.gui
+torch.set_num_threads(2)
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "train_widget.png"
+VAME = "vame-tests/cropped_video.csv"
+SUBTLE = "subtle-avatar-3d/y5a5/coords/young_8301.csv"
+
+
+def _widget(viewer, out: Path, steps: int, window: int = 32) -> TrainWidget:
+    _, widget = viewer.window.add_plugin_dock_widget("napari-vqmap", "Train")
+    widget.window_spin.setValue(window)
+    widget.steps.setValue(steps)
+    widget.batch_size.setValue(8)
+    widget.device.setCurrentText("cpu")
+    widget.out_dir.setText(str(out))
+    return widget
+
+
+def _wait_done(qtbot, widget: TrainWidget, timeout: int = 60000) -> None:
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=timeout)
+
+
+def _ticking(ticks: list[int]):
+    """A 20 ms QTimer that records each tick (evidence the GUI thread is free)."""
+    from qtpy.QtCore import QTimer
+
+    timer = QTimer()
+    timer.timeout.connect(lambda: ticks.append(1))
+    timer.start(20)
+    return timer
+
+
+def test_make_config_keeps_choices() -> None:
+    config = make_config(32, 4, 6, 50, 16, "cpu", 3)
+    assert (config.model.window, config.model.n_types, config.model.n_subtypes) == (32, 4, 6)
+    assert (config.steps, config.batch_size, config.device, config.seed) == (50, 16, "cpu", 3)
+    with pytest.raises(ValueError, match="divisible"):
+        make_config(30, 4, 6, 50, 16, "cpu", 3)
+
+
+def test_two_skeletons_train_and_screenshot(make_napari_viewer, data_dir, qtbot, tmp_path):
+    """2D DLC + 3D SUBTLE layers: both listed with their skeletons; 5 steps write a model."""
+    viewer = make_napari_viewer(show=True)
+    viewer.open(data_dir / SUBTLE, plugin="napari-vqmap")
+    viewer.open(data_dir / VAME.replace(".csv", ".mp4"), plugin="napari-vqmap")
+    viewer.open(data_dir / VAME, plugin="napari-vqmap")
+    out = tmp_path / "model"
+    widget = _widget(viewer, out, steps=5)
+    names = widget.layer_names()
+    assert len(names) == 2 and names == widget.selected_names()
+    assert "young_8301" in names[0] and "cropped_video" in names[1]
+    summary = widget.summary.text()
+    assert "subtle" in summary and "3D" in summary and "2D" in summary and "centre:" in summary
+
+    ticks = []
+    timer = _ticking(ticks)
+    widget.start_button.click()
+    assert widget.worker is not None and not widget.start_button.isEnabled()
+    _wait_done(qtbot, widget)
+    timer.stop()
+    assert (out / "model.safetensors").is_file()
+    assert json.loads((out / "train_state.json").read_text())["completed"] is True
+    assert widget.progress_bar.value() == widget.progress_bar.maximum() == 5
+    assert widget.plot.has_data() and len(widget.history) == 5
+    assert str(out) in widget.status.text() and "saved" in widget.status.text()
+    assert len(ticks) >= 3  # the event loop kept running while training
+    assert widget.start_button.isEnabled() and not widget.cancel_button.isEnabled()
+
+    viewer.window._qt_window.resize(1500, 950)
+    for layer in viewer.layers[:2]:  # the 3D SUBTLE layers: show the 2D video + poses
+        layer.visible = False
+    viewer.dims.ndisplay = 2
+    viewer.layers.selection.active = viewer.layers[-1]
+    viewer.reset_view()
+    viewer.dims.set_point(0, 300)
+    shot = viewer.screenshot(canvas_only=False, flash=False)
+    from imageio.v3 import imwrite
+
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    imwrite(SCREENSHOT, shot)
+    assert shot[..., :3].std() > 10
+
+
+def test_cancel_leaves_resumable_checkpoint(make_napari_viewer, data_dir, qtbot, tmp_path):
+    """Cancel on a 10,000-step run stops early and leaves train_state.json to resume from."""
+    viewer = make_napari_viewer(show=True)
+    viewer.open(data_dir / VAME, plugin="napari-vqmap")
+    out = tmp_path / "model"
+    widget = _widget(viewer, out, steps=10_000)
+    ticks = []
+    timer = _ticking(ticks)
+    widget.start_button.click()
+    qtbot.waitUntil(lambda: len(widget.history) >= 2, timeout=60000)
+    widget.cancel_button.click()
+    _wait_done(qtbot, widget)
+    timer.stop()
+    state = json.loads((out / "train_state.json").read_text())
+    assert 0 < state["step"] < 1000 and state["completed"] is False
+    assert (out / "model.safetensors").is_file()
+    assert "Stopped" in widget.status.text() and str(out) in widget.status.text()
+    assert widget.progress_bar.value() < widget.progress_bar.maximum() == 10_000
+    assert len(ticks) >= 2
+
+
+def test_training_error_shows_in_status(
+    make_napari_viewer, data_dir, qtbot, tmp_path, monkeypatch
+):
+    """An output "folder" that is a file fails in the worker; status and notification say so."""
+    seen: list[str] = []
+    monkeypatch.setattr("napari_vqmap.napari._train_widget.show_error", seen.append)
+    viewer = make_napari_viewer(show=True)
+    viewer.open(data_dir / VAME, plugin="napari-vqmap")
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    widget = _widget(viewer, blocker, steps=2)
+    widget.start_button.click()
+    _wait_done(qtbot, widget)
+    assert "Training failed" in widget.status.text()
+    assert seen == [widget.status.text()]  # also a napari notification
+    assert widget.start_button.isEnabled()
+
+
+def test_nothing_ticked_is_refused(make_napari_viewer, data_dir, qtbot, tmp_path):
+    viewer = make_napari_viewer(show=True)
+    viewer.open(data_dir / VAME, plugin="napari-vqmap")
+    widget = _widget(viewer, tmp_path / "model", steps=5)
+    widget.set_selected([])
+    assert widget.selected_names() == []
+    widget.start_button.click()
+    assert widget.worker is None and "Tick at least one" in widget.status.text()
