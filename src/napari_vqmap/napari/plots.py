@@ -34,7 +34,7 @@ class LossPlot(FigureCanvasQTAgg):
         self.ppl_axes.set_ylabel("perplexity", color=PERPLEXITY_COLOUR)
         for axes in (self.loss_axes, self.ppl_axes):
             axes.patch.set_alpha(0.0)
-            axes.tick_params(colors=INK, labelsize=8)
+            axes.tick_params(which="both", colors=INK, labelsize=8)
             axes.xaxis.label.set_color(INK)
             for spine in axes.spines.values():
                 spine.set_color(INK)
