@@ -1,4 +1,4 @@
-"""Command line: ``napari-vqmap info | demo | train ...``."""
+"""Command line: ``napari-vqmap info | demo | train | encode | evaluate ...``."""
 
 from __future__ import annotations
 
@@ -54,6 +54,16 @@ def build_parser() -> argparse.ArgumentParser:
     train = sub.add_parser("train", help="train a VQ-MAP model on pose files (any skeletons)")
     add_train_arguments(train)
     train.set_defaults(func=run_train)
+
+    from napari_vqmap.encode import add_encode_arguments, run_encode
+    from napari_vqmap.evaluate import add_evaluate_arguments, run_evaluate
+
+    encode = sub.add_parser("encode", help="encode pose files into per-frame motifs")
+    add_encode_arguments(encode)
+    encode.set_defaults(func=run_encode)
+    evaluate = sub.add_parser("evaluate", help="score an encoding against per-frame labels")
+    add_evaluate_arguments(evaluate)
+    evaluate.set_defaults(func=run_evaluate)
     return parser
 
 

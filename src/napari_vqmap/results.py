@@ -1,0 +1,107 @@
+"""Writers for encoding results: per-frame and bout CSVs, netCDF and a JSON sidecar."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+import xarray as xr
+
+from napari_vqmap.io.atomic import atomic_write, atomic_write_text
+
+MOTIF_VARS = ("motif", "motif_type", "motif_subtype", "status")
+
+
+def motif_names(motif: np.ndarray, n_subtypes: int) -> np.ndarray:
+    """``T{type}.{subtype}`` per motif id; ``""`` for -1."""
+    return np.array([f"T{m // n_subtypes}.{m % n_subtypes}" if m >= 0 else "" for m in motif])
+
+
+def motifs_table(result: xr.Dataset, poses: xr.Dataset) -> pd.DataFrame:
+    """One row per (frame, individual): frame, time, individual, motif, type, subtype, name,
+    confidence."""
+    n_time = result.sizes["time"]
+    frames = poses["frame"].values if "frame" in poses.coords else np.arange(n_time)
+    rows = []
+    for ind in result["individual"].values:
+        r = result.sel(individual=ind)
+        motif = r["motif"].values
+        rows.append(
+            pd.DataFrame(
+                {
+                    "frame": frames,
+                    "time": result["time"].values,
+                    "individual": str(ind),
+                    "motif": motif,
+                    "type": r["motif_type"].values,
+                    "subtype": r["motif_subtype"].values,
+                    "name": motif_names(motif, result.attrs["n_subtypes"]),
+                    "confidence": r["confidence"].values,
+                }
+            )
+        )
+    return pd.concat(rows, ignore_index=True)
+
+
+def bouts_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Runs of one motif per individual (unencoded frames excluded); ``stop`` is exclusive,
+    ``duration`` in frames."""
+    rows = []
+    for ind, g in table.groupby("individual", sort=False):
+        motif, frames, names = g["motif"].values, g["frame"].values, g["name"].values
+        edges = np.flatnonzero(np.diff(motif)) + 1
+        for a, b in zip(np.r_[0, edges], np.r_[edges, len(motif)], strict=True):
+            if motif[a] >= 0:
+                stop = frames[b - 1] + 1
+                rows.append((ind, frames[a], stop, stop - frames[a], motif[a], names[a]))
+    columns = ["individual", "start", "stop", "duration", "motif", "name"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _sha256(path: Path) -> str:
+    from napari_vqmap.train import file_sha256
+
+    return file_sha256(path)
+
+
+def write_results(
+    result: xr.Dataset,
+    poses: xr.Dataset,
+    out_dir: Path,
+    source: Path,
+    model_dir: str | Path,
+    settings: dict[str, Any],
+) -> list[Path]:
+    """Write ``<stem>_motifs.csv``, ``_bouts.csv``, ``_motifs.nc`` and ``_encode.json``.
+
+    Everything is computed before the first file is written; each write is atomic.
+    """
+    from napari_vqmap import __version__
+    from napari_vqmap.io import save_poses
+
+    stem = out_dir / source.stem
+    table = motifs_table(result, poses)
+    bouts = bouts_table(table)
+    merged = poses.assign({v: result[v] for v in MOTIF_VARS})
+    merged["motif_confidence"] = result["confidence"]  # "confidence" is the keypoints'
+    sidecar = {
+        "input": str(source),
+        "input_sha256": _sha256(source) if source.is_file() else None,
+        "model": str(model_dir),
+        "model_sha256": _sha256(Path(model_dir) / "model.safetensors"),
+        "versions": {"napari-vqmap": __version__, "torch": torch.__version__},
+        "settings": settings | {k: result.attrs[k] for k in ("window", "stride", "model_fps")},
+        "frames": int(result.sizes["time"]),
+        "unencoded_frames": int((result["motif"].values < 0).sum()),
+    }
+    paths = [
+        atomic_write(f"{stem}_motifs.csv", lambda p: table.to_csv(p, index=False)),
+        atomic_write(f"{stem}_bouts.csv", lambda p: bouts.to_csv(p, index=False)),
+        save_poses(merged, f"{stem}_motifs.nc"),
+        atomic_write_text(f"{stem}_encode.json", json.dumps(sidecar, indent=2) + "\n"),
+    ]
+    return [Path(p) for p in paths]

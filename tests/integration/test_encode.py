@@ -1,0 +1,149 @@
+"""Per-frame encoding and the encode / evaluate commands on a real SUBTLE session."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from napari_vqmap.checkpoint import load_model
+from napari_vqmap.cli import main
+from napari_vqmap.encode import encode
+from napari_vqmap.io import load_poses, save_poses
+from napari_vqmap.model import ModelConfig
+from napari_vqmap.preprocess import PreprocessConfig
+from napari_vqmap.train import TrainConfig, train
+
+torch.set_num_threads(2)
+
+SUBTLE = "subtle-avatar-3d/y5a5/coords/young_8301.csv"
+LABELS = "subtle-avatar-3d/y5a5/annots/young_8301.csv"
+N = 2000
+
+
+@pytest.fixture(scope="session")
+def model_dir(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model trained for a few steps on the first frames of a SUBTLE session."""
+    ds = load_poses(data_dir / SUBTLE, skeleton="subtle", fps=20).isel(time=slice(0, 1500))
+    config = TrainConfig(
+        steps=6,
+        batch_size=8,
+        warmup_steps=2,
+        checkpoint_every=100,
+        model=ModelConfig(window=32, hidden=32, token_dim=16, n_heads=2, res_depth=1),
+        preprocess=PreprocessConfig(target_fps=20, stride=16),
+    )
+    return train([ds], tmp_path_factory.mktemp("model") / "m", config)
+
+
+@pytest.fixture(scope="module")
+def poses(data_dir: Path):
+    return load_poses(data_dir / SUBTLE, skeleton="subtle", fps=20).isel(time=slice(0, N))
+
+
+def test_every_frame_gets_a_motif_deterministically(model_dir: Path, poses) -> None:
+    model, meta = load_model(model_dir)
+    calls = []
+    result = encode(model, poses, meta, batch_size=16, progress=lambda d, t: calls.append((d, t)))
+    assert result["motif"].shape == (N, 1)
+    assert result["embedding"].shape == (N, 1, model.config.latent_dim)
+    motif = result["motif"].values
+    assert (motif >= 0).all() and (result["status"].values == 0).all()
+    assert (
+        motif == result["motif_type"] * model.config.n_subtypes + result["motif_subtype"]
+    ).all()
+    assert calls[-1][0] == calls[-1][1]
+    again = encode(model, poses, meta, batch_size=7)
+    np.testing.assert_array_equal(again["motif"].values, motif)
+
+
+def test_resampled_input_maps_back_to_file_frames(model_dir: Path, poses) -> None:
+    model, meta = load_model(model_dir)
+    doubled = poses.assign_coords(time=poses["time"].values / 2)
+    doubled.attrs["fps"] = 40.0
+    result = encode(model, doubled, meta)
+    assert result.sizes["time"] == N and (result["motif"].values >= 0).all()
+    assert result.attrs["model_fps"] == 20.0
+
+
+def test_nan_heavy_frames_are_unencoded_with_a_reason(model_dir: Path, poses) -> None:
+    model, meta = load_model(model_dir)
+    bad = poses.copy(deep=True)
+    bad["position"][100:300, :, :6] = np.nan  # 6 of 9 keypoints gone
+    result = encode(model, bad, meta)
+    motif = result["motif"].values[:, 0]
+    assert (motif[100:300] == -1).all() and (result["status"].values[100:300] == 1).all()
+    assert (motif[:90] >= 0).all() and (motif[400:] >= 0).all()
+    assert "too few" in json.loads(result["status"].attrs["meanings"])["1"]
+
+
+def test_unknown_skeleton_warns(model_dir: Path, poses) -> None:
+    model, meta = load_model(model_dir)
+    with pytest.warns(UserWarning, match="no head"):
+        encode(model, poses, meta | {"heads": {}})
+
+
+def test_encode_and_evaluate_commands(
+    model_dir: Path, poses, data_dir: Path, tmp_path: Path, capsys
+) -> None:
+    src = tmp_path / "session.nc"
+    save_poses(poses, src)
+    out = tmp_path / "out"
+    assert main(["encode", str(src), "--model", str(model_dir), "--out", str(out)]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert names == [
+        "session_bouts.csv",
+        "session_encode.json",
+        "session_motifs.csv",
+        "session_motifs.nc",
+    ]
+    table = pd.read_csv(out / "session_motifs.csv")
+    assert list(table.columns) == [
+        "frame", "time", "individual", "motif", "type", "subtype", "name", "confidence"
+    ]  # fmt: skip
+    assert len(table) == N and (table["motif"] >= 0).all()
+    assert (
+        table["name"] == "T" + table["type"].astype(str) + "." + table["subtype"].astype(str)
+    ).all()
+    bouts = pd.read_csv(out / "session_bouts.csv")
+    assert bouts["duration"].sum() == N
+    ds = load_poses(out / "session_motifs.nc")
+    np.testing.assert_array_equal(ds["motif"].values[:, 0], table["motif"].to_numpy())
+    sidecar = json.loads((out / "session_encode.json").read_text())
+    assert len(sidecar["model_sha256"]) == 64 and len(sidecar["input_sha256"]) == 64
+    assert "torch" in sidecar["versions"]
+
+    labels = tmp_path / "labels.csv"
+    full = pd.read_csv(data_dir / LABELS, index_col=0, keep_default_na=False)
+    full.iloc[:N].to_csv(labels)
+    capsys.readouterr()
+    assert main(["evaluate", str(out), "--labels", str(labels), "--ignore", "na"]) == 0
+    printed = capsys.readouterr().out
+    assert "nmi" in printed and "ari" in printed
+    report = json.loads((out / "session_evaluate.json").read_text())
+    assert 0 <= report["metrics"]["nmi"] <= 1
+    assert "na" not in report["label_names"]
+    assert (out / "session_confusion.png").read_bytes()[:4] == b"\x89PNG"
+
+    # labels of another length
+    full.to_csv(labels)
+    assert main(["evaluate", str(out), "--labels", str(labels)]) == 2
+    assert "labelled frames" in capsys.readouterr().err
+
+
+def test_encode_errors(model_dir: Path, poses, tmp_path: Path, capsys) -> None:
+    src = tmp_path / "s.nc"
+    save_poses(poses.isel(time=slice(0, 100)), src)
+    missing = tmp_path / "nope"
+    assert main(["encode", str(src), "--model", str(missing), "--out", str(tmp_path / "o")]) == 2
+    assert "nope" in capsys.readouterr().err
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    out = blocker / "out"  # cannot be created, even as root
+    assert main(["encode", str(src), "--model", str(model_dir), "--out", str(out)]) == 2
+    assert "cannot create the output folder" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "s.nc"]
