@@ -49,7 +49,8 @@ def _encode_track(
     """Per-frame (motif, confidence, embedding) of one individual's aligned track."""
     n = x.shape[0]
     factor = 2**model.config.n_down
-    votes = np.zeros((n, model.config.n_types * model.config.n_subtypes), np.float64)
+    n_motifs = model.config.n_types * model.config.n_subtypes
+    keys, weights = [], []  # sparse votes: key = frame * n_motifs + motif
     emb = np.zeros((n, model.config.latent_dim), np.float64)
     count = np.zeros(n, np.int64)
     starts = window_starts(n, window, stride)
@@ -66,14 +67,18 @@ def _encode_track(
         z = out["z"].repeat_interleave(factor, dim=1).double().numpy()
         for s, m, c, zz in zip(chunk, motif, conf, z, strict=True):
             stop = min(s + window, n)
-            t = np.arange(s, stop)
-            np.add.at(votes, (t, m[: stop - s]), c[: stop - s] + 1e-9)
+            keys.append(np.arange(s, stop) * n_motifs + m[: stop - s])
+            weights.append(c[: stop - s] + 1e-9)
             emb[s:stop] += zz[: stop - s]
             count[s:stop] += 1
         tick(len(chunk))
-    motif = votes.argmax(axis=1)
-    confidence = votes[np.arange(n), motif] / np.maximum(count, 1)
-    return motif, confidence, emb / np.maximum(count, 1)[:, None]
+    unique, inverse = np.unique(np.concatenate(keys), return_inverse=True)
+    votes = np.bincount(inverse, weights=np.concatenate(weights))
+    frame, motif = unique // n_motifs, unique % n_motifs
+    order = np.lexsort((motif, -votes, frame))  # per frame: most votes, then lowest motif
+    best = order[np.r_[True, np.diff(frame[order]) != 0]]
+    confidence = votes[best] / np.maximum(count, 1)
+    return motif[best], confidence, emb / np.maximum(count, 1)[:, None]
 
 
 def encode(

@@ -11,7 +11,7 @@ import pandas as pd
 import torch
 import xarray as xr
 
-from napari_vqmap.io.atomic import atomic_write, atomic_write_text
+from napari_vqmap.io.atomic import atomic_write
 
 MOTIF_VARS = ("motif", "motif_type", "motif_subtype", "status")
 
@@ -78,7 +78,8 @@ def write_results(
 ) -> list[Path]:
     """Write ``<stem>_motifs.csv``, ``_bouts.csv``, ``_motifs.nc`` and ``_encode.json``.
 
-    Everything is computed before the first file is written; each write is atomic.
+    Everything is computed before the first file is written; each write is atomic, and
+    on a failure the files already written are removed.
     """
     from napari_vqmap import __version__
     from napari_vqmap.io import save_poses
@@ -98,10 +99,22 @@ def write_results(
         "frames": int(result.sizes["time"]),
         "unencoded_frames": int((result["motif"].values < 0).sum()),
     }
-    paths = [
-        atomic_write(f"{stem}_motifs.csv", lambda p: table.to_csv(p, index=False)),
-        atomic_write(f"{stem}_bouts.csv", lambda p: bouts.to_csv(p, index=False)),
-        save_poses(merged, f"{stem}_motifs.nc"),
-        atomic_write_text(f"{stem}_encode.json", json.dumps(sidecar, indent=2) + "\n"),
+    writers = [
+        (f"{stem}_motifs.csv", lambda p: table.to_csv(p, index=False)),
+        (f"{stem}_bouts.csv", lambda p: bouts.to_csv(p, index=False)),
+        (f"{stem}_motifs.nc", None),
+        (f"{stem}_encode.json", lambda p: p.write_text(json.dumps(sidecar, indent=2) + "\n")),
     ]
-    return [Path(p) for p in paths]
+    written: list[Path] = []
+    try:
+        for path, write in writers:
+            if write is None:
+                save_poses(merged, path)
+            else:
+                atomic_write(path, write)
+            written.append(Path(path))
+    except BaseException:
+        for path in written:  # leave no partial set of outputs behind
+            path.unlink(missing_ok=True)
+        raise
+    return written

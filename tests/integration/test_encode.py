@@ -147,3 +147,20 @@ def test_encode_errors(model_dir: Path, poses, tmp_path: Path, capsys) -> None:
     assert main(["encode", str(src), "--model", str(model_dir), "--out", str(out)]) == 2
     assert "cannot create the output folder" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a_file", "s.nc"]
+
+
+def test_failed_write_leaves_no_partial_outputs(
+    model_dir: Path, poses, tmp_path: Path, monkeypatch
+) -> None:
+    import napari_vqmap.io
+
+    def fail(ds, path) -> None:
+        raise OSError("disk full")
+
+    src = tmp_path / "s.nc"
+    save_poses(poses.isel(time=slice(0, 100)), src)
+    monkeypatch.setattr(napari_vqmap.io, "save_poses", fail)
+    out = tmp_path / "out"
+    with pytest.raises(OSError, match="disk full"):
+        main(["encode", str(src), "--model", str(model_dir), "--out", str(out)])
+    assert list(out.iterdir()) == []
