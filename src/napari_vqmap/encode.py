@@ -101,7 +101,7 @@ def encode(
     config = PreprocessConfig.from_dict(meta.get("preprocess", {}))
     window = config.window or meta.get("window") or model.config.window
     factor = 2**model.config.n_down
-    stride = max(factor, (config.stride or window // 4) // factor * factor)
+    stride = max(factor, window // 4 // factor * factor)  # not the training stride
     skeleton = skeleton_of(poses)
     if _head_for(tuple(skeleton.keypoints), poses.sizes["space"], meta) is None:
         warnings.warn(
