@@ -1,0 +1,323 @@
+"""Train VQ-MAP on the nine y3a6 SUBTLE sessions and score it on y5a5/young_8301; prints tables.
+
+Run with ``python benchmarks/bench_quality.py`` (``--quick`` for a short run, ``--steps N``
+to choose the training length). The data folder is ``--data``, else ``$NAPARI_VQMAP_DATA``,
+else ``../shared/data`` beside the repo. Scores on the held-out, human-labelled session:
+reconstruction error with 0/25/50% of keypoints masked at encode time, codebook use, motif
+agreement with the labels (non-``na`` frames) against a PCA + k-means baseline (128 clusters
+on the same aligned frames, one cluster per latent-step span), and motif stability when
+2 or 3 keypoints are masked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+import numpy as np  # noqa: E402
+
+THREADS = 2
+DEFAULT_DATA = Path(
+    os.environ.get("NAPARI_VQMAP_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+)
+
+
+# ---------------------------------------------------------------- label agreement
+
+
+def _contingency(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Counts of each (a, b) label pair, (n_a, n_b)."""
+    _, ia = np.unique(a, return_inverse=True)
+    _, ib = np.unique(b, return_inverse=True)
+    table = np.zeros((ia.max() + 1, ib.max() + 1), dtype=np.int64)
+    np.add.at(table, (ia, ib), 1)
+    return table
+
+
+def _entropy(counts: np.ndarray) -> float:
+    p = counts[counts > 0] / counts.sum()
+    return float(-(p * np.log(p)).sum())
+
+
+def nmi(a: np.ndarray, b: np.ndarray) -> float:
+    """Normalised mutual information (arithmetic-mean normalisation)."""
+    c = _contingency(a, b)
+    n = c.sum()
+    pa, pb = c.sum(1), c.sum(0)
+    nz = c > 0
+    mi = float((c[nz] / n * np.log(c[nz] * n / np.outer(pa, pb)[nz])).sum())
+    h = (_entropy(pa) + _entropy(pb)) / 2
+    return mi / h if h > 0 else 1.0
+
+
+def ari(a: np.ndarray, b: np.ndarray) -> float:
+    """Adjusted Rand index."""
+    c = _contingency(a, b)
+
+    def pairs(x: np.ndarray) -> float:
+        return float((x * (x - 1) / 2).sum())
+
+    index, sa, sb = pairs(c), pairs(c.sum(1)), pairs(c.sum(0))
+    expected = sa * sb / pairs(np.array([c.sum()]))
+    top = (sa + sb) / 2
+    return (index - expected) / (top - expected) if top != expected else 1.0
+
+
+def majority_accuracy(clusters: np.ndarray, labels: np.ndarray) -> float:
+    """Accuracy when each cluster is mapped to its most frequent label."""
+    return float(_contingency(clusters, labels).max(1).sum() / len(labels))
+
+
+def perplexity(codes: np.ndarray, n_codes: int) -> tuple[float, int]:
+    """exp(entropy) of code usage and the number of codes never used."""
+    counts = np.bincount(codes, minlength=n_codes)
+    return float(np.exp(_entropy(counts))), int((counts == 0).sum())
+
+
+# ---------------------------------------------------------------- model side
+
+
+def drop_mask(mask: np.ndarray, n_drop: int, rng: np.random.Generator) -> np.ndarray:
+    """Copy of ``mask`` (B, T, K) with ``n_drop`` random keypoints hidden in each window."""
+    out = mask.copy()
+    for b in range(len(out)):
+        out[b, :, rng.choice(out.shape[2], n_drop, replace=False)] = False
+    return out
+
+
+def windows_of(rec, window: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Back-to-back windows (stride = window, last one ends at the last frame)."""
+    from napari_vqmap.preprocess import get_window, window_starts
+
+    starts = window_starts(rec.n_frames, window, window)
+    pairs = [get_window(rec, 0, int(s), window) for s in starts]
+    return starts, np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs])
+
+
+def per_frame(codes: np.ndarray, starts: np.ndarray, n_frames: int, span: int) -> np.ndarray:
+    """Repeat each window's latent codes (B, T') over their ``span`` frames; (n_frames,)."""
+    out = np.full(n_frames, -1, dtype=np.int64)
+    for s, c in zip(starts, codes, strict=True):
+        frames = np.repeat(c, span)[: n_frames - s]
+        out[s : s + len(frames)] = frames
+    return out
+
+
+def encode(model, head: str, regions, x: np.ndarray, mask: np.ndarray) -> dict:
+    """Motifs (B, T') and the decoded poses (B, T, K, D) of aligned windows."""
+    import torch
+
+    enc = model.encode(torch.from_numpy(x), torch.from_numpy(mask), regions)
+    recon = model.decode_codes(enc["type_idx"], enc["subtype_idx"], head)
+    return {"motif": enc["motif_idx"].numpy(), "recon": recon.numpy()}
+
+
+# ---------------------------------------------------------------- baseline
+
+
+def spans(x: np.ndarray, span: int) -> np.ndarray:
+    """Aligned frames (T, K, D) cut into back-to-back spans, flattened: (T // span, span*K*D)."""
+    n = len(x) // span
+    return x[: n * span].reshape(n, -1)
+
+
+def baseline(
+    train_x: list[np.ndarray], test_x: np.ndarray, span: int, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """PCA (16 components) + k-means (128) fitted on training spans.
+
+    Returns per-frame clusters of the test frames (the last span's cluster repeated over a
+    tail shorter than a span) and the test frames rebuilt from their span's centroid.
+    """
+    from scipy.cluster.vq import kmeans2, vq
+
+    data = np.concatenate([spans(x, span) for x in train_x]).astype(np.float64)
+    mean = data.mean(0)
+    _, _, vt = np.linalg.svd(data - mean, full_matrices=False)
+    proj = vt[:16].T
+    centroids, _ = kmeans2((data - mean) @ proj, 128, seed=seed, minit="++")
+    labels, _ = vq((spans(test_x, span) - mean) @ proj, centroids)
+    recon = (centroids[labels] @ proj.T + mean).reshape(-1, *test_x.shape[1:])
+    frames = np.repeat(labels, span)
+    tail = len(test_x) - len(frames)
+    recon = np.concatenate([recon, recon[-tail:] if tail else recon[:0]])
+    return np.concatenate([frames, np.full(tail, frames[-1])]), recon
+
+
+# ---------------------------------------------------------------- main
+
+
+def _table(head: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(str(c)) for c in col) for col in zip(head, *rows, strict=True)]
+    for line in [head, ["-" * w for w in widths], *rows]:
+        print(" | ".join(str(c).ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+    print()
+
+
+def main() -> int:
+    """Train, evaluate and print the tables."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="shared data folder")
+    parser.add_argument("--quick", action="store_true", help="short training (500 steps)")
+    parser.add_argument("--steps", type=int, help="training steps (default 2000)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", type=Path, help="model folder (default: a temporary one)")
+    parser.add_argument("--second-seed", type=int, help="also train this seed; NMI between seeds")
+    args = parser.parse_args()
+    steps = args.steps or (500 if args.quick else 2000)
+
+    import pandas as pd
+    import torch
+
+    from napari_vqmap.checkpoint import load_model
+    from napari_vqmap.io import load_poses
+    from napari_vqmap.preprocess import PreprocessConfig, preprocess
+    from napari_vqmap.skeletons import Skeleton
+    from napari_vqmap.train import TrainConfig, train
+
+    torch.set_num_threads(THREADS)
+    root = args.data / "subtle-avatar-3d"
+    train_files = sorted((root / "y3a6" / "coords").glob("*.csv"))
+    test_file = root / "y5a5" / "coords" / "young_8301.csv"
+    labels = pd.read_csv(root / "y5a5" / "annots" / "young_8301.csv", index_col=0)
+    labels = labels.iloc[:, 0].astype(str).to_numpy()
+
+    config = TrainConfig(steps=steps, seed=args.seed, device="cpu", checkpoint_every=10**9)
+    datasets = [load_poses(p, skeleton="subtle", fps=20) for p in train_files]
+    out = args.out or Path(tempfile.mkdtemp(prefix="bench_quality_"))
+    start = time.perf_counter()
+    train(datasets, out, config, fps=20)
+    train_s = time.perf_counter() - start
+    model, meta = load_model(out)
+    head = next(iter(meta["heads"]))
+    skel = Skeleton.from_dict(meta["heads"][head]["skeleton"])
+    regions = torch.tensor(meta["heads"][head]["regions"])
+    span = 2**model.config.n_down
+    window = meta["window"]
+
+    rec = preprocess(load_poses(test_file, skeleton="subtle", fps=20), skel, PreprocessConfig())
+    starts, x, mask = windows_of(rec, window)
+    n_kp = x.shape[2]
+    rng = np.random.default_rng(args.seed)
+
+    # Reconstruction with 0 / 25 / 50 % of the keypoints hidden (error over all keypoints).
+    recon_rows, motifs = [], {}
+    for frac in (0.0, 0.25, 0.5):
+        n_drop = int(round(frac * n_kp))
+        m = drop_mask(mask, n_drop, rng)
+        res = encode(model, head, regions, x, m)
+        err = np.linalg.norm(res["recon"] - x, axis=-1)
+        every = err[mask].mean()
+        hidden = err[mask & ~m].mean() if n_drop else float("nan")
+        recon_rows.append(
+            [
+                f"{n_drop} of {n_kp} ({frac:.0%})",
+                f"{every * rec.body_length:.3f}",
+                f"{100 * every:.1f} %",
+                "" if not n_drop else f"{100 * hidden:.1f} %",
+            ]
+        )
+        motifs[n_drop] = res["motif"]
+    for n_drop in (2, 3):
+        if n_drop not in motifs:
+            motifs[n_drop] = encode(model, head, regions, x, drop_mask(mask, n_drop, rng))["motif"]
+
+    n_motifs = model.config.n_motifs
+    ppl, unused = perplexity(motifs[0].ravel(), n_motifs)
+    frames = {k: per_frame(v, starts, rec.n_frames, span) for k, v in motifs.items()}
+    annotated = labels[: rec.n_frames] != "na"
+    y = labels[: rec.n_frames][annotated]
+
+    train_x, train_m = [], []
+    for ds in datasets:
+        r = preprocess(ds, skel, PreprocessConfig())
+        train_x.append(r.x[0])
+        train_m.append(r.mask[0].all(-1))
+    base, base_recon = baseline(train_x, rec.x[0], span, args.seed)
+    valid = rec.mask[0]
+    base_err = np.linalg.norm(base_recon - rec.x[0], axis=-1)[valid].mean()
+    mean_pose = np.concatenate([r[m] for r, m in zip(train_x, train_m, strict=True)]).mean(0)
+    mean_err = np.linalg.norm(mean_pose - rec.x[0], axis=-1)[valid].mean()
+    recon_rows += [
+        ["PCA + k-means centroids, 0 masked", f"{base_err * rec.body_length:.3f}",
+         f"{100 * base_err:.1f} %", ""],
+        ["mean training pose, 0 masked", f"{mean_err * rec.body_length:.3f}",
+         f"{100 * mean_err:.1f} %", ""],
+    ]  # fmt: skip
+    # The baseline on masked input: 3 random keypoints per window zeroed (it has no mask).
+    m3 = drop_mask(mask, 3, np.random.default_rng(args.seed + 1))
+    xm = np.where(m3[..., None], x, 0.0)
+    masked_x = rec.x[0].copy()
+    for s, w in zip(starts, xm, strict=True):
+        masked_x[s : s + window] = w[: rec.n_frames - s]
+    base3 = baseline(train_x, masked_x, span, args.seed)[0]
+    base_ppl, base_unused = perplexity(base[::span], 128)
+
+    print(
+        f"torch {torch.__version__}; torch.set_num_threads({THREADS}); "
+        f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}; {steps} steps x batch "
+        f"{config.batch_size} x window {window}; seed {args.seed}"
+    )
+    print(f"time to model (load 9 sessions + preprocess + train): {train_s:.0f} s\n")
+    print(f"Reconstruction on {test_file.name} (body length {rec.body_length:.3f} data units)")
+    _table(["VQ-MAP keypoints masked", "error (data units)", "% body length", "hidden kp only"],
+           recon_rows)  # fmt: skip
+    agree = []
+    for name, f in [("VQ-MAP", frames[0]), ("PCA + k-means", base)]:
+        agree.append(
+            [
+                name,
+                f"{nmi(f[annotated], y):.3f}",
+                f"{ari(f[annotated], y):.3f}",
+                f"{majority_accuracy(f[annotated], y):.3f}",
+            ]  # fmt: skip
+        )
+    print(f"Motifs vs human labels ({annotated.sum()} non-na frames, {len(set(y))} labels)")
+    _table(["method", "NMI", "ARI", "majority acc."], agree)
+    print("Codebook use on the held-out session (latent steps, all keypoints)")
+    _table(
+        ["method", "perplexity", "unused codes"],
+        [
+            ["VQ-MAP", f"{ppl:.1f}", f"{unused} of {n_motifs}"],
+            ["PCA + k-means", f"{base_ppl:.1f}", f"{base_unused} of 128"],
+        ],
+    )
+    print("Robustness: NMI of motifs (all frames) with keypoints masked vs all 9")
+    _table(
+        ["method", "2 masked", "3 masked"],
+        [
+            ["VQ-MAP", f"{nmi(frames[0], frames[2]):.3f}", f"{nmi(frames[0], frames[3]):.3f}"],
+            ["PCA + k-means (zero-filled)", "", f"{nmi(base, base3):.3f}"],
+        ],
+    )
+    if args.second_seed is not None:
+        config.seed = args.second_seed
+        start = time.perf_counter()
+        out2 = train(datasets, Path(tempfile.mkdtemp(prefix="bench_quality_")), config, fps=20)
+        second_s = time.perf_counter() - start
+        model2, _ = load_model(out2)
+        f2 = per_frame(encode(model2, head, regions, x, mask)["motif"], starts, rec.n_frames, span)
+        b2 = baseline(train_x, rec.x[0], span, args.second_seed)[0]
+        print(f"Second seed ({args.second_seed}, {second_s:.0f} s): NMI between the two seeds")
+        _table(
+            ["method", "NMI seed vs seed (all frames)", "NMI with labels (2nd seed)"],
+            [
+                ["VQ-MAP", f"{nmi(frames[0], f2):.3f}", f"{nmi(f2[annotated], y):.3f}"],
+                [
+                    "PCA + k-means",
+                    f"{nmi(base, b2):.3f}",
+                    f"{nmi(b2[annotated], y):.3f}",
+                ],
+            ],
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
