@@ -158,6 +158,7 @@ def encode(
             "stride": int(stride),
             "fps": float(fps) if fps else 0.0,
             "model_fps": float(rec.fps) if rec.fps else 0.0,
+            "n_types": int(model.config.n_types),
             "n_subtypes": int(n_sub),
             "skeleton": skeleton.name,
         },

@@ -12,24 +12,34 @@ import torch
 import xarray as xr
 
 from napari_vqmap.io.atomic import atomic_write
+from napari_vqmap.names import MotifNames
 
 MOTIF_VARS = ("motif", "motif_type", "motif_subtype", "status")
 
 
-def motif_names(motif: np.ndarray, n_subtypes: int) -> np.ndarray:
-    """``T{type}.{subtype}`` per motif id; ``""`` for -1."""
-    return np.array([f"T{m // n_subtypes}.{m % n_subtypes}" if m >= 0 else "" for m in motif])
+def _codebook(result: xr.Dataset) -> tuple[int, int]:
+    """(n_types, n_subtypes) of an encoding."""
+    return int(result.attrs["n_types"]), int(result.attrs["n_subtypes"])
 
 
-def motifs_table(result: xr.Dataset, poses: xr.Dataset) -> pd.DataFrame:
+def names_of(result: xr.Dataset, names: MotifNames | None = None) -> MotifNames:
+    """``names``, or default names for the codebook size of an encoding."""
+    return names if names is not None else MotifNames(*_codebook(result))
+
+
+def motifs_table(
+    result: xr.Dataset, poses: xr.Dataset, names: MotifNames | None = None
+) -> pd.DataFrame:
     """One row per (frame, individual): frame, time, individual, motif, type, subtype, name,
-    confidence."""
+    confidence. Merges in ``names`` are applied to the motif ids."""
+    names = names_of(result, names)
+    n_sub = names.n_subtypes
     n_time = result.sizes["time"]
     frames = poses["frame"].values if "frame" in poses.coords else np.arange(n_time)
     rows = []
     for ind in result["individual"].values:
         r = result.sel(individual=ind)
-        motif = r["motif"].values
+        motif = names.apply(r["motif"].values)
         rows.append(
             pd.DataFrame(
                 {
@@ -37,9 +47,9 @@ def motifs_table(result: xr.Dataset, poses: xr.Dataset) -> pd.DataFrame:
                     "time": result["time"].values,
                     "individual": str(ind),
                     "motif": motif,
-                    "type": r["motif_type"].values,
-                    "subtype": r["motif_subtype"].values,
-                    "name": motif_names(motif, result.attrs["n_subtypes"]),
+                    "type": np.where(motif >= 0, motif // n_sub, -1),
+                    "subtype": np.where(motif >= 0, motif % n_sub, -1),
+                    "name": names.names(motif),
                     "confidence": r["confidence"].values,
                 }
             )
@@ -85,7 +95,8 @@ def write_results(
     from napari_vqmap.io import save_poses
 
     stem = out_dir / source.stem
-    table = motifs_table(result, poses)
+    names = MotifNames.for_results(out_dir, *_codebook(result))
+    table = motifs_table(result, poses, names)
     bouts = bouts_table(table)
     merged = poses.assign({v: result[v] for v in MOTIF_VARS})
     merged["motif_confidence"] = result["confidence"]  # "confidence" is the keypoints'

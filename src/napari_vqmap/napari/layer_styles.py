@@ -61,3 +61,26 @@ def body_size(coords: np.ndarray) -> float:
         span = np.nanmax(flat, axis=0) - np.nanmin(flat, axis=0)
         total = float(np.sqrt(np.nansum(span**2)))
     return 0.05 * total if np.isfinite(total) and total > 0 else 1.0
+
+
+UNENCODED_RGBA = np.array([0.55, 0.55, 0.55, 0.6], dtype=np.float32)
+
+
+def motif_palette(n_types: int, n_subtypes: int) -> np.ndarray:
+    """``(n_types * n_subtypes + 1, 4)`` RGBA: a hue per type, shades per subtype (light to
+    dark), and a last row (grey) for -1 (not encoded), so ``lut[motif]`` works for -1 too."""
+    base = palette(n_types)[:, :3]
+    shade = np.linspace(1.35, 0.55, n_subtypes) if n_subtypes > 1 else np.ones(1)
+    rgb = np.empty((n_types, n_subtypes, 3), np.float32)
+    for j, f in enumerate(shade):
+        # lighten towards white above 1, darken towards black below 1
+        rgb[:, j] = base + (1 - base) * (f - 1) if f > 1 else base * f
+    lut = np.concatenate([rgb.reshape(-1, 3), np.ones((n_types * n_subtypes, 1))], axis=1)
+    return np.concatenate([lut, UNENCODED_RGBA[None]]).astype(np.float32)
+
+
+def motif_colours(motif: np.ndarray, n_types: int, n_subtypes: int) -> np.ndarray:
+    """RGBA per motif id (any shape ``S`` -> ``S + (4,)``); -1 (not encoded) is grey."""
+    motif = np.asarray(motif)
+    lut = motif_palette(n_types, n_subtypes)
+    return lut[np.where(motif >= 0, motif, len(lut) - 1)]
