@@ -136,12 +136,17 @@ def body_length(ant: np.ndarray, post: np.ndarray, pos: np.ndarray, mask: np.nda
 
 
 def align(
-    pos: np.ndarray, mask: np.ndarray, skeleton: Skeleton, max_anchor_gap: int = 10
+    pos: np.ndarray,
+    mask: np.ndarray,
+    skeleton: Skeleton,
+    max_anchor_gap: int = 10,
+    scale: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, float]:
     """Egocentric alignment of ``pos`` (individual, time, keypoint, space).
 
     Returns aligned positions (0 where masked), the mask (whole frames masked where an
-    anchor is missing for more than ``max_anchor_gap`` frames) and the body length used.
+    anchor is missing for more than ``max_anchor_gap`` frames) and the body length used
+    (``scale`` when given, e.g. the whole recording's for a chunk of it).
     Without anterior/posterior anchors the heading is left as it is (no rotation).
     """
     index = {k: i for i, k in enumerate(skeleton.keypoints)}
@@ -156,10 +161,10 @@ def align(
         post = _anchor(pos, mask, [index[k] for k in skeleton.posterior])
         angle = _heading(ant, post, max_anchor_gap)
         valid &= np.isfinite(angle)
-        scale = body_length(ant, post, pos, mask)
+        scale = scale or body_length(ant, post, pos, mask)
     else:
         angle = np.zeros(valid.shape)
-        scale = body_length(centre, centre, pos, mask)
+        scale = scale or body_length(centre, centre, pos, mask)
     mask = mask & valid[:, :, None]
     rel = np.where(mask[..., None], pos - np.nan_to_num(centre)[:, :, None], 0.0)
     cos, sin = np.cos(np.nan_to_num(angle))[..., None], np.sin(np.nan_to_num(angle))[..., None]
@@ -170,14 +175,28 @@ def align(
     return out, mask, scale
 
 
+def resampled_start(first_frame: int, fps: float, target_fps: float) -> int:
+    """Index, on the whole recording's resampled grid, of the first resampled frame of a
+    chunk that starts at frame ``first_frame``."""
+    return int(np.ceil(first_frame * target_fps / fps)) if first_frame else 0
+
+
 def resample(
-    x: np.ndarray, mask: np.ndarray, frames: np.ndarray, fps: float, target_fps: float
+    x: np.ndarray,
+    mask: np.ndarray,
+    frames: np.ndarray,
+    fps: float,
+    target_fps: float,
+    first_frame: int = 0,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Resample aligned data along time: linear on positions (where both neighbours are
-    visible, otherwise the nearest frame), nearest on the mask and the frame numbers."""
+    visible, otherwise the nearest frame), nearest on the mask and the frame numbers.
+
+    ``first_frame`` (even) places a chunk of a recording on the whole recording's grid."""
     n = x.shape[1]
-    n_new = max(1, int(np.floor((n - 1) * target_fps / fps)) + 1)
-    src = np.arange(n_new) * (fps / target_fps)
+    j0 = resampled_start(first_frame, fps, target_fps)
+    n_new = max(1, int(np.floor((first_frame + n - 1) * target_fps / fps)) + 1 - j0)
+    src = np.arange(j0, j0 + n_new) * (fps / target_fps) - first_frame
     i0 = np.clip(np.floor(src).astype(int), 0, n - 1)
     i1 = np.minimum(i0 + 1, n - 1)
     near = np.clip(np.rint(src).astype(int), 0, n - 1)
@@ -195,11 +214,15 @@ def preprocess(
     skeleton: Skeleton,
     config: PreprocessConfig | None = None,
     target_fps: float | None = None,
+    body_length: float | None = None,
+    first_frame: int = 0,
 ) -> Recording:
     """Align, scale, mask and (when ``target_fps`` and the data's fps differ) resample ``ds``.
 
     ``target_fps`` overrides ``config.target_fps``. ``skeleton`` must name the dataset's
-    keypoints in order (e.g. :func:`napari_vqmap.io.skeleton_of`).
+    keypoints in order (e.g. :func:`napari_vqmap.io.skeleton_of`). For a chunk of a long
+    recording, ``body_length`` (the whole recording's) and ``first_frame`` (the chunk's
+    start, even) make the result equal that part of the whole recording's.
     """
     config = config or PreprocessConfig()
     keypoints = [str(k) for k in ds["keypoint"].values]
@@ -211,12 +234,12 @@ def preprocess(
     pos = ds["position"].transpose("individual", "time", "keypoint", "space").values
     pos = pos.astype(np.float64)
     mask = keypoint_mask(ds, config.conf_threshold)
-    x, mask, scale = align(pos, mask, skeleton, config.max_anchor_gap)
+    x, mask, scale = align(pos, mask, skeleton, config.max_anchor_gap, body_length)
     frames = np.asarray(ds["frame"].values if "frame" in ds.coords else np.arange(x.shape[1]))
     fps = ds.attrs.get("fps") or None
     target = target_fps or config.target_fps
     if fps and target and not np.isclose(fps, target):
-        x, mask, frames = resample(x, mask, frames, float(fps), float(target))
+        x, mask, frames = resample(x, mask, frames, float(fps), float(target), first_frame)
         fps = float(target)
     return Recording(
         x=x,
