@@ -22,11 +22,21 @@ import xarray as xr
 from tqdm import tqdm
 
 from napari_vqmap.model import VQMAP
-from napari_vqmap.preprocess import PreprocessConfig, preprocess, window_starts
-from napari_vqmap.skeletons import REGIONS
+from napari_vqmap.preprocess import (
+    PreprocessConfig,
+    _anchor,
+    keypoint_mask,
+    preprocess,
+    resampled_start,
+    window_starts,
+)
+from napari_vqmap.skeletons import REGIONS, Skeleton
 from napari_vqmap.validators import PoseFileError
 
 STATUS = {0: "ok", 1: "too few visible keypoints or anchors missing"}
+
+
+CHUNK_FRAMES = 32768  # (model-rate) frames owned by each chunk of a long recording
 
 
 def _head_for(keypoints: tuple[str, ...], n_dims: int, meta: dict[str, Any]) -> str | None:
@@ -36,42 +46,102 @@ def _head_for(keypoints: tuple[str, ...], n_dims: int, meta: dict[str, Any]) -> 
     return None
 
 
-def _encode_track(
+def check_skeleton(poses: xr.Dataset, skeleton: Skeleton, meta: dict[str, Any]) -> None:
+    """Warn when the model has never seen ``skeleton`` but its keypoints map to body regions
+    and it has heading anchors; raise :class:`PoseFileError` naming what is missing if not."""
+    if _head_for(tuple(skeleton.keypoints), poses.sizes["space"], meta) is not None:
+        return
+    source = poses.attrs.get("source_file") or None
+    mapped = {k: skeleton.region_of(k) for k in skeleton.keypoints}
+    missing = [role for role in ("anterior", "posterior") if not getattr(skeleton, role)]
+    if all(r == "other" for r in mapped.values()) or missing:
+        what = f"no {' or '.join(missing)} anchor" if missing else "no keypoint with a body region"
+        raise PoseFileError(
+            source,
+            f"the model has never seen skeleton {skeleton.name!r} and it has {what} "
+            f"(keypoints: {', '.join(skeleton.keypoints)}); pass --skeleton with a YAML "
+            "skeleton giving regions and anterior/posterior anchors",
+        )
+    other = [k for k, r in mapped.items() if r == "other"]
+    warnings.warn(
+        f"the model has no head for skeleton {skeleton.name!r}; encoding with its keypoints "
+        f"mapped to body regions ({len(mapped) - len(other)} of {len(mapped)} mapped"
+        + (f"; 'other': {', '.join(other)}" if other else "")
+        + "; decoding poses needs a head)",
+        stacklevel=3,
+    )
+
+
+def _positions(ds: xr.Dataset, conf: float) -> tuple[np.ndarray, np.ndarray]:
+    pos = ds["position"].transpose("individual", "time", "keypoint", "space").values
+    return pos.astype(np.float64), keypoint_mask(ds, conf)
+
+
+def recording_body_length(
+    poses: xr.Dataset, skeleton: Skeleton, config: PreprocessConfig, chunk: int = CHUNK_FRAMES
+) -> float:
+    """The whole recording's body length, as :func:`~napari_vqmap.preprocess.body_length`
+    computes it, read chunk by chunk: the median anterior-posterior distance, else twice the
+    median keypoint spread, else 1."""
+    index = {k: i for i, k in enumerate(skeleton.keypoints)}
+    chunks = [poses.isel(time=slice(a, a + chunk)) for a in range(0, poses.sizes["time"], chunk)]
+    dists = []
+    if skeleton.anterior and skeleton.posterior:
+        for ds in chunks:
+            pos, mask = _positions(ds, config.conf_threshold)
+            ant = _anchor(pos, mask, [index[k] for k in skeleton.anterior])
+            post = _anchor(pos, mask, [index[k] for k in skeleton.posterior])
+            dist = np.linalg.norm(ant - post, axis=-1)
+            dists.append(dist[np.isfinite(dist) & (dist > 0)])
+    if sum(map(len, dists)):
+        return float(np.median(np.concatenate(dists)))
+    spreads = []
+    for ds in chunks:
+        pos, mask = _positions(ds, config.conf_threshold)
+        spread = np.linalg.norm(pos - _anchor(pos, mask, [])[:, :, None], axis=-1)[mask]
+        spreads.append(spread[np.isfinite(spread) & (spread > 0)])
+    spread = np.concatenate(spreads)
+    return float(2 * np.median(spread)) if spread.size else 1.0
+
+
+def _encode_windows(
     model: VQMAP,
     x: np.ndarray,
     mask: np.ndarray,
     regions: torch.Tensor,
+    starts: np.ndarray,
     window: int,
-    stride: int,
+    frames: tuple[int, int],
     batch_size: int,
-    tick: Callable[[int], None],
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-frame (motif, confidence, embedding) of one individual's aligned track."""
-    n = x.shape[0]
+    """Per-frame (motif, confidence, embedding) of frames ``[f0, f1)`` of one individual's
+    aligned track ``x`` (zero-padded so every window fits) from the windows at ``starts``.
+
+    Votes are summed in window order, so a frame gets the same result whichever chunk of
+    windows covers it.
+    """
+    f0, f1 = frames
     factor = 2**model.config.n_down
     n_motifs = model.config.n_types * model.config.n_subtypes
     keys, weights = [], []  # sparse votes: key = frame * n_motifs + motif
-    emb = np.zeros((n, model.config.latent_dim), np.float64)
-    count = np.zeros(n, np.int64)
-    starts = window_starts(n, window, stride)
-    pad = max(0, window - n)
-    xp = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
-    mp = np.concatenate([mask, np.zeros((pad, *mask.shape[1:]), bool)])
+    emb = np.zeros((f1 - f0, model.config.latent_dim), np.float64)
+    count = np.zeros(f1 - f0, np.int64)
     for b in range(0, len(starts), batch_size):
-        chunk = starts[b : b + batch_size]
-        xb = torch.from_numpy(np.stack([xp[s : s + window] for s in chunk]))
-        mb = torch.from_numpy(np.stack([mp[s : s + window] for s in chunk]))
+        batch = starts[b : b + batch_size]
+        xb = torch.from_numpy(np.stack([x[s : s + window] for s in batch]))
+        mb = torch.from_numpy(np.stack([mask[s : s + window] for s in batch]))
         out = model.encode(xb, mb, regions)
         motif = out["motif_idx"].repeat_interleave(factor, dim=1).numpy()
         conf = out["confidence"].repeat_interleave(factor, dim=1).double().numpy()
         z = out["z"].repeat_interleave(factor, dim=1).double().numpy()
-        for s, m, c, zz in zip(chunk, motif, conf, z, strict=True):
-            stop = min(s + window, n)
-            keys.append(np.arange(s, stop) * n_motifs + m[: stop - s])
-            weights.append(c[: stop - s] + 1e-9)
-            emb[s:stop] += zz[: stop - s]
-            count[s:stop] += 1
-        tick(len(chunk))
+        for s, m, c, zz in zip(batch, motif, conf, z, strict=True):
+            lo, hi = max(s, f0), min(s + window, f1)
+            if lo >= hi:
+                continue
+            keys.append(np.arange(lo, hi) * n_motifs + m[lo - s : hi - s])
+            weights.append(c[lo - s : hi - s] + 1e-9)
+            emb[lo - f0 : hi - f0] += zz[lo - s : hi - s]
+            count[lo - f0 : hi - f0] += 1
     unique, inverse = np.unique(np.concatenate(keys), return_inverse=True)
     votes = np.bincount(inverse, weights=np.concatenate(weights))
     frame, motif = unique // n_motifs, unique % n_motifs
@@ -81,17 +151,28 @@ def _encode_track(
     return motif[best], confidence, emb / np.maximum(count, 1)[:, None]
 
 
+def _padded(a: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """``a[lo:hi]`` along the first axis, zero-padded past the end."""
+    part = a[lo:hi]
+    pad = hi - lo - part.shape[0]
+    return np.concatenate([part, np.zeros((pad, *a.shape[1:]), a.dtype)]) if pad else part
+
+
 def encode(
     model: VQMAP,
     poses: xr.Dataset,
     meta: dict[str, Any] | None = None,
     batch_size: int = 64,
     progress: Callable[[int, int], None] | None = None,
+    chunk_frames: int = CHUNK_FRAMES,
 ) -> xr.Dataset:
     """Encode every frame of ``poses`` into motifs; returns a (time, individual) dataset.
 
     ``meta`` is the model's config dict (from :func:`~napari_vqmap.checkpoint.load_model`);
     its preprocessing and frame rate are used. ``progress(done, total)`` counts windows.
+    The recording is preprocessed and encoded ``chunk_frames`` (model-rate) frames at a
+    time, each chunk with enough context that the result equals an unchunked encoding;
+    memory is bounded by the chunk size plus the outputs.
     Variables: ``motif``, ``motif_type``, ``motif_subtype`` (-1 where not encodable),
     ``confidence``, ``embedding`` (time, individual, latent) and ``status`` (0 ok).
     """
@@ -103,43 +184,62 @@ def encode(
     factor = 2**model.config.n_down
     stride = max(factor, window // 4 // factor * factor)  # not the training stride
     skeleton = skeleton_of(poses)
-    if _head_for(tuple(skeleton.keypoints), poses.sizes["space"], meta) is None:
-        warnings.warn(
-            f"the model has no head for skeleton {skeleton.name!r}; encoding with regions from "
-            "the data's skeleton (the encoder is keypoint-agnostic; decoding needs a head)",
-            stacklevel=2,
-        )
+    check_skeleton(poses, skeleton, meta)
     regions = torch.tensor([REGIONS.index(skeleton.region_of(k)) for k in skeleton.keypoints])
-    rec = preprocess(poses, skeleton, config, target_fps=meta.get("fps"))
-    n_ind, n_time = len(rec.individuals), poses.sizes["time"]
-    total, done = n_ind * len(window_starts(rec.n_frames, window, stride)), 0
-
-    def tick(k: int) -> None:
-        nonlocal done
-        done += k
-        if progress is not None:
-            progress(done, total)
-
+    n_time, n_ind = poses.sizes["time"], poses.sizes["individual"]
+    fps = poses.attrs.get("fps") or None
+    target = meta.get("fps") or config.target_fps
+    resampled = bool(fps and target and not np.isclose(fps, target))
+    ratio = fps / target if resampled else 1.0  # file frames per model frame
+    n_res = max(1, int(np.floor((n_time - 1) * target / fps)) + 1) if resampled else n_time
+    model_fps = float(target) if resampled else (float(fps) if fps else 0.0)
+    starts = window_starts(n_res, window, stride)
+    total, done = n_ind * len(starts), 0
+    scale = recording_body_length(poses, skeleton, config)
     # each file frame takes the nearest resampled frame
-    fps = poses.attrs.get("fps")
-    scale = rec.fps / fps if fps and rec.fps else 1.0
-    near = np.clip(np.rint(np.arange(n_time) * scale).astype(int), 0, rec.n_frames - 1)
+    per_file_frame = target / fps if resampled else 1.0
+    near = np.clip(np.rint(np.arange(n_time) * per_file_frame).astype(np.int64), 0, n_res - 1)
     shape = (n_time, n_ind)
     motif = np.full(shape, -1, np.int64)
     confidence = np.zeros(shape, np.float32)
-    embedding = np.zeros((*shape, model.config.latent_dim), np.float32)
-    status = np.zeros(shape, np.int8)
+    embedding = np.full((*shape, model.config.latent_dim), np.nan, np.float32)
+    status = np.ones(shape, np.int8)
+    margin = 2 * config.max_anchor_gap + 8 + int(np.ceil(ratio))  # file frames of context
+    chunk_frames = max(int(chunk_frames), window)
     with torch.no_grad():
-        for i in range(n_ind):
-            m, c, z = _encode_track(
-                model, rec.x[i], rec.mask[i], regions, window, stride, batch_size, tick
+        for lo in range(0, n_res, chunk_frames):
+            hi = min(lo + chunk_frames, n_res)
+            own = starts[(starts + window > lo) & (starts < hi)]
+            r0, r1 = int(own[0]), int(own[-1]) + window  # model frames this chunk needs
+            a = max(0, int(np.floor(r0 * ratio)) - margin)
+            a -= a % 2  # even, so resampling rounds as over the whole recording
+            b = min(n_time, int(np.ceil(r1 * ratio)) + 2 + margin)
+            rec = preprocess(
+                poses.isel(time=slice(a, b)),
+                skeleton,
+                config,
+                target_fps=target,
+                body_length=scale,
+                first_frame=a,
             )
-            visible = rec.mask[i].mean(axis=-1) >= config.min_visible_fraction
-            ok = visible[near]
-            motif[:, i] = np.where(ok, m[near], -1)
-            confidence[:, i] = np.where(ok, c[near], 0.0)
-            embedding[:, i] = np.where(ok[:, None], z[near], np.nan)
-            status[:, i] = np.where(ok, 0, 1)
+            j0 = resampled_start(a, fps, target) if resampled else a
+            fa, fb = np.searchsorted(near, [lo, hi])
+            rows = near[fa:fb] - lo
+            for i in range(n_ind):
+                x = _padded(rec.x[i], r0 - j0, r1 - j0)
+                mask = _padded(rec.mask[i], r0 - j0, r1 - j0)
+                m, c, z = _encode_windows(
+                    model, x, mask, regions, own - r0, window, (lo - r0, hi - r0), batch_size
+                )
+                visible = mask[lo - r0 : hi - r0].mean(axis=-1) >= config.min_visible_fraction
+                ok = visible[rows]
+                motif[fa:fb, i] = np.where(ok, m[rows], -1)
+                confidence[fa:fb, i] = np.where(ok, c[rows], 0.0)
+                embedding[fa:fb, i] = np.where(ok[:, None], z[rows], np.nan)
+                status[fa:fb, i] = np.where(ok, 0, 1)
+            done += n_ind * int(((starts >= lo) & (starts < hi)).sum())
+            if progress is not None:
+                progress(done, total)
     n_sub = model.config.n_subtypes
     dims = ("time", "individual")
     coords = {"time": poses["time"].values, "individual": poses["individual"].values}
@@ -157,7 +257,7 @@ def encode(
             "window": int(window),
             "stride": int(stride),
             "fps": float(fps) if fps else 0.0,
-            "model_fps": float(rec.fps) if rec.fps else 0.0,
+            "model_fps": model_fps,
             "n_types": int(model.config.n_types),
             "n_subtypes": int(n_sub),
             "skeleton": skeleton.name,
