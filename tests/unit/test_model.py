@@ -20,7 +20,9 @@ HEADS = {"rat23": (23, 3), "subtle": (9, 3), "calms": (7, 2)}
 
 
 def small_config(**kw) -> ModelConfig:
-    return ModelConfig(**{"window": 16, "hidden": 16, "token_dim": 8, **kw})
+    return ModelConfig(
+        **{"window": 16, "hidden": 16, "token_dim": 8, "codebook_warmup": 0, **kw}
+    )
 
 
 def make_batch(b: int, t: int, k: int, d: int, p_missing: float = 0.2, seed: int = 0):
@@ -157,14 +159,33 @@ def test_ema_updates_codebooks_only_in_train_mode(model: VQMAP) -> None:
     assert not torch.equal(model.subtype_q.cluster_size, before["subtype_q.cluster_size"])
 
 
-def test_codebook_initialised_from_random_latents_of_whole_batch() -> None:
+def test_codebook_initialised_by_kmeans_on_the_batch() -> None:
     torch.manual_seed(0)
-    q = EMAQuantizer(16, 4, decay=0.5).train()
-    z = torch.randn(500, 4)
+    q = EMAQuantizer(4, 2, decay=0.5).train()
+    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    z = (centres[:, None] + 0.1 * torch.randn(4, 100, 2)).reshape(-1, 2)
     q._initialise(z)
-    rows = torch.cdist(q.codebook, z).argmin(1)
-    torch.testing.assert_close(q.codebook, z[rows])
-    assert len(set(rows.tolist())) == 16 and int(rows.max()) >= 16
+    # One code per cluster, at its mean (not a random member, not two in one blob).
+    nearest = torch.cdist(q.codebook, centres).argmin(1)
+    assert sorted(nearest.tolist()) == [0, 1, 2, 3]
+    assert torch.cdist(q.codebook, centres).min(1).values.max() < 0.05
+
+
+def test_warmup_passes_latents_through_then_initialises() -> None:
+    torch.manual_seed(0)
+    q = EMAQuantizer(8, 4, warmup=2).train()
+    z = torch.randn(64, 4, requires_grad=True)
+    before = q.codebook.clone()
+    for _ in range(2):
+        out = q(z)
+        assert torch.equal(out.quantized, z) and float(out.commit_loss) == 0.0
+        assert not bool(q.initialised) and torch.equal(q.codebook, before)
+    out = q(z)  # third training step: k-means init, then quantised
+    assert bool(q.initialised) and int(q.steps) == 3
+    assert not torch.equal(out.quantized, z) and float(out.commit_loss) > 0
+    q.eval()
+    q(z)  # eval forwards are not counted
+    assert int(q.steps) == 3
 
 
 def test_dead_code_reset_revives_unused_codes() -> None:
@@ -240,7 +261,7 @@ def test_config_json_round_trip() -> None:
         ModelConfig(window=30)
     with pytest.raises(ValueError, match="2 \\* code_dim"):
         ModelConfig(latent_dim=48)
-    with pytest.raises(ValueError, match="positive integer"):
+    with pytest.raises(ValueError, match="integer >= 1"):
         ModelConfig(n_types=0)
 
 

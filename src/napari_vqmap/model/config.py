@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+_MAY_BE_ZERO = {"codebook_warmup"}
+
 
 @dataclass
 class ModelConfig:
@@ -24,6 +26,7 @@ class ModelConfig:
     commitment_beta: float = 0.25
     commitment_weight: float = 0.02  # weight of the commitment term in the total loss
     dead_code_threshold: float = 1e-3  # EMA share of assignments under which a code is reset
+    codebook_warmup: int = 100  # training steps with unquantised latents before k-means init
     max_dims: int = 3  # input coordinates handled (2D and 3D)
     res_depth: int = 2  # residual dilated conv units per temporal block (reference: 3)
     dilation_growth: int = 3  # dilation of unit i is dilation_growth**i
@@ -31,8 +34,9 @@ class ModelConfig:
     def __post_init__(self) -> None:
         for f in fields(self):
             value = getattr(self, f.name)
-            if f.type == "int" and (type(value) is not int or value <= 0):
-                raise ValueError(f"ModelConfig.{f.name} must be a positive integer, got {value!r}")
+            low = 0 if f.name in _MAY_BE_ZERO else 1
+            if f.type == "int" and (type(value) is not int or value < low):
+                raise ValueError(f"ModelConfig.{f.name} must be an integer >= {low}, got {value!r}")
             if f.type == "float" and (not isinstance(value, int | float) or value < 0):
                 raise ValueError(f"ModelConfig.{f.name} must be a number >= 0, got {value!r}")
         if self.window % 2**self.n_down:

@@ -8,13 +8,17 @@ the state dict and training resumes exactly.
 
 Training-mode forward passes also:
 
-* initialise the codebook from random latents of the first batch (drawn from the whole
-  batch, not its first rows, which would be consecutive steps of one window);
+* pass the latents through unquantised for the first ``warmup`` steps, so the encoder
+  spreads its latents before any code is fixed (codes picked from a fresh encoder's
+  near-identical outputs collapse to a handful in use);
+* then initialise the codebook by k-means (k-means++ seeding, a few Lloyd steps) on the
+  latents of that batch;
 * reset "dead" codes, whose EMA share of assignments fell under ``dead_threshold``, to
-  random latents of the current batch.
+  latents of the current batch drawn with probability proportional to their squared
+  distance to their code (the worst-served latents, as in k-means++ seeding).
 
 Under ``torch.distributed`` the per-batch counts and sums are all-reduced (summed) and the
-random latents used for initialisation and resets are broadcast from rank 0, so every rank
+latents used for initialisation and resets are broadcast from rank 0, so every rank
 keeps an identical codebook.
 """
 
@@ -56,6 +60,7 @@ class EMAQuantizer(nn.Module):
     cluster_size: Tensor
     embed_sum: Tensor
     initialised: Tensor
+    steps: Tensor
 
     def __init__(
         self,
@@ -65,14 +70,17 @@ class EMAQuantizer(nn.Module):
         beta: float = 0.25,
         dead_threshold: float = 1e-3,
         eps: float = 1e-5,
+        warmup: int = 0,
     ) -> None:
         super().__init__()
         self.n_codes, self.dim = n_codes, dim
         self.decay, self.beta, self.dead_threshold, self.eps = decay, beta, dead_threshold, eps
+        self.warmup = warmup
         self.register_buffer("codebook", torch.randn(n_codes, dim))
         self.register_buffer("cluster_size", torch.ones(n_codes))
         self.register_buffer("embed_sum", self.codebook.clone())
         self.register_buffer("initialised", torch.tensor(False))
+        self.register_buffer("steps", torch.tensor(0, dtype=torch.long))  # training forwards
 
     def distances(self, z: Tensor) -> Tensor:
         """Squared Euclidean distances (N, n_codes) from latents (N, dim) to every code."""
@@ -98,8 +106,12 @@ class EMAQuantizer(nn.Module):
     def forward(self, z: Tensor) -> QuantizerOutput:
         """Quantise latents (..., dim); in training mode also update the codebook."""
         flat = z.reshape(-1, self.dim)
-        if self.training and not bool(self.initialised):
-            self._initialise(flat.detach().float())
+        if self.training:
+            self.steps += 1
+            if not bool(self.initialised):
+                if int(self.steps) <= self.warmup:
+                    return self._passthrough(z)
+                self._initialise(flat.detach().float())
         idx = self.distances(flat.detach()).argmin(1)
         q = self.lookup(idx).to(z.dtype)
         commit = self.beta * F.mse_loss(flat, q.detach())
@@ -125,20 +137,50 @@ class EMAQuantizer(nn.Module):
             "perplexity": float(perplexity(usage)),
         }
 
-    def _random_latents(self, z: Tensor, n: int) -> Tensor:
-        """``n`` latents drawn at random from the whole batch, identical on all ranks."""
-        if z.shape[0] >= n:
-            pick = torch.randperm(z.shape[0], device=z.device)[:n]
-        else:
-            pick = torch.randint(z.shape[0], (n,), device=z.device)
+    def _passthrough(self, z: Tensor) -> QuantizerOutput:
+        """Warm-up output: the latents themselves, no commitment, no codebook update."""
+        idx = self.distances(z.detach().reshape(-1, self.dim)).argmin(1)
+        usage = torch.bincount(idx, minlength=self.n_codes).float() / max(idx.numel(), 1)
+        return QuantizerOutput(
+            quantized=z,
+            idx=idx.view(z.shape[:-1]),
+            commit_loss=z.new_zeros(()),
+            usage=usage,
+            perplexity=perplexity(usage),
+        )
+
+    def _sample_latents(self, z: Tensor, n: int, weights: Tensor | None = None) -> Tensor:
+        """``n`` latents of the batch (uniformly, or with probability proportional to
+        ``weights``), without replacement where possible; identical on all ranks."""
+        w = torch.ones(z.shape[0], device=z.device) if weights is None else weights.clamp_min(0)
+        if float(w.sum()) <= 0:
+            w = torch.ones_like(w)
+        pick = torch.multinomial(w, n, replacement=int((w > 0).sum()) < n)
         fresh = z[pick].contiguous()
         if _distributed():
             dist.broadcast(fresh, src=0)
         return fresh
 
+    def _kmeans(self, z: Tensor, iters: int = 10) -> Tensor:
+        """``n_codes`` centroids of ``z`` (N, dim): k-means++ seeding then Lloyd steps."""
+        centroids = z[torch.randint(z.shape[0], (1,), device=z.device)]
+        for _ in range(1, self.n_codes):
+            d = torch.cdist(z, centroids).min(1).values.pow(2)
+            w = d if float(d.sum()) > 0 else torch.ones_like(d)
+            centroids = torch.cat([centroids, z[torch.multinomial(w, 1)]])
+        for _ in range(iters):
+            idx = torch.cdist(z, centroids).argmin(1)
+            counts = torch.bincount(idx, minlength=self.n_codes).float()
+            sums = torch.zeros_like(centroids).index_add_(0, idx, z)
+            filled = counts > 0
+            centroids[filled] = sums[filled] / counts[filled, None]
+        return centroids
+
     @torch.no_grad()
     def _initialise(self, z: Tensor) -> None:
-        fresh = self._random_latents(z, self.n_codes)
+        fresh = self._kmeans(z).contiguous()
+        if _distributed():
+            dist.broadcast(fresh, src=0)
         self.codebook.copy_(fresh)
         self.cluster_size.fill_(1.0)
         self.embed_sum.copy_(fresh)
@@ -166,7 +208,8 @@ class EMAQuantizer(nn.Module):
         n_dead = int(dead.sum())
         if n_dead == 0:
             return
-        fresh = self._random_latents(z, n_dead)
+        far = self.distances(z).min(1).values
+        fresh = self._sample_latents(z, n_dead, far)
         # A revived code starts with an average count, so it is not reset again at once.
         mean_size = self.cluster_size.mean()
         self.codebook[dead] = fresh

@@ -241,6 +241,7 @@ class VQMAP(nn.Module):
             decay=config.ema_decay,
             beta=config.commitment_beta,
             dead_threshold=config.dead_code_threshold,
+            warmup=config.codebook_warmup,
         )
         self.type_q = EMAQuantizer(config.n_types, config.code_dim, **q)
         self.subtype_q = EMAQuantizer(config.n_subtypes, config.code_dim, **q)
