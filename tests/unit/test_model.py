@@ -20,9 +20,7 @@ HEADS = {"rat23": (23, 3), "subtle": (9, 3), "calms": (7, 2)}
 
 
 def small_config(**kw) -> ModelConfig:
-    return ModelConfig(
-        **{"window": 16, "hidden": 16, "token_dim": 8, "codebook_warmup": 0, **kw}
-    )
+    return ModelConfig(**{"window": 16, "hidden": 16, "token_dim": 8, "codebook_warmup": 0, **kw})
 
 
 def make_batch(b: int, t: int, k: int, d: int, p_missing: float = 0.2, seed: int = 0):

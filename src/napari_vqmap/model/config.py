@@ -36,7 +36,9 @@ class ModelConfig:
             value = getattr(self, f.name)
             low = 0 if f.name in _MAY_BE_ZERO else 1
             if f.type == "int" and (type(value) is not int or value < low):
-                raise ValueError(f"ModelConfig.{f.name} must be an integer >= {low}, got {value!r}")
+                raise ValueError(
+                    f"ModelConfig.{f.name} must be an integer >= {low}, got {value!r}"
+                )
             if f.type == "float" and (not isinstance(value, int | float) or value < 0):
                 raise ValueError(f"ModelConfig.{f.name} must be a number >= 0, got {value!r}")
         if self.window % 2**self.n_down:
