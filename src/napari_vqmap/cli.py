@@ -1,4 +1,4 @@
-"""Command line: ``napari-vqmap info | demo | train | encode | evaluate ...``."""
+"""Command line: ``napari-vqmap info | demo | train | encode | evaluate | compare ...``."""
 
 from __future__ import annotations
 
@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("evaluate", help="score an encoding against per-frame labels")
     add_evaluate_arguments(evaluate)
     evaluate.set_defaults(func=run_evaluate)
+    from napari_vqmap.evaluate import add_compare_arguments, run_compare
+
+    compare = sub.add_parser("compare", help="agreement between two encodings or two models")
+    add_compare_arguments(compare)
+    compare.set_defaults(func=run_compare)
     return parser
 
 

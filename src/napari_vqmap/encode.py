@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import tempfile
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -276,6 +277,26 @@ def add_encode_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skeleton", help="skeleton preset name or YAML file")
     parser.add_argument("--fps", type=float, help="frame rate, for files that lack one")
     parser.add_argument("--batch-size", type=int, default=64, help="windows per batch")
+    parser.add_argument(
+        "--chunk-frames", type=int, default=CHUNK_FRAMES, help="frames per chunk (memory)"
+    )
+    parser.add_argument(
+        "--nwb", action="store_true", help="also write NWB files (poses + motif bouts)"
+    )
+
+
+def check_writable(folder: Path) -> None:
+    """Create ``folder`` if needed and check a file can be written in it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise PoseFileError(folder, f"cannot create the output folder: {err}") from err
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder)
+    except OSError as err:
+        raise PoseFileError(folder, f"output folder is not writable: {err}") from err
+    os.close(fd)
+    os.unlink(probe)
 
 
 def run_encode(args: argparse.Namespace) -> int:
@@ -285,14 +306,16 @@ def run_encode(args: argparse.Namespace) -> int:
     from napari_vqmap.results import write_results
     from napari_vqmap.train import expand_inputs
 
+    if args.nwb:
+        from napari_vqmap.nwb_export import require_nwb
+
+        try:
+            require_nwb()
+        except ImportError as err:
+            raise PoseFileError(None, str(err)) from err
     model, meta = load_model(args.model)
     out = Path(args.out)
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise PoseFileError(out, f"cannot create the output folder: {err}") from err
-    if not os.access(out, os.W_OK):
-        raise PoseFileError(out, "output folder is not writable")
+    check_writable(out)
     settings = {"skeleton": args.skeleton, "fps": args.fps, "batch_size": args.batch_size}
     for path in expand_inputs(args.inputs):
         poses = load_poses(path, fps=args.fps, skeleton=args.skeleton)
@@ -302,7 +325,7 @@ def run_encode(args: argparse.Namespace) -> int:
                 bar.total = total
                 bar.update(done - bar.n)
 
-            result = encode(model, poses, meta, args.batch_size, progress)
-        files = write_results(result, poses, out, Path(path), args.model, settings)
+            result = encode(model, poses, meta, args.batch_size, progress, args.chunk_frames)
+        files = write_results(result, poses, out, Path(path), args.model, settings, args.nwb)
         print(f"{path}: wrote {', '.join(p.name for p in files)}")
     return 0

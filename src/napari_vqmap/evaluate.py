@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 from scipy.optimize import linear_sum_assignment
 
 from napari_vqmap.io.atomic import atomic_write, atomic_write_text
@@ -119,68 +120,161 @@ def scores(labels: np.ndarray, clusters: np.ndarray) -> dict[str, float]:
 # ---------------------------------------------------------------- files
 
 
-def read_labels(path: str | Path) -> np.ndarray:
-    """Per-frame labels (str) from a SUBTLE annotation csv (header ``,0``, time index) or a
-    plain csv with one label column and an optional ``frame`` column."""
+def read_label_table(path: str | Path) -> pd.DataFrame:
+    """Per-frame labels as a table with a ``label`` column (str), plus ``individual`` when
+    the csv has one. Accepted: a SUBTLE annotation csv (header ``,0``, time index) or a
+    plain csv with one label column and optional ``frame`` and ``individual`` columns."""
     path = Path(path)
     try:
         df = pd.read_csv(path, keep_default_na=False, dtype=str)
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
         raise PoseFileError(path, f"not a readable labels csv: {e}") from e
-    if "frame" in df.columns and df.shape[1] == 2:
-        df = df.sort_values("frame", key=lambda s: s.astype(int))
-        return df.drop(columns="frame").iloc[:, 0].to_numpy(str)
     if df.shape[1] == 2 and df.columns[0].startswith("Unnamed"):
-        return df.iloc[:, 1].to_numpy(str)
-    if df.shape[1] == 1:
-        return df.iloc[:, 0].to_numpy(str)
-    raise PoseFileError(
-        path, f"expected one label column (and optionally 'frame'), got {list(df)}"
-    )
+        return pd.DataFrame({"label": df.iloc[:, 1].to_numpy(str)})
+    rest = [c for c in df.columns if c not in ("frame", "individual")]
+    if len(rest) != 1:
+        raise PoseFileError(
+            path,
+            f"expected one label column (and optionally 'frame', 'individual'), got {list(df)}",
+        )
+    out = df.rename(columns={rest[0]: "label"})
+    if "frame" in out:
+        try:
+            out["frame"] = out["frame"].astype(np.int64)
+        except ValueError as err:
+            raise PoseFileError(path, f"'frame' column is not integer: {err}") from err
+        out = out.sort_values([c for c in ("individual", "frame") if c in out], kind="stable")
+    return out.drop(columns=[c for c in ("frame",) if c in out]).reset_index(drop=True)
 
 
-def read_motifs(results: str | Path) -> tuple[Path, np.ndarray]:
-    """(motifs csv, per-frame motif of its first individual) from a ``_motifs.csv`` or an
-    encode output folder holding exactly one."""
-    path = Path(results)
+def read_labels(path: str | Path) -> np.ndarray:
+    """Per-frame labels (str) of a labels csv (see :func:`read_label_table`)."""
+    return read_label_table(path)["label"].to_numpy(str)
+
+
+def _motifs_file(path: Path) -> Path:
     if path.is_dir():
         found = sorted(path.glob("*_motifs.csv"))
         if len(found) != 1:
             raise PoseFileError(path, f"expected one *_motifs.csv, found {len(found)}")
-        path = found[0]
+        return found[0]
+    return path
+
+
+def read_motif_table(results: str | Path) -> tuple[Path, pd.DataFrame]:
+    """(file, table of frame, individual, motif, type) of an encode output: a
+    ``_motifs.csv``, a ``_motifs.nc`` or a folder holding exactly one ``_motifs.csv``."""
+    path = _motifs_file(Path(results))
+    if not path.is_file():
+        raise PoseFileError(path, "encode result not found")
     try:
-        table = pd.read_csv(path)
-        first = table[table["individual"] == table["individual"].iloc[0]]
-        return path, first.sort_values("frame")["motif"].to_numpy(np.int64)
-    except (OSError, KeyError, IndexError, pd.errors.ParserError) as err:
-        raise PoseFileError(path, f"not an encode _motifs.csv: {err}") from err
+        if path.suffix == ".nc":
+            with xr.open_dataset(path) as ds:
+                n_sub = int(ds.attrs.get("n_subtypes", 0)) or None
+                motif = ds["motif"].transpose("time", "individual").values
+                frames = ds["frame"].values if "frame" in ds.coords else np.arange(len(motif))
+                inds = [str(i) for i in ds["individual"].values]
+            table = pd.DataFrame(
+                {
+                    "frame": np.tile(frames, len(inds)),
+                    "individual": np.repeat(inds, len(motif)),
+                    "motif": motif.T.ravel(),
+                }
+            )
+            table["type"] = table["motif"] // n_sub if n_sub else -1
+        else:
+            table = pd.read_csv(path, usecols=["frame", "individual", "motif", "type"])
+        table["individual"] = table["individual"].astype(str)
+        table = table.sort_values(["individual", "frame"], kind="stable")
+        return path, table.reset_index(drop=True)
+    except (OSError, KeyError, ValueError, pd.errors.ParserError) as err:
+        raise PoseFileError(path, f"not an encode result (_motifs.csv or .nc): {err}") from err
+
+
+def read_motifs(results: str | Path) -> tuple[Path, np.ndarray]:
+    """(motifs file, per-frame motif of its first individual) of an encode output."""
+    path, table = read_motif_table(results)
+    first = table["individual"].iloc[0]
+    return path, table.loc[table["individual"] == first, "motif"].to_numpy(np.int64)
+
+
+def _report(labels: np.ndarray, motifs: np.ndarray) -> dict[str, Any]:
+    ul, uc, table = contingency(labels, motifs)
+    return {
+        "scored_frames": int(len(labels)),
+        "metrics": scores(labels, motifs),
+        "label_names": ul.tolist(),
+        "motifs": uc.tolist(),
+        "confusion": table.tolist(),
+    }
 
 
 def evaluate_files(
     results: str | Path, labels_path: str | Path, ignore: list[str] | None = None
 ) -> dict[str, Any]:
-    """Metrics of an encoding against a labels csv; ignored labels and unencoded frames
-    (motif -1) are left out."""
-    motifs_path, motifs = read_motifs(results)
-    labels = read_labels(labels_path)
-    if len(labels) != len(motifs):
-        raise PoseFileError(
-            labels_path, f"{len(labels)} labelled frames but {motifs_path.name} has {len(motifs)}"
-        )
-    keep = ~np.isin(labels, ignore or []) & (motifs >= 0)
-    if not keep.any():
+    """Metrics of an encoding against a labels csv, pooled over individuals and per
+    individual (``per_individual``); ignored labels and unencoded frames (motif -1) are left
+    out. Labels without an ``individual`` column apply to every individual."""
+    motifs_path, table = read_motif_table(results)
+    labels = read_label_table(labels_path)
+    inds = list(dict.fromkeys(table["individual"]))
+    n_frames = int((table["individual"] == inds[0]).sum())
+    per_ind = "individual" in labels and labels["individual"].nunique() > 1
+    pooled_l, pooled_m, per = [], [], {}
+    for ind in inds:
+        motifs = table.loc[table["individual"] == ind, "motif"].to_numpy(np.int64)
+        lab = labels.loc[labels["individual"] == ind] if per_ind else labels
+        if per_ind and lab.empty:
+            raise PoseFileError(labels_path, f"no labels for individual {ind!r}")
+        lab = lab["label"].to_numpy(str)
+        if len(lab) != len(motifs):
+            raise PoseFileError(
+                labels_path,
+                f"{len(lab)} labelled frames but {motifs_path.name} has {len(motifs)}"
+                + (f" for individual {ind!r}" if len(inds) > 1 else ""),
+            )
+        keep = ~np.isin(lab, ignore or []) & (motifs >= 0)
+        pooled_l.append(lab[keep])
+        pooled_m.append(motifs[keep])
+        if keep.any():
+            per[ind] = _report(lab[keep], motifs[keep])
+    if not per:
         raise PoseFileError(labels_path, "no frames left to score after ignoring labels")
-    ul, uc, table = contingency(labels[keep], motifs[keep])
-    return {
-        "results": str(motifs_path),
-        "labels": str(labels_path),
-        "frames": int(len(labels)),
-        "scored_frames": int(keep.sum()),
-        "metrics": scores(labels[keep], motifs[keep]),
-        "label_names": ul.tolist(),
-        "motifs": uc.tolist(),
-        "confusion": table.tolist(),
-    }
+    report = {"results": str(motifs_path), "labels": str(labels_path), "frames": n_frames}
+    report |= _report(np.concatenate(pooled_l), np.concatenate(pooled_m))
+    return report | {"individuals": inds, "per_individual": per}
+
+
+def compare_tables(a: pd.DataFrame, b: pd.DataFrame) -> dict[str, Any]:
+    """Agreement of two motif tables of the same frames: Hungarian-matched agreement of
+    motifs and of types, NMI and ARI, pooled and per individual (frames unencoded in
+    either are left out)."""
+    if len(a) != len(b) or not (a["frame"].values == b["frame"].values).all():
+        raise ValueError(f"the encodings cover different frames ({len(a)} vs {len(b)} rows)")
+    if not (a["individual"].values == b["individual"].values).all():
+        raise ValueError("the encodings have different individuals")
+
+    def metrics(x: pd.DataFrame, y: pd.DataFrame) -> dict[str, float]:
+        keep = (x["motif"].values >= 0) & (y["motif"].values >= 0)
+        ma, mb = x["motif"].values[keep], y["motif"].values[keep]
+        out = {"frames": int(keep.sum())}
+        if not keep.any():
+            return out
+        out |= {
+            "motif_agreement": hungarian_agreement(ma, mb),
+            "type_agreement": hungarian_agreement(x["type"].values[keep], y["type"].values[keep]),
+            "nmi": nmi(ma, mb),
+            "ari": ari(ma, mb),
+            "motifs_a": int(len(np.unique(ma))),
+            "motifs_b": int(len(np.unique(mb))),
+        }
+        return out
+
+    per = {}
+    for ind in dict.fromkeys(a["individual"]):
+        rows = (a["individual"] == ind).values
+        per[str(ind)] = metrics(a[rows], b[rows])
+    return {"pooled": metrics(a, b), "per_individual": per}
 
 
 def plot_confusion(report: dict[str, Any], path: Path) -> Path:
@@ -206,10 +300,19 @@ def plot_confusion(report: dict[str, Any], path: Path) -> Path:
 
 def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``napari-vqmap evaluate``."""
-    parser.add_argument("results", help="encode output folder or a *_motifs.csv")
+    parser.add_argument("results", help="encode output folder, *_motifs.csv or *_motifs.nc")
     parser.add_argument("--labels", required=True, help="per-frame labels csv")
     parser.add_argument("--ignore", nargs="*", default=[], help="labels to leave out, e.g. na")
     parser.add_argument("--out", help="folder for the JSON and PNG (default: beside results)")
+
+
+def _print_metrics(metrics: dict[str, float], indent: str = "") -> None:
+    for name, value in metrics.items():
+        print(
+            f"{indent}{name:<20} {value:.4f}"
+            if isinstance(value, float)
+            else f"{indent}{name:<20} {value}"
+        )
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -217,10 +320,63 @@ def run_evaluate(args: argparse.Namespace) -> int:
     report = evaluate_files(args.results, args.labels, args.ignore)
     motifs_path = Path(report["results"])
     out = Path(args.out) if args.out else motifs_path.parent
-    stem = out / motifs_path.name.removesuffix("_motifs.csv")
-    print(f"{report['scored_frames']} of {report['frames']} frames scored")
-    for name, value in report["metrics"].items():
-        print(f"{name:<20} {value:.4f}")
+    stem = out / motifs_path.name.removesuffix(".csv").removesuffix(".nc").removesuffix("_motifs")
+    total = report["frames"] * len(report["individuals"])
+    print(f"{report['scored_frames']} of {total} frames scored")
+    _print_metrics(report["metrics"])
+    if len(report["individuals"]) > 1:
+        for ind, sub in report["per_individual"].items():
+            print(f"{ind}: {sub['scored_frames']} frames scored")
+            _print_metrics(sub["metrics"], "  ")
     atomic_write_text(f"{stem}_evaluate.json", json.dumps(report, indent=2) + "\n")
     plot_confusion(report, Path(f"{stem}_confusion.png"))
+    return 0
+
+
+def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of ``napari-vqmap compare``."""
+    parser.add_argument("a", help="encode result (folder, _motifs.csv/.nc) or model folder")
+    parser.add_argument("b", help="encode result (folder, _motifs.csv/.nc) or model folder")
+    parser.add_argument("--poses", help="pose file to encode, when A or B is a model folder")
+    parser.add_argument("--skeleton", help="skeleton preset name or YAML file (with --poses)")
+    parser.add_argument("--fps", type=float, help="frame rate, for pose files that lack one")
+    parser.add_argument("--out", help="write the report to this JSON file")
+
+
+def _encoding_table(source: str, args: argparse.Namespace) -> pd.DataFrame:
+    """Motif table of an encode result, or of ``--poses`` encoded with a model folder."""
+    from napari_vqmap.checkpoint import CONFIG_FILE
+
+    if not (Path(source) / CONFIG_FILE).is_file():
+        return read_motif_table(source)[1]
+    if not args.poses:
+        raise PoseFileError(source, "is a model folder: give --poses FILE to encode with it")
+    from napari_vqmap.checkpoint import load_model
+    from napari_vqmap.encode import encode
+    from napari_vqmap.io import load_poses
+    from napari_vqmap.results import motifs_table
+
+    model, meta = load_model(source)
+    poses = load_poses(args.poses, fps=args.fps, skeleton=args.skeleton)
+    table = motifs_table(encode(model, poses, meta), poses)
+    table["individual"] = table["individual"].astype(str)
+    return table.sort_values(["individual", "frame"], kind="stable").reset_index(drop=True)
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """Print (and with ``--out`` write) the agreement between two encodings."""
+    a, b = _encoding_table(args.a, args), _encoding_table(args.b, args)
+    try:
+        report = compare_tables(a, b)
+    except ValueError as err:
+        raise PoseFileError(args.b, f"cannot compare with {args.a}: {err}") from err
+    report = {"a": str(args.a), "b": str(args.b)} | report
+    print(f"{args.a} vs {args.b}")
+    _print_metrics(report["pooled"])
+    if len(report["per_individual"]) > 1:
+        for ind, sub in report["per_individual"].items():
+            print(f"{ind}:")
+            _print_metrics(sub, "  ")
+    if args.out:
+        atomic_write_text(args.out, json.dumps(report, indent=2) + "\n")
     return 0

@@ -85,8 +85,10 @@ def write_results(
     source: Path,
     model_dir: str | Path,
     settings: dict[str, Any],
+    nwb: bool = False,
 ) -> list[Path]:
-    """Write ``<stem>_motifs.csv``, ``_bouts.csv``, ``_motifs.nc`` and ``_encode.json``.
+    """Write ``<stem>_motifs.csv``, ``_bouts.csv``, ``_motifs.nc`` and ``_encode.json``
+    (and with ``nwb``, ``_motifs.nwb`` files: :mod:`napari_vqmap.nwb_export`).
 
     Everything is computed before the first file is written; each write is atomic, and
     on a failure the files already written are removed.
@@ -114,6 +116,13 @@ def write_results(
         (f"{stem}_motifs.csv", lambda p: table.to_csv(p, index=False)),
         (f"{stem}_bouts.csv", lambda p: bouts.to_csv(p, index=False)),
         (f"{stem}_motifs.nc", None),
+    ]
+    if nwb:
+        from napari_vqmap.nwb_export import nwb_writers
+
+        shape = (result.sizes["individual"], result.sizes["time"])
+        writers += nwb_writers(result, poses, stem, table["name"].to_numpy().reshape(shape).T)
+    writers += [
         (f"{stem}_encode.json", lambda p: p.write_text(json.dumps(sidecar, indent=2) + "\n")),
     ]
     written: list[Path] = []
