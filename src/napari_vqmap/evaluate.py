@@ -13,7 +13,7 @@ import xarray as xr
 from scipy.optimize import linear_sum_assignment
 
 from napari_vqmap.io.atomic import atomic_write, atomic_write_text
-from napari_vqmap.validators import PoseFileError
+from napari_vqmap.validators import PoseFileError, to_singular_dims
 
 
 def contingency(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -169,7 +169,8 @@ def read_motif_table(results: str | Path) -> tuple[Path, pd.DataFrame]:
         raise PoseFileError(path, "encode result not found")
     try:
         if path.suffix == ".nc":
-            with xr.open_dataset(path) as ds:
+            with xr.open_dataset(path) as raw:
+                ds = to_singular_dims(raw)
                 n_sub = int(ds.attrs.get("n_subtypes", 0)) or None
                 motif = ds["motif"].transpose("time", "individual").values
                 frames = ds["frame"].values if "frame" in ds.coords else np.arange(len(motif))

@@ -48,3 +48,13 @@ def test_netcdf_without_position_is_a_clear_error(tmp_path):
     xr.Dataset({"speed": ("time", np.arange(5.0))}).to_netcdf(path)
     with pytest.raises(PoseFileError, match="other.nc"):
         load_poses(path, source_software="netCDF")
+
+
+def test_saved_file_is_a_movement_poses_dataset(data_dir, tmp_path):
+    """``xarray.open_dataset`` on our file gives what the installed movement validates."""
+    from movement.validators.datasets import ValidPosesInputs
+
+    ds = load_poses(data_dir / "sleap-tests" / "clip.slp")
+    with xr.open_dataset(save_poses(ds, tmp_path / "clip.nc")) as raw:
+        ValidPosesInputs.validate(raw)
+        assert set(ValidPosesInputs.DIM_NAMES) <= set(raw["position"].dims)

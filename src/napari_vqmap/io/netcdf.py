@@ -1,4 +1,4 @@
-"""movement netCDF files (read, including the old plural dim names) and our writer."""
+"""movement netCDF files (read, with plural or singular dim names) and our writer."""
 
 from __future__ import annotations
 
@@ -73,10 +73,25 @@ def load(path: Path, fps: float | None = None, skeleton=None) -> xr.Dataset:
     return out
 
 
+def movement_dims() -> dict[str, str]:
+    """Our dim name -> the installed movement's (plural in movement <= 0.15); identity when
+    movement is not importable."""
+    try:
+        from movement.validators.datasets import ValidPosesInputs
+
+        names = set(ValidPosesInputs.DIM_NAMES)
+    except (ImportError, AttributeError):
+        return {}
+    return {
+        k: v for k, v in (("keypoint", "keypoints"), ("individual", "individuals")) if v in names
+    }
+
+
 def save_poses(ds: xr.Dataset, path: str | Path) -> Path:
-    """Write a pose dataset to netCDF (atomically); ``load_poses`` reads it back unchanged."""
+    """Write a pose dataset to netCDF (atomically) with the installed movement's dim names, so
+    ``xarray.open_dataset`` gives a movement poses dataset; ``load_poses`` reads it back."""
     path = Path(path)
-    out = ds.copy()
+    out = ds.rename(movement_dims())
     attrs = {}
     for key, value in ds.attrs.items():
         if value is None:
