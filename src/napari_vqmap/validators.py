@@ -157,7 +157,7 @@ def flag_empty_keypoints(ds: xr.Dataset) -> xr.Dataset:
 
 
 def to_singular_dims(ds: xr.Dataset) -> xr.Dataset:
-    """Rename movement's old plural dims (``keypoints``, ``individuals``) to singular ones."""
+    """Rename movement's plural dims (``keypoints``, ``individuals``) to our singular ones."""
     rename = {k: v for k, v in _PLURAL_TO_SINGULAR.items() if k in ds.dims or k in ds.coords}
     return ds.rename(rename) if rename else ds
 
