@@ -492,8 +492,9 @@ def train(
     Writes ``model.safetensors``, ``config.json``, ``history.csv`` and a resumable
     training state to ``out_dir`` (rank 0 only under DDP), every ``checkpoint_every``
     steps, at the end, on ``should_stop()`` and on Ctrl-C (which is then re-raised).
-    ``progress`` receives a dict (the history row plus ``steps``) every ``log_every``
-    steps. With ``resume``, training continues from the saved state; the model and
+    ``progress`` receives a dict (the history row plus ``steps`` and ``codebook``, the
+    model's ``codebook_stats()``) every ``log_every`` steps. With ``resume``, training
+    continues from the saved state; the model and
     preprocessing configs and the seed must then be the saved ones.
     """
     out = Path(out_dir)
@@ -564,7 +565,8 @@ def train(
                 history.append(row)
                 bar.set_postfix(loss=f"{row['loss']:.4f}", ppl=f"{row['perplexity']:.1f}")
                 if progress is not None:
-                    progress({**row, "steps": config.steps})
+                    codebook = model.codebook_stats()
+                    progress({**row, "steps": config.steps, "codebook": codebook})
             bar.update(1)
             if step % config.checkpoint_every == 0 and step < config.steps:
                 save(done=False)
