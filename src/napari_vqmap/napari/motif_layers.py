@@ -1,0 +1,295 @@
+"""Motifs on the pose layers: colours, features and a motif-name label per animal.
+
+Contract (the Encode and Motifs widgets and the reader code against it)
+-----------------------------------------------------------------------
+* A pose file is shown as a Points layer ``"<stem> keypoints"`` (features ``keypoint``,
+  ``individual``, ``confidence``; rows ``[frame, (z,) y, x]``) and, when its skeleton has
+  edges, a Vectors layer ``"<stem> skeleton"`` (features ``edge``, ``individual``); both
+  hold the same pose dataset in ``layer.metadata["poses"]``
+  (:mod:`napari_vqmap.napari.convert`).
+* After encoding, BOTH layers of a file carry ``metadata["motifs"]`` (the
+  :func:`napari_vqmap.encode.encode` result: ``motif``, ``motif_type``,
+  ``motif_subtype``, ``confidence`` over (time, individual), attrs ``n_types``,
+  ``n_subtypes``), ``metadata["motif_names"]`` (a :class:`~napari_vqmap.names.MotifNames`)
+  and, when the results were saved or reopened, ``metadata["results_dir"]`` (a ``str``).
+* :func:`apply_motifs` (``layers`` = the file's ``[skeleton, points]`` layers, either may
+  be ``None``) colours each point and edge by the motif of its frame and individual
+  (:func:`~napari_vqmap.napari.layer_styles.motif_colours`; unencoded frames grey) and
+  sets the features ``motif`` (merges applied), ``motif_type``, ``motif_subtype``,
+  ``motif_name`` and ``motif_confidence``. The keypoints layer also gets ``motif_label``:
+  the motif name on one keypoint per animal and frame (the top-most one), empty elsewhere,
+  shown as the layer's text, so the current motif's name follows each animal. Call it
+  again after renaming or merging in the names to refresh colours and names.
+* :func:`find_motif_layers` lists ``(points, skeleton | None)`` for every encoded file in
+  a viewer; :func:`layers_of` finds a pose layer's sibling of the same file.
+
+Everything is vectorised: each row's time index comes from its frame value by a sorted
+lookup into the pose dataset's ``frame`` coordinate, its individual from the categorical
+codes, and its motif by indexing the (time, individual) motif array.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from napari_vqmap.names import MotifNames
+from napari_vqmap.napari.layer_styles import motif_palette
+
+MOTIF_FEATURES = ("motif", "motif_type", "motif_subtype", "motif_name", "motif_confidence")
+LABEL = "motif_label"
+TEXT = {
+    "string": LABEL,
+    "size": 10,
+    "color": "white",
+    "anchor": "upper_left",
+    "translation": 0,
+}
+
+
+def _frame_values(poses: xr.Dataset | None, n_time: int) -> np.ndarray:
+    if poses is not None and "frame" in poses.coords and poses.sizes["time"] == n_time:
+        return poses["frame"].values.astype(np.float64)
+    return np.arange(n_time, dtype=np.float64)
+
+
+def row_index(
+    frames: np.ndarray,
+    individuals: pd.Categorical | pd.Series,
+    poses: xr.Dataset | None,
+    result: xr.Dataset,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Time and individual index into ``result`` of each layer row (-1 where none).
+
+    ``frames`` is the layer's frame column, ``individuals`` its ``individual`` feature.
+    """
+    n_time = result.sizes["time"]
+    frames = np.asarray(frames, dtype=np.float64)
+    if n_time == 0:
+        return np.full(frames.shape, -1, np.int64), np.full(frames.shape, -1, np.int64)
+    values = _frame_values(poses, n_time)
+    order = np.argsort(values, kind="stable")
+    sorted_values = values[order]
+    pos = np.clip(np.searchsorted(sorted_values, frames), 0, n_time - 1)
+    t_idx = np.where(sorted_values[pos] == frames, order[pos], -1)
+    cat = pd.Categorical(individuals)
+    names = [str(i) for i in result["individual"].values]
+    cat_to_ind = np.array([names.index(str(c)) if str(c) in names else -1 for c in cat.categories])
+    codes = np.asarray(cat.codes)
+    i_idx = np.where(codes >= 0, cat_to_ind[np.clip(codes, 0, None)], -1) if codes.size else codes
+    i_idx = np.where(t_idx >= 0, i_idx, -1)
+    t_idx = np.where(i_idx >= 0, t_idx, -1)
+    return t_idx.astype(np.int64), i_idx.astype(np.int64)
+
+
+def _grid(values: np.ndarray, fill: Any) -> np.ndarray:
+    """(time, individual) padded with a last row and column of ``fill`` for index -1."""
+    grid = np.full((values.shape[0] + 1, values.shape[1] + 1), fill, dtype=values.dtype)
+    grid[:-1, :-1] = values
+    return grid
+
+
+def motif_arrays(result: xr.Dataset, names: MotifNames) -> tuple[np.ndarray, np.ndarray]:
+    """Motif ids (merges applied) and motif confidence, both (time, individual)."""
+    motif = result["motif"].transpose("time", "individual").values.astype(np.int64)
+    motif = np.asarray(names.apply(motif), dtype=np.int64)
+    conf_var = "confidence" if "confidence" in result else "motif_confidence"
+    if conf_var in result:
+        conf = result[conf_var].transpose("time", "individual").values.astype(np.float32)
+    else:
+        conf = np.zeros(motif.shape, np.float32)
+    return motif, conf
+
+
+def row_motif_features(
+    t_idx: np.ndarray, i_idx: np.ndarray, result: xr.Dataset, names: MotifNames
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Motif features (:data:`MOTIF_FEATURES`) and RGBA colours for rows at (t_idx, i_idx)."""
+    motif, conf = motif_arrays(result, names)
+    m = _grid(motif, -1)[t_idx, i_idx]
+    c = _grid(conf, np.float32(0))[t_idx, i_idx]
+    n_sub = names.n_subtypes
+    lut = motif_palette(names.n_types, n_sub)
+    colours = lut[np.where(m >= 0, np.clip(m, 0, len(lut) - 2), len(lut) - 1)]
+    label_lut = [names.name(k) for k in range(names.n_motifs)] + [""]
+    codes = np.where(m >= 0, np.clip(m, 0, names.n_motifs - 1), names.n_motifs)
+    features = pd.DataFrame(
+        {
+            "motif": m,
+            "motif_type": np.where(m >= 0, m // n_sub, -1),
+            "motif_subtype": np.where(m >= 0, m % n_sub, -1),
+            "motif_name": _categorical(codes, label_lut),
+            "motif_confidence": c,
+        }
+    )
+    return features, colours
+
+
+def _categorical(codes: np.ndarray, labels: list[str]) -> pd.Categorical:
+    """Categorical from codes into ``labels``, which may repeat (merged motifs)."""
+    unique, inverse = np.unique(np.array(labels, dtype=object).astype(str), return_inverse=True)
+    return pd.Categorical.from_codes(inverse[codes], categories=list(unique))
+
+
+def label_rows(data: np.ndarray, t_idx: np.ndarray, i_idx: np.ndarray) -> np.ndarray:
+    """Boolean mask: for each (time, individual) with rows, the top-most one (smallest y)."""
+    ok = np.flatnonzero((t_idx >= 0) & (i_idx >= 0))
+    mask = np.zeros(len(t_idx), bool)
+    if ok.size == 0:
+        return mask
+    key = t_idx[ok] * (int(i_idx.max()) + 1) + i_idx[ok]
+    order = np.lexsort((data[ok, -2], key))
+    first = np.r_[True, np.diff(key[order]) != 0]
+    mask[ok[order[first]]] = True
+    return mask
+
+
+def _merge_features(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    keep = old.drop(columns=[c for c in (*MOTIF_FEATURES, LABEL) if c in old.columns])
+    return pd.concat([keep.reset_index(drop=True), new.reset_index(drop=True)], axis=1)
+
+
+def styled_points(
+    data: np.ndarray,
+    features: pd.DataFrame,
+    poses: xr.Dataset | None,
+    result: xr.Dataset,
+    names: MotifNames,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Features (old plus motif columns and ``motif_label``) and face colours for points."""
+    t_idx, i_idx = row_index(data[:, 0], features["individual"], poses, result)
+    new, colours = row_motif_features(t_idx, i_idx, result, names)
+    label = np.where(label_rows(data, t_idx, i_idx), new["motif_name"].astype(str), "")
+    new[LABEL] = pd.Categorical(label)
+    return _merge_features(features, new), colours
+
+
+def styled_vectors(
+    data: np.ndarray,
+    features: pd.DataFrame,
+    poses: xr.Dataset | None,
+    result: xr.Dataset,
+    names: MotifNames,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    """Features (old plus motif columns) and edge colours for skeleton vectors."""
+    t_idx, i_idx = row_index(data[:, 0, 0], features["individual"], poses, result)
+    new, colours = row_motif_features(t_idx, i_idx, result, names)
+    return _merge_features(features, new), colours
+
+
+def _motif_metadata(
+    result: xr.Dataset, names: MotifNames, results_dir: str | None
+) -> dict[str, Any]:
+    meta: dict[str, Any] = {"motifs": result, "motif_names": names}
+    if results_dir:
+        meta["results_dir"] = str(results_dir)
+    return meta
+
+
+def apply_motifs(
+    layers: Sequence[Any],
+    result: xr.Dataset,
+    names: MotifNames | None = None,
+    results_dir: str | None = None,
+    text: bool = True,
+) -> None:
+    """Colour a file's pose layers (``[skeleton, points]``, ``None`` entries skipped) by
+    motif and set the motif features and metadata (see the module docstring).
+
+    ``names`` defaults to the layers' current names, else default names for the codebook.
+    ``text`` shows the motif name next to each animal on the keypoints layer.
+    """
+    layers = [layer for layer in layers if layer is not None]
+    if names is None:
+        current = [la.metadata.get("motif_names") for la in layers]
+        names = next((n for n in current if isinstance(n, MotifNames)), None)
+        names = names or MotifNames(int(result.attrs["n_types"]), int(result.attrs["n_subtypes"]))
+    if results_dir is None:
+        results_dir = next(
+            (la.metadata["results_dir"] for la in layers if la.metadata.get("results_dir")), None
+        )
+    for layer in layers:
+        poses = layer.metadata.get("poses")
+        if layer.data.ndim == 3:  # vectors: (n, 2, ndim)
+            features, colours = styled_vectors(layer.data, layer.features, poses, result, names)
+            layer.features = features
+            layer.edge_color = colours
+        else:
+            features, colours = styled_points(layer.data, layer.features, poses, result, names)
+            layer.features = features
+            layer.face_color = colours
+            if text:
+                layer.text = TEXT
+        layer.metadata.update(_motif_metadata(result, names, results_dir))
+
+
+def layer_data_with_motifs(
+    layer_data: list[tuple[Any, dict, str]],
+    result: xr.Dataset,
+    names: MotifNames,
+    results_dir: str | None = None,
+) -> list[tuple[Any, dict, str]]:
+    """Reader layer data tuples (from :func:`~napari_vqmap.napari.convert.pose_layers`)
+    with motif colours, features, text and metadata, as :func:`apply_motifs` would set."""
+    out = []
+    for data, meta, kind in layer_data:
+        meta = dict(meta)
+        poses = meta.get("metadata", {}).get("poses")
+        if kind == "vectors":
+            meta["features"], meta["edge_color"] = styled_vectors(
+                data, meta["features"], poses, result, names
+            )
+        elif kind == "points":
+            meta["features"], meta["face_color"] = styled_points(
+                data, meta["features"], poses, result, names
+            )
+            meta["text"] = TEXT
+        meta["metadata"] = {
+            **meta.get("metadata", {}),
+            **_motif_metadata(result, names, results_dir),
+        }
+        out.append((data, meta, kind))
+    return out
+
+
+def _is_points(layer: Any) -> bool:
+    return type(layer).__name__ == "Points"
+
+
+def _is_vectors(layer: Any) -> bool:
+    return type(layer).__name__ == "Vectors"
+
+
+def _same_file(a: Any, b: Any) -> bool:
+    pa, pb = a.metadata.get("poses"), b.metadata.get("poses")
+    if pa is not None and pa is pb:
+        return True
+    sa, sb = a.metadata.get("source_file"), b.metadata.get("source_file")
+    stem_a = a.name.rsplit(" ", 1)[0]
+    stem_b = b.name.rsplit(" ", 1)[0]
+    return bool(sa) and sa == sb and stem_a == stem_b
+
+
+def layers_of(viewer: Any, poses_layer: Any) -> tuple[Any, Any | None]:
+    """``(points, skeleton | None)`` of the file that ``poses_layer`` (either one) shows."""
+    if _is_points(poses_layer):
+        points = poses_layer
+        skeleton = next(
+            (la for la in viewer.layers if _is_vectors(la) and _same_file(la, points)), None
+        )
+        return points, skeleton
+    points = next(la for la in viewer.layers if _is_points(la) and _same_file(la, poses_layer))
+    return points, poses_layer
+
+
+def find_motif_layers(viewer: Any) -> list[tuple[Any, Any | None]]:
+    """``(points, skeleton | None)`` for every keypoints layer carrying motifs."""
+    return [
+        layers_of(viewer, layer)
+        for layer in viewer.layers
+        if _is_points(layer) and isinstance(layer.metadata.get("motifs"), xr.Dataset)
+    ]

@@ -1,0 +1,134 @@
+"""Motif colours, features and labels on pose layers (real multi-animal DLC poses; the motif
+arrays are made up here so every (frame, individual) has a known motif)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+from napari.layers import Points, Vectors
+
+from napari_vqmap.io import load_poses
+from napari_vqmap.names import MotifNames
+from napari_vqmap.napari import motif_layers as ml
+from napari_vqmap.napari.convert import pose_layers
+from napari_vqmap.napari.layer_styles import motif_colours
+
+MADLC = "deepof-tests/testDLC_h5_table_madlc.h5"
+N_TYPES, N_SUB = 3, 4
+
+
+@pytest.fixture(scope="module")
+def poses(data_dir: Path) -> xr.Dataset:
+    return load_poses(data_dir / MADLC)
+
+
+def fake_result(poses: xr.Dataset, unencoded: slice = slice(0, 5)) -> xr.Dataset:
+    """Motif ``(t + 5 * i) % 12`` per frame t and individual i; -1 on ``unencoded`` frames."""
+    n_time, n_ind = poses.sizes["time"], poses.sizes["individual"]
+    motif = (np.arange(n_time)[:, None] + 5 * np.arange(n_ind)[None]) % (N_TYPES * N_SUB)
+    motif[unencoded] = -1
+    dims = ("time", "individual")
+    return xr.Dataset(
+        {
+            "motif": (dims, motif),
+            "motif_type": (dims, np.where(motif >= 0, motif // N_SUB, -1)),
+            "motif_subtype": (dims, np.where(motif >= 0, motif % N_SUB, -1)),
+            "confidence": (dims, np.full(motif.shape, 0.5, np.float32)),
+        },
+        coords={"time": poses["time"].values, "individual": poses["individual"].values},
+        attrs={"n_types": N_TYPES, "n_subtypes": N_SUB},
+    )
+
+
+def make_layers(poses: xr.Dataset) -> tuple[Vectors, Points]:
+    (sd, sm, _), (pd_, pm, _) = pose_layers(poses)
+    return Vectors(sd, **sm), Points(pd_, **pm)
+
+
+def expected(layer, result: xr.Dataset, frame_col: np.ndarray) -> np.ndarray:
+    inds = [str(i) for i in result["individual"].values]
+    i = np.array([inds.index(str(v)) for v in layer.features["individual"]])
+    return result["motif"].values[frame_col.astype(int), i]
+
+
+def test_apply_colours_and_features_per_frame_and_individual(poses: xr.Dataset) -> None:
+    skeleton, points = make_layers(poses)
+    result = fake_result(poses)
+    names = MotifNames(N_TYPES, N_SUB, types={1: "groom"})
+    ml.apply_motifs([skeleton, points], result, names, results_dir="/tmp/r")
+    want_p = expected(points, result, points.data[:, 0])
+    want_s = expected(skeleton, result, skeleton.data[:, 0, 0])
+    np.testing.assert_array_equal(points.features["motif"], want_p)
+    np.testing.assert_array_equal(skeleton.features["motif"], want_s)
+    np.testing.assert_allclose(points.face_color, motif_colours(want_p, N_TYPES, N_SUB))
+    np.testing.assert_allclose(skeleton.edge_color, motif_colours(want_s, N_TYPES, N_SUB))
+    assert (points.features["motif_type"] == np.where(want_p >= 0, want_p // N_SUB, -1)).all()
+    assert set(points.features["motif_name"][want_p == 5]) == {"groom.1"}
+    assert set(points.features["motif_name"][want_p == -1]) == {""}
+    assert {"keypoint", "individual", "confidence"} <= set(points.features.columns)
+    for layer in (skeleton, points):
+        assert layer.metadata["motifs"] is result and layer.metadata["motif_names"] is names
+        assert layer.metadata["results_dir"] == "/tmp/r"
+    # one label per (frame, individual) with motif; the top-most keypoint carries it
+    label = points.features[ml.LABEL].astype(str).to_numpy()
+    on = label != ""
+    keys = set(zip(points.data[on, 0].astype(int), points.features["individual"][on], strict=True))
+    assert len(keys) == on.sum()
+    assert points.text.values[on][0] == label[on][0]
+
+
+def test_apply_again_after_merge_and_rename_refreshes(poses: xr.Dataset) -> None:
+    skeleton, points = make_layers(poses)
+    result = fake_result(poses)
+    names = MotifNames(N_TYPES, N_SUB)
+    ml.apply_motifs([skeleton, points], result, names)
+    names.merge_into(7, 2)
+    names.rename(2, "walk")
+    ml.apply_motifs([skeleton, points], result)  # names taken from the layers
+    raw = expected(points, result, points.data[:, 0])
+    assert not (points.features["motif"] == 7).any()
+    assert set(points.features["motif_name"][(raw == 7) | (raw == 2)]) == {"walk"}
+    np.testing.assert_allclose(
+        points.face_color[raw == 7], motif_colours(np.full((raw == 7).sum(), 2), N_TYPES, N_SUB)
+    )
+    assert list(points.features.columns).count("motif") == 1
+
+
+def test_frames_missing_from_result_and_unknown_individuals_are_grey(poses: xr.Dataset) -> None:
+    skeleton, points = make_layers(poses)
+    result = fake_result(poses).isel(individual=[0])
+    ml.apply_motifs([skeleton, points], result, MotifNames(N_TYPES, N_SUB))
+    other = (points.features["individual"] == str(poses["individual"].values[1])).to_numpy()
+    assert (points.features["motif"][other] == -1).all()
+    grey = motif_colours(np.array([-1]), N_TYPES, N_SUB)[0]
+    np.testing.assert_allclose(points.face_color[other], np.broadcast_to(grey, (other.sum(), 4)))
+
+
+def test_layer_data_tuples_match_apply(poses: xr.Dataset) -> None:
+    result = fake_result(poses)
+    names = MotifNames(N_TYPES, N_SUB)
+    tuples = ml.layer_data_with_motifs(pose_layers(poses), result, names, "/r")
+    skeleton, points = make_layers(poses)
+    ml.apply_motifs([skeleton, points], result, names)
+    (_, sm, _), (_, pm, _) = tuples
+    np.testing.assert_allclose(sm["edge_color"], skeleton.edge_color)
+    np.testing.assert_allclose(pm["face_color"], points.face_color)
+    assert pm["metadata"]["results_dir"] == "/r" and pm["metadata"]["motifs"] is result
+
+
+def test_find_and_sibling_layers(make_napari_viewer, poses: xr.Dataset) -> None:
+    viewer = make_napari_viewer()
+    skeleton, points = make_layers(poses)
+    other = load_poses(Path(poses.attrs["source_file"])).isel(time=slice(0, 10))
+    other.attrs["source_file"] = "/elsewhere/other.h5"
+    s2, p2 = make_layers(other)
+    for layer in (skeleton, points, s2, p2):
+        viewer.add_layer(layer)
+    assert ml.find_motif_layers(viewer) == []
+    assert ml.layers_of(viewer, skeleton) == (points, skeleton)
+    assert ml.layers_of(viewer, p2) == (p2, s2)
+    ml.apply_motifs([skeleton, points], fake_result(poses), None)
+    assert ml.find_motif_layers(viewer) == [(points, skeleton)]
