@@ -21,16 +21,6 @@ def _cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_demo(args: argparse.Namespace) -> int:
-    from napari_vqmap.io import load_poses
-    from napari_vqmap.sample_data import sample_paths
-    from napari_vqmap.summary import describe
-
-    for pose_path in sample_paths():
-        print(describe(load_poses(pose_path)))
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     """The ``napari-vqmap`` argument parser."""
     from napari_vqmap import __version__
@@ -46,8 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("--skeleton", help="skeleton preset name or YAML file")
     info.set_defaults(func=_cmd_info)
 
-    demo = sub.add_parser("demo", help="load the bundled sample recordings and summarise them")
-    demo.set_defaults(func=_cmd_demo)
+    from napari_vqmap.demo import add_demo_arguments, run_demo_cli
+
+    demo = sub.add_parser(
+        "demo", help="encode the bundled 2D and 3D sample recordings with the bundled model"
+    )
+    add_demo_arguments(demo)
+    demo.set_defaults(func=run_demo_cli)
 
     from napari_vqmap.train import add_train_arguments, run_train
 
