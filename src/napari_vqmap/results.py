@@ -102,6 +102,8 @@ def write_results(
     bouts = bouts_table(table)
     merged = poses.assign({v: result[v] for v in MOTIF_VARS})
     merged["motif_confidence"] = result["confidence"]  # "confidence" is the keypoints'
+    # the codebook size travels with the motif variable (pose loaders keep variables' attrs)
+    merged["motif"].attrs.update(n_types=_codebook(result)[0], n_subtypes=_codebook(result)[1])
     sidecar = {
         "input": str(source),
         "input_sha256": _sha256(source) if source.is_file() else None,

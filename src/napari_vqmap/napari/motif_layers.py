@@ -30,18 +30,21 @@ codes, and its motif by indexing the (time, individual) motif array.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from napari_vqmap.names import MotifNames
+from napari_vqmap.names import NAMES_FILE, MotifNames
 from napari_vqmap.napari.layer_styles import motif_palette
 
 MOTIF_FEATURES = ("motif", "motif_type", "motif_subtype", "motif_name", "motif_confidence")
 LABEL = "motif_label"
+RESULT_VARS = ("motif", "motif_type", "motif_subtype", "status")
 TEXT = {
     "string": LABEL,
     "size": 10,
@@ -293,3 +296,128 @@ def find_motif_layers(viewer: Any) -> list[tuple[Any, Any | None]]:
         for layer in viewer.layers
         if _is_points(layer) and isinstance(layer.metadata.get("motifs"), xr.Dataset)
     ]
+
+
+def _codebook_in(folder: Path, stem: str) -> tuple[int, int] | None:
+    """(n_types, n_subtypes) from the names file in ``folder``, else from the model named in
+    ``<stem>_encode.json`` there; ``None`` when neither is readable."""
+    names_file = folder / NAMES_FILE
+    if names_file.is_file():
+        names = MotifNames.load(names_file)
+        return names.n_types, names.n_subtypes
+    try:
+        from napari_vqmap.checkpoint import read_config
+
+        sidecar = json.loads((folder / f"{stem}_encode.json").read_text())
+        model = read_config(sidecar["model"])["model"]
+        return int(model["n_types"]), int(model["n_subtypes"])
+    except Exception:  # no sidecar, or its model is gone
+        return None
+
+
+def _codebook_from_ids(motif: np.ndarray, typ: np.ndarray, sub: np.ndarray) -> tuple[int, int]:
+    """The smallest codebook consistent with the ids (colours match: a hue per type id)."""
+    motif, typ, sub = (np.asarray(a, np.int64).ravel() for a in (motif, typ, sub))
+    n_sub = int(sub.max()) + 1 if sub.size else 1
+    with_type = (typ > 0) & (motif >= 0)
+    if with_type.any():
+        n_sub = int(((motif - sub)[with_type] // typ[with_type]).max())
+    return max(int(typ.max()) + 1 if typ.size else 1, 1), max(n_sub, 1)
+
+
+def _codebook_of(ds: xr.Dataset, path: Path) -> tuple[int, int]:
+    """(n_types, n_subtypes) of a saved ``_motifs.nc``: the motif variable's attrs, else
+    the names file or model next to it, else the largest ids seen."""
+    attrs = ds["motif"].attrs
+    if "n_types" in attrs and "n_subtypes" in attrs:
+        return int(attrs["n_types"]), int(attrs["n_subtypes"])
+    found = _codebook_in(path.parent, path.stem.removesuffix("_motifs"))
+    if found:
+        return found
+    return _codebook_from_ids(ds["motif"].values, ds["motif_type"], ds["motif_subtype"])
+
+
+def codebook_near(path: Path, table: pd.DataFrame) -> tuple[int, int]:
+    """(n_types, n_subtypes) for a ``<stem>_motifs.csv``: the names file or model next to
+    it, else the largest ids in its ``motif``/``type``/``subtype`` columns."""
+    found = _codebook_in(path.parent, path.name.removesuffix("_motifs.csv"))
+    if found:
+        return found
+    motif = table["motif"].to_numpy()
+    n_sub_guess = int(table["subtype"].max()) + 1 if "subtype" in table else 1
+    typ = table["type"].to_numpy() if "type" in table else motif // n_sub_guess
+    sub = table["subtype"].to_numpy() if "subtype" in table else motif % n_sub_guess
+    return _codebook_from_ids(motif, typ, sub)
+
+
+def split_results(ds: xr.Dataset, path: str | Path) -> tuple[xr.Dataset, xr.Dataset, MotifNames]:
+    """A reopened ``<stem>_motifs.nc`` (poses plus motif variables, as written by
+    :func:`napari_vqmap.results.write_results`) -> (poses, encode result, names)."""
+    folder = Path(path).parent
+    n_types, n_subtypes = _codebook_of(ds, Path(path))
+    motif_vars = [v for v in (*RESULT_VARS, "motif_confidence", "embedding") if v in ds]
+    result = ds[motif_vars].rename(
+        {"motif_confidence": "confidence"} if "motif_confidence" in ds else {}
+    )
+    result = result.drop_vars([c for c in result.coords if c not in ("time", "individual")])
+    result.attrs = {
+        "n_types": n_types,
+        "n_subtypes": n_subtypes,
+        "fps": ds.attrs.get("fps") or 0.0,
+    }
+    poses = ds.drop_vars(motif_vars)
+    names = MotifNames.for_results(folder, n_types, n_subtypes)
+    return poses, result, names
+
+
+def result_from_table(
+    table: pd.DataFrame, poses: xr.Dataset, n_types: int, n_subtypes: int
+) -> xr.Dataset:
+    """An encode-like result from a ``<stem>_motifs.csv`` table (columns frame, individual,
+    motif[, confidence]) over the frames and individuals of ``poses``; rows for other frames
+    or animals are ignored and frames without a row are unencoded (-1)."""
+    missing = {"frame", "individual", "motif"} - set(table.columns)
+    if missing:
+        raise ValueError(f"motifs table lacks column(s) {', '.join(sorted(missing))}")
+    n_time, inds = poses.sizes["time"], [str(i) for i in poses["individual"].values]
+    t_idx, i_idx = row_index(
+        table["frame"].to_numpy(), table["individual"].astype(str), poses, _empty(poses)
+    )
+    ok = (t_idx >= 0) & (i_idx >= 0)
+    motif = np.full((n_time, len(inds)), -1, np.int64)
+    conf = np.zeros((n_time, len(inds)), np.float32)
+    motif[t_idx[ok], i_idx[ok]] = table["motif"].to_numpy()[ok]
+    if "confidence" in table:
+        conf[t_idx[ok], i_idx[ok]] = table["confidence"].to_numpy()[ok]
+    dims = ("time", "individual")
+    return xr.Dataset(
+        {
+            "motif": (dims, motif),
+            "motif_type": (dims, np.where(motif >= 0, motif // n_subtypes, -1)),
+            "motif_subtype": (dims, np.where(motif >= 0, motif % n_subtypes, -1)),
+            "confidence": (dims, conf),
+        },
+        coords={"time": poses["time"].values, "individual": poses["individual"].values},
+        attrs={"n_types": n_types, "n_subtypes": n_subtypes, "fps": poses.attrs.get("fps") or 0.0},
+    )
+
+
+def _empty(poses: xr.Dataset) -> xr.Dataset:
+    return xr.Dataset(
+        coords={"time": poses["time"].values, "individual": poses["individual"].values}
+    )
+
+
+def open_layers_for(viewer: Any, stem: str, n_time: int, individuals: Sequence[str]) -> tuple:
+    """``(points, skeleton | None)`` already open for the recording ``stem`` whose poses have
+    ``n_time`` frames and these individuals, else ``(None, None)``."""
+    for layer in [] if viewer is None else viewer.layers:
+        poses = layer.metadata.get("poses")
+        if not (_is_points(layer) and isinstance(poses, xr.Dataset)):
+            continue
+        source = Path(str(poses.attrs.get("source_file", "")))
+        same = layer.name == f"{stem} keypoints" or source.stem == stem
+        inds = [str(i) for i in poses["individual"].values]
+        if same and poses.sizes["time"] == n_time and inds == [str(i) for i in individuals]:
+            return layers_of(viewer, layer)
+    return None, None

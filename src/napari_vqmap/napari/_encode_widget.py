@@ -1,0 +1,325 @@
+"""The Encode dock widget: pick a model and pose layers, encode them into motifs in a worker
+thread, optionally save the results, and colour the layers by motif.
+
+The widget only gathers choices. :func:`encode_datasets` (plain Python) loads the model,
+encodes each recording with :func:`napari_vqmap.encode.encode` (in chunks, so progress and
+Cancel come every few seconds) and writes results with
+:func:`napari_vqmap.results.write_results`; :func:`napari_vqmap.napari.motif_layers.apply_motifs`
+colours the layers on the GUI thread when it is done.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import xarray as xr
+from napari.qt.threading import FunctionWorker, thread_worker
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtCore import QObject, Qt, Signal
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QProgressBar,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_vqmap.names import MotifNames
+from napari_vqmap.napari._train_widget import pose_datasets
+from napari_vqmap.napari.motif_layers import apply_motifs, layers_of
+
+if TYPE_CHECKING:
+    import napari
+
+CHECKED, UNCHECKED = Qt.CheckState.Checked, Qt.CheckState.Unchecked
+CHUNK_FRAMES = 2048  # model-rate frames per encoding chunk: progress/Cancel granularity
+
+
+class Cancelled(Exception):
+    """Raised from the progress callback to stop encoding between chunks."""
+
+
+@dataclass
+class Encoded:
+    """One encoded recording: its layer name, the result, names and results folder."""
+
+    layer: str
+    result: xr.Dataset
+    names: MotifNames
+    results_dir: str | None
+
+
+def default_model_dir() -> str:
+    """The bundled model's folder, or ``""`` when it is not installed."""
+    try:
+        from napari_vqmap.sample_data import bundled_model_dir
+
+        return str(bundled_model_dir())
+    except Exception:  # missing bundled model: the user picks a folder
+        return ""
+
+
+def model_summary(model_dir: str) -> str:
+    """One line about the model in ``model_dir`` (or why it cannot be read)."""
+    from napari_vqmap.checkpoint import read_config
+
+    try:
+        meta = read_config(model_dir)
+    except Exception as err:
+        return f"not a model folder: {err}"
+    model = meta.get("model", {})
+    heads = ", ".join(meta.get("heads", {})) or "-"
+    return (
+        f"{model.get('n_types', '?')} types × {model.get('n_subtypes', '?')} subtypes, "
+        f"window {model.get('window', '?')}, skeletons: {heads}"
+    )
+
+
+def encode_datasets(
+    model_dir: str | Path,
+    datasets: dict[str, xr.Dataset],
+    out_dir: str | Path | None = None,
+    progress: Callable[[float], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    chunk_frames: int = CHUNK_FRAMES,
+) -> list[Encoded]:
+    """Encode each named pose dataset with the model in ``model_dir``; with ``out_dir``,
+    write each one's results there (``write_results``). ``progress(fraction)`` is called
+    after every chunk; :class:`Cancelled` is raised when ``should_stop()`` turns true."""
+    from napari_vqmap.checkpoint import load_model
+    from napari_vqmap.encode import encode
+    from napari_vqmap.results import write_results
+
+    model, meta = load_model(model_dir)
+    n = len(datasets)
+    out: list[Encoded] = []
+    for k, (name, poses) in enumerate(datasets.items()):
+
+        def on_chunk(done: int, total: int, k: int = k) -> None:
+            if progress is not None:
+                progress((k + done / max(total, 1)) / n)
+            if should_stop is not None and should_stop():
+                raise Cancelled
+
+        if should_stop is not None and should_stop():
+            raise Cancelled
+        result = encode(model, poses, meta, progress=on_chunk, chunk_frames=chunk_frames)
+        codebook = int(result.attrs["n_types"]), int(result.attrs["n_subtypes"])
+        results_dir = None
+        if out_dir:
+            folder = Path(out_dir)
+            folder.mkdir(parents=True, exist_ok=True)
+            source = Path(poses.attrs.get("source_file") or f"{name.split(' ')[0]}.nc")
+            settings = {"chunk_frames": chunk_frames, "from": "napari Encode widget"}
+            write_results(result, poses, folder, source, model_dir, settings)
+            results_dir = str(folder)
+        names = MotifNames.for_results(results_dir, *codebook) if results_dir else None
+        out.append(Encoded(name, result, names or MotifNames(*codebook), results_dir))
+    return out
+
+
+class _Bridge(QObject):
+    """Carries progress from the worker thread to the GUI thread (queued signal)."""
+
+    progress = Signal(float)
+
+
+class EncodeWidget(QWidget):
+    """Dock widget that encodes the viewer's pose layers into motifs."""
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.worker: FunctionWorker | None = None
+        self._stop = threading.Event()
+        self._bridge = _Bridge()
+        self._bridge.progress.connect(self._on_progress)
+
+        self.model_dir = QLineEdit(default_model_dir())
+        self.model_dir.setPlaceholderText("model folder (model.safetensors + config.json)")
+        self.model_dir.textChanged.connect(self._update_model_info)
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse_model)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model_dir)
+        model_row.addWidget(browse)
+        self.model_info = QLabel("")
+        self.model_info.setWordWrap(True)
+
+        self.layer_list = QListWidget()
+        self.layer_list.setMaximumHeight(110)
+
+        self.save = QCheckBox("Save results to folder")
+        self.out_dir = QLineEdit(str(Path.cwd() / "vqmap-results"))
+        self.out_dir.setEnabled(False)
+        self.save.toggled.connect(self.out_dir.setEnabled)
+        browse_out = QPushButton("…")
+        browse_out.clicked.connect(self._browse_out)
+        out_row = QHBoxLayout()
+        out_row.addWidget(self.save)
+        out_row.addWidget(self.out_dir)
+        out_row.addWidget(browse_out)
+        self.show_names = QCheckBox("Show motif names next to each animal")
+        self.show_names.setChecked(True)
+
+        self.encode_button = QPushButton("Encode")
+        self.encode_button.clicked.connect(self.start)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.cancel_button.clicked.connect(self.cancel)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.encode_button)
+        buttons.addWidget(self.cancel_button)
+        self.progress_bar = QProgressBar()
+        self.progress_bar.setRange(0, 1000)
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(QLabel("Model"))
+        layout.addLayout(model_row)
+        layout.addWidget(self.model_info)
+        layout.addWidget(QLabel("Pose layers"))
+        layout.addWidget(self.layer_list)
+        layout.addLayout(out_row)
+        layout.addWidget(self.show_names)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress_bar)
+        layout.addWidget(self.status)
+        layout.addStretch()
+
+        for event in ("inserted", "removed"):
+            getattr(self.viewer.layers.events, event).connect(self.refresh_layers)
+        self.refresh_layers()
+        self._update_model_info()
+
+    # ------------------------------------------------------------ choices
+
+    def refresh_layers(self, event: Any = None) -> None:
+        """Re-list the viewer's pose layers; new ones are ticked, others keep their tick."""
+        ticked, known = set(self.selected_names()), set(self.layer_names())
+        self.layer_list.clear()
+        for name in pose_datasets(self.viewer.layers):
+            item = QListWidgetItem(name)
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(CHECKED if name in ticked or name not in known else UNCHECKED)
+            self.layer_list.addItem(item)
+
+    def layer_names(self) -> list[str]:
+        """Names listed (ticked or not)."""
+        return [self.layer_list.item(i).text() for i in range(self.layer_list.count())]
+
+    def selected_names(self) -> list[str]:
+        """Names of the ticked layers."""
+        items = (self.layer_list.item(i) for i in range(self.layer_list.count()))
+        return [it.text() for it in items if it.checkState() == CHECKED]
+
+    def set_selected(self, names: list[str]) -> None:
+        """Tick exactly ``names``."""
+        for i in range(self.layer_list.count()):
+            item = self.layer_list.item(i)
+            item.setCheckState(CHECKED if item.text() in names else UNCHECKED)
+
+    def _update_model_info(self, *args: Any) -> None:
+        path = self.model_dir.text().strip()
+        self.model_info.setText(model_summary(path) if path else "Choose a model folder.")
+
+    def _browse_model(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Model folder", self.model_dir.text())
+        if path:
+            self.model_dir.setText(path)
+
+    def _browse_out(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Results folder", self.out_dir.text())
+        if path:
+            self.out_dir.setText(path)
+            self.save.setChecked(True)
+
+    # ------------------------------------------------------------ encoding
+
+    def start(self) -> None:
+        """Encode the ticked layers in a worker thread."""
+        if self.worker is not None:
+            return
+        datasets = pose_datasets(self.viewer.layers)
+        chosen = {n: datasets[n] for n in self.selected_names() if n in datasets}
+        model_dir = self.model_dir.text().strip()
+        out_dir = self.out_dir.text().strip() if self.save.isChecked() else None
+        if not chosen or not model_dir:
+            self._fail("Choose a model folder and tick at least one pose layer.")
+            return
+        if self.save.isChecked() and not out_dir:
+            self._fail("Choose a folder to save the results to.")
+            return
+        self._stop.clear()
+        self.progress_bar.setValue(0)
+        self.status.setText(f"Encoding {len(chosen)} recording(s)…")
+        self.encode_button.setEnabled(False)
+        self.cancel_button.setEnabled(True)
+
+        @thread_worker(ignore_errors=True)  # errors go to _on_error
+        def run() -> list[Encoded]:
+            return encode_datasets(
+                model_dir, chosen, out_dir, self._bridge.progress.emit, self._stop.is_set
+            )
+
+        self.worker = run()
+        self.worker.returned.connect(self._on_done)
+        self.worker.errored.connect(self._on_error)
+        self.worker.finished.connect(self._on_finished)
+        self.worker.start()
+
+    def cancel(self) -> None:
+        """Stop encoding after the current chunk (nothing is applied or saved)."""
+        if self.worker is not None:
+            self._stop.set()
+            self.status.setText("Stopping after the current chunk…")
+
+    def _on_progress(self, fraction: float) -> None:
+        self.progress_bar.setValue(int(round(1000 * fraction)))
+
+    def _on_done(self, encoded: list[Encoded]) -> None:
+        for item in encoded:
+            if item.layer not in self.viewer.layers:
+                continue  # removed while encoding
+            points, skeleton = layers_of(self.viewer, self.viewer.layers[item.layer])
+            apply_motifs(
+                [skeleton, points],
+                item.result,
+                item.names,
+                item.results_dir,
+                text=self.show_names.isChecked(),
+            )
+        self.progress_bar.setValue(1000)
+        saved = (
+            f"; results in {encoded[0].results_dir}" if encoded and encoded[0].results_dir else ""
+        )
+        message = f"Encoded {len(encoded)} recording(s){saved}."
+        self.status.setText(message)
+        show_info(message)
+
+    def _on_error(self, err: Exception) -> None:
+        if isinstance(err, Cancelled):
+            self.status.setText("Encoding cancelled; the layers were left as they were.")
+            return
+        self._fail(f"Encoding failed: {err}")
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        self.encode_button.setEnabled(True)
+        self.cancel_button.setEnabled(False)
+
+    def _fail(self, message: str) -> None:
+        self.status.setText(message)
+        show_error(message)

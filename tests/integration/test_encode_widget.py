@@ -1,0 +1,163 @@
+"""The Encode widget end to end on real recordings: a tiny model trained a few steps, encoding
+in a worker, motif colours on the layers, saving results, cancelling, and reopening results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import xarray as xr
+
+from napari_vqmap.io import load_poses, save_poses
+from napari_vqmap.model import ModelConfig
+from napari_vqmap.napari._encode_widget import EncodeWidget, encode_datasets
+from napari_vqmap.napari.layer_styles import motif_colours
+from napari_vqmap.napari.motif_layers import find_motif_layers
+from napari_vqmap.preprocess import PreprocessConfig
+from napari_vqmap.train import TrainConfig, train
+
+torch.set_num_threads(1)
+
+SUBTLE = "subtle-avatar-3d/y5a5/coords/young_8301.csv"
+MADLC = "deepof-tests/testDLC_h5_table_madlc.h5"
+TINY = ModelConfig(window=32, hidden=32, token_dim=16, n_heads=2, res_depth=1)
+
+
+def _train(datasets: list[xr.Dataset], out: Path) -> Path:
+    config = TrainConfig(
+        steps=6,
+        batch_size=8,
+        warmup_steps=2,
+        checkpoint_every=100,
+        model=ModelConfig(**{**TINY.__dict__, "n_types": 3, "n_subtypes": 4}),
+        preprocess=PreprocessConfig(target_fps=20, stride=16),
+    )
+    return train(datasets, out, config)
+
+
+@pytest.fixture(scope="module")
+def subtle_file(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The first 1500 frames of a real SUBTLE 3D session, as a netCDF pose file."""
+    ds = load_poses(data_dir / SUBTLE, skeleton="subtle", fps=20).isel(time=slice(0, 1500))
+    return save_poses(ds, tmp_path_factory.mktemp("poses") / "young_8301.nc")
+
+
+@pytest.fixture(scope="module")
+def madlc(data_dir: Path) -> xr.Dataset:
+    """A real two-mouse DeepLabCut multi-animal recording (100 frames)."""
+    return load_poses(data_dir / MADLC, fps=20)
+
+
+@pytest.fixture(scope="module")
+def tiny_model(subtle_file: Path, madlc: xr.Dataset, tmp_path_factory) -> Path:
+    return _train([load_poses(subtle_file), madlc], tmp_path_factory.mktemp("model") / "m")
+
+
+def _open_widget(make_napari_viewer, paths: list[Path], model: Path):
+    viewer = make_napari_viewer()
+    for path in paths:
+        viewer.open(str(path), plugin="napari-vqmap")
+    widget = EncodeWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.model_dir.setText(str(model))
+    return viewer, widget
+
+
+def test_encode_colours_several_files_and_animals_and_saves(
+    make_napari_viewer, qtbot, subtle_file: Path, madlc: xr.Dataset, tiny_model: Path, tmp_path
+) -> None:
+    madlc_file = save_poses(madlc, tmp_path / "madlc.nc")
+    viewer, widget = _open_widget(make_napari_viewer, [subtle_file, madlc_file], tiny_model)
+    assert widget.layer_names() == ["young_8301 keypoints", "madlc keypoints"]
+    assert "3 types × 4 subtypes" in widget.model_info.text()
+    widget.save.setChecked(True)
+    widget.out_dir.setText(str(tmp_path / "results"))
+    widget.start()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    assert "Encoded 2" in widget.status.text(), widget.status.text()
+    found = find_motif_layers(viewer)
+    assert len(found) == 2
+    for points, skeleton in found:
+        result = points.metadata["motifs"]
+        assert skeleton.metadata["motifs"] is result
+        assert points.metadata["results_dir"] == str(tmp_path / "results")
+        motif = points.features["motif"].to_numpy()
+        assert (motif >= 0).mean() > 0.5  # DLC frames with few keypoints stay unencoded
+        np.testing.assert_allclose(points.face_color, motif_colours(motif, 3, 4))
+        sk_motif = skeleton.features["motif"].to_numpy()
+        np.testing.assert_allclose(skeleton.edge_color, motif_colours(sk_motif, 3, 4))
+    # two animals in the DLC file: each row takes its own animal's motif
+    points, _ = next(f for f in found if f[0].name == "madlc keypoints")
+    result = points.metadata["motifs"]
+    inds = list(result["individual"].values)
+    i = np.array([inds.index(v) for v in points.features["individual"]])
+    t = points.data[:, 0].astype(int)
+    np.testing.assert_array_equal(points.features["motif"], result["motif"].values[t, i])
+    assert points.text.values[points.features["motif_label"].astype(str) != ""].size > 0
+    for stem in ("young_8301", "madlc"):
+        assert (tmp_path / "results" / f"{stem}_motifs.nc").is_file()
+
+
+def test_cancel_stops_the_worker_and_leaves_layers(
+    make_napari_viewer, qtbot, subtle_file: Path, tiny_model: Path
+) -> None:
+    viewer, widget = _open_widget(make_napari_viewer, [subtle_file], tiny_model)
+    widget._stop.set()  # as if Cancel was pressed before the first chunk finished
+    widget.start()
+    widget.cancel()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    assert "cancelled" in widget.status.text()
+    assert find_motif_layers(viewer) == []
+    assert widget.encode_button.isEnabled()
+
+
+def test_cancel_between_chunks(subtle_file: Path, tiny_model: Path) -> None:
+    from napari_vqmap.napari._encode_widget import Cancelled
+
+    seen: list[float] = []
+    with pytest.raises(Cancelled):
+        encode_datasets(
+            tiny_model,
+            {"a": load_poses(subtle_file)},
+            progress=seen.append,
+            should_stop=lambda: len(seen) >= 1,
+            chunk_frames=256,
+        )
+    assert len(seen) == 1 and 0 < seen[0] < 1
+
+
+def test_bad_model_folder_is_reported(
+    make_napari_viewer, qtbot, subtle_file: Path, tmp_path
+) -> None:
+    viewer, widget = _open_widget(make_napari_viewer, [subtle_file], tmp_path)
+    assert "not a model folder" in widget.model_info.text()
+    widget.start()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=10_000)
+    assert "Encoding failed" in widget.status.text() and "config.json" in widget.status.text()
+
+
+def test_reopening_results_restores_motifs(
+    make_napari_viewer, qtbot, subtle_file: Path, tiny_model: Path, tmp_path
+) -> None:
+    from napari_vqmap.names import MotifNames
+
+    out = tmp_path / "res"
+    (encoded,) = encode_datasets(tiny_model, {"x": load_poses(subtle_file)}, out)
+    names = MotifNames(3, 4)
+    names.rename(int(encoded.result["motif"].values[0, 0]), "sniff")
+    names.save(out)
+    viewer = make_napari_viewer()
+    viewer.open(str(out / "young_8301_motifs.nc"), plugin="napari-vqmap")
+    ((points, skeleton),) = find_motif_layers(viewer)
+    assert skeleton is not None
+    assert points.metadata["results_dir"] == str(out)
+    assert (
+        points.metadata["motif_names"].name(int(encoded.result["motif"].values[0, 0])) == "sniff"
+    )
+    np.testing.assert_array_equal(
+        points.metadata["motifs"]["motif"].values, encoded.result["motif"].values
+    )
+    assert points.features["motif_name"].iloc[0] == "sniff"
+    assert viewer.dims.ndisplay == 3
