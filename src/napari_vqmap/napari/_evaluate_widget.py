@@ -1,0 +1,275 @@
+"""The Evaluate dock widget: agreement between an encoded pose layer's motifs and per-frame
+labels from a file (e.g. a SUBTLE annotation csv).
+
+:func:`encoded_layers`, :func:`labels_per_individual` and :func:`evaluate_result` are plain
+functions; the metrics are :func:`napari_vqmap.evaluate.scores` and the counts
+:func:`napari_vqmap.evaluate.contingency`. The widget reads the labels file and scores in a
+worker thread, then fills a metrics table and a confusion-matrix plot.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from napari.qt.threading import FunctionWorker, thread_worker
+from qtpy.QtCore import Qt
+from qtpy.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_vqmap.evaluate import contingency, read_label_table, scores
+from napari_vqmap.names import MotifNames
+from napari_vqmap.napari.motif_layers import find_motif_layers
+from napari_vqmap.napari.plots import ConfusionPlot
+
+if TYPE_CHECKING:
+    import napari
+
+METRICS = (
+    ("nmi", "NMI"),
+    ("ari", "ARI"),
+    ("homogeneity", "homogeneity"),
+    ("completeness", "completeness"),
+    ("purity", "purity"),
+    ("accuracy", "mapped accuracy"),
+    ("macro_f1", "mapped macro F1"),
+)
+LEVELS = ("motif", "type")  # the metrics table's columns
+COLUMNS = ("motif types", "top motifs")  # the confusion matrix's columns
+TOP_MOTIFS = 20
+
+
+def encoded_layers(viewer: Any) -> dict[str, Any]:
+    """Keypoints-layer name -> layer for every encoded pose file in the viewer."""
+    return {points.name: points for points, _ in find_motif_layers(viewer)}
+
+
+def labels_per_individual(labels: pd.DataFrame, result: xr.Dataset) -> dict[str, np.ndarray]:
+    """Individual -> per-frame labels of an encode result. A labels table without an
+    ``individual`` column applies to every individual. Raises ``ValueError`` saying how many
+    frames each side has when they differ."""
+    inds = [str(i) for i in result["individual"].values]
+    n_frames = result.sizes["time"]
+    by_ind = "individual" in labels and labels["individual"].nunique() > 1
+    out = {}
+    for ind in inds:
+        rows = labels.loc[labels["individual"].astype(str) == ind] if by_ind else labels
+        if by_ind and rows.empty:
+            raise ValueError(f"the labels file has no labels for individual {ind!r}")
+        if len(rows) != n_frames:
+            who = f" (individual {ind!r})" if by_ind else ""
+            raise ValueError(
+                f"the labels file has {len(rows)} labelled frames{who} but the poses have "
+                f"{n_frames}: it does not belong to this recording"
+            )
+        out[ind] = rows["label"].to_numpy(str)
+    return out
+
+
+def evaluate_result(
+    result: xr.Dataset,
+    labels: pd.DataFrame,
+    ignore: list[str] | tuple[str, ...] = (),
+    names: MotifNames | None = None,
+) -> dict[str, Any]:
+    """Scores of an encode result against a labels table, pooled over individuals, for
+    motifs (merges in ``names`` applied) and for motif types; ignored labels and unencoded
+    frames are left out. Also the label x type and label x motif contingency tables."""
+    per_ind = labels_per_individual(labels, result)
+    n_sub = int(result.attrs["n_subtypes"])
+    motif = result["motif"].transpose("time", "individual").values.astype(np.int64)
+    if names is not None:
+        motif = names.apply(motif)
+    labs, motifs = [], []
+    for i, lab in enumerate(per_ind.values()):
+        keep = ~np.isin(lab, list(ignore)) & (motif[:, i] >= 0)
+        labs.append(lab[keep])
+        motifs.append(motif[keep, i])
+    lab, mot = np.concatenate(labs), np.concatenate(motifs)
+    if not len(lab):
+        raise ValueError("no frames left to score (all labels ignored or frames unencoded)")
+    types = mot // n_sub
+    report: dict[str, Any] = {
+        "frames": int(motif.size),
+        "scored_frames": int(len(lab)),
+        "individuals": list(per_ind),
+        "motif": scores(lab, mot),
+        "type": scores(lab, types),
+    }
+    for level, clusters in (("type", types), ("motif", mot)):
+        rows, cols, table = contingency(lab, clusters)
+        report[f"{level}_confusion"] = (rows.tolist(), cols.tolist(), table)
+    return report
+
+
+def confusion_view(
+    report: dict[str, Any], columns: str, names: MotifNames, top: int = TOP_MOTIFS
+) -> tuple[np.ndarray, list[str], list[str], str]:
+    """(counts, row names, column names, x label) for the confusion plot: labels x motif
+    types, or labels x the ``top`` motifs with most scored frames."""
+    if columns == COLUMNS[0]:
+        rows, cols, table = report["type_confusion"]
+        return table, rows, [names.type_name(t) for t in cols], "motif type"
+    rows, cols, table = report["motif_confusion"]
+    order = np.sort(np.argsort(-table.sum(0), kind="stable")[:top])
+    return table[:, order], rows, [names.name(cols[j]) for j in order], f"top {top} motifs"
+
+
+class EvaluateWidget(QWidget):
+    """Dock widget scoring an encoded pose layer against per-frame labels."""
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.worker: FunctionWorker | None = None
+        self.report: dict[str, Any] | None = None
+        self._names_shown: MotifNames | None = None
+
+        self.layer_combo = QComboBox()
+        self.labels_path = QLineEdit()
+        self.labels_path.setPlaceholderText("per-frame labels csv")
+        self.browse = QPushButton("Browse…")
+        self.browse.clicked.connect(self._browse)
+        path_row = QHBoxLayout()
+        path_row.addWidget(self.labels_path)
+        path_row.addWidget(self.browse)
+        self.ignore = QLineEdit("na")
+        self.ignore.setToolTip("labels left out of the scores, separated by commas")
+        self.columns = QComboBox()
+        self.columns.addItems(COLUMNS)
+        self.columns.currentTextChanged.connect(self._show_confusion)
+        form = QFormLayout()
+        form.addRow("encoded layer", self.layer_combo)
+        form.addRow("labels file", path_row)
+        form.addRow("ignore labels", self.ignore)
+        form.addRow("matrix columns", self.columns)
+
+        self.run_button = QPushButton("Evaluate")
+        self.run_button.clicked.connect(self.start)
+        self.status = QLabel("Encode a pose layer, then choose its labels file.")
+        self.status.setWordWrap(True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.table = QTableWidget(len(METRICS), len(LEVELS))
+        self.table.setHorizontalHeaderLabels(["motifs", "types"])
+        self.table.setVerticalHeaderLabels([label for _, label in METRICS])
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setMinimumHeight(self.table.verticalHeader().length() + 30)
+        self.plot = ConfusionPlot()
+        self.plot.setMinimumHeight(260)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.run_button)
+        layout.addWidget(self.status)
+        layout.addWidget(self.table)
+        layout.addWidget(self.plot)
+        layout.addStretch()
+
+        for event in ("inserted", "removed"):
+            getattr(self.viewer.layers.events, event).connect(self.refresh_layers)
+        self.refresh_layers()
+
+    def refresh_layers(self, event: Any = None) -> None:
+        """Re-list the encoded layers, keeping the current choice when it is still there."""
+        current = self.layer_combo.currentText()
+        names = list(encoded_layers(self.viewer))
+        self.layer_combo.clear()
+        self.layer_combo.addItems(names)
+        if current in names:
+            self.layer_combo.setCurrentText(current)
+
+    def _browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Per-frame labels", self.labels_path.text(), "CSV files (*.csv);;All (*)"
+        )
+        if path:
+            self.labels_path.setText(path)
+
+    def _names(self, layer: Any, result: xr.Dataset) -> MotifNames:
+        names = layer.metadata.get("motif_names")
+        if isinstance(names, MotifNames):
+            return names
+        return MotifNames(int(result.attrs["n_types"]), int(result.attrs["n_subtypes"]))
+
+    def start(self) -> None:
+        """Read the labels and score the chosen layer's motifs in a worker thread."""
+        if self.worker is not None:
+            return
+        self.refresh_layers()
+        layer = encoded_layers(self.viewer).get(self.layer_combo.currentText())
+        path = self.labels_path.text().strip()
+        if layer is None:
+            self._say("No encoded pose layer: encode one first (Encode widget).")
+            return
+        if not path:
+            self._say("Choose a labels file (Browse…).")
+            return
+        result = layer.metadata["motifs"]
+        names = self._names(layer, result)
+        ignore = [s.strip() for s in self.ignore.text().split(",") if s.strip()]
+        self.run_button.setEnabled(False)
+        self._say(f"Scoring {layer.name} against {Path(path).name}…")
+
+        @thread_worker(ignore_errors=True)  # errors go to _on_error
+        def run() -> dict[str, Any]:
+            return evaluate_result(result, read_label_table(path), ignore, names)
+
+        self.worker = run()
+        self.worker.returned.connect(lambda report: self._on_done(report, names))
+        self.worker.errored.connect(self._on_error)
+        self.worker.finished.connect(self._on_finished)
+        self.worker.start()
+
+    def _on_done(self, report: dict[str, Any], names: MotifNames) -> None:
+        self.report = report
+        self._names_shown = names
+        for col, level in enumerate(LEVELS):
+            for row, (key, _) in enumerate(METRICS):
+                item = QTableWidgetItem(f"{report[level][key]:.3f}")
+                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+                self.table.setItem(row, col, item)
+        self._show_confusion()
+        self._say(
+            f"{report['scored_frames']} of {report['frames']} frames scored "
+            f"({len(report['individuals'])} individual(s))."
+        )
+
+    def _show_confusion(self, *args: Any) -> None:
+        if self.report is None or self._names_shown is None:
+            return
+        counts, rows, cols, xlabel = confusion_view(
+            self.report, self.columns.currentText(), self._names_shown
+        )
+        self.plot.set_table(counts, rows, cols, xlabel)
+
+    def metric(self, key: str, level: str = "motif") -> float:
+        """The value shown for a metric (as displayed, 3 decimals)."""
+        row = [k for k, _ in METRICS].index(key)
+        return float(self.table.item(row, LEVELS.index(level)).text())
+
+    def _on_error(self, err: Exception) -> None:
+        self.report = None
+        self.table.clearContents()
+        self.plot.clear()
+        self._say(f"Cannot evaluate: {err}")
+
+    def _on_finished(self) -> None:
+        self.worker = None
+        self.run_button.setEnabled(True)
+
+    def _say(self, message: str) -> None:
+        self.status.setText(message)
