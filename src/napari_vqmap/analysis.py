@@ -179,3 +179,141 @@ def transition_matrix(table: pd.DataFrame, n_motifs: int, level: str = "motif") 
     counts = transition_counts(table, n_motifs, level).astype(float)
     rows = counts.sum(axis=1, keepdims=True)
     return np.divide(counts, rows, out=np.zeros_like(counts), where=rows > 0)
+
+
+def usage_table(
+    table: pd.DataFrame,
+    by: Sequence[str] = ("file", "individual"),
+    level: str = "motif",
+    names: MotifNames | None = None,
+) -> pd.DataFrame:
+    """Tidy usage per group of rows (e.g. per file, per individual, per group of files):
+    the ``by`` columns, the id (``motif`` or ``type``), name, frames, encoded (the group's
+    encoded frames) and usage (frames / encoded).
+
+    With ``names`` every motif (type) is listed for every group, zeros included; a group
+    only exists where it has rows, so an individual missing from a file gets no rows there
+    (missing is not zero usage).
+    """
+    by = list(by)
+    missing = [c for c in by if c not in table.columns]
+    if missing:
+        raise ValueError(f"the motif table has no column(s) {missing}")
+    table = apply_names(table, names)
+    ids = _level_ids(table, level)
+    enc = table.loc[ids >= 0, [*by, level]]
+    counts = enc.groupby([*by, level], sort=True).size().rename("frames")
+    if names is not None:
+        all_ids = (
+            sorted({names.resolve(m) for m in range(names.n_motifs)})
+            if level == "motif"
+            else list(range(names.n_types))
+        )
+    else:
+        all_ids = sorted(set(enc[level].tolist()))
+    groups = table[by].drop_duplicates().sort_values(by)
+    grid = groups.merge(pd.DataFrame({level: all_ids}), how="cross")
+    out = grid.merge(counts.reset_index(), on=[*by, level], how="left")
+    out["frames"] = out["frames"].fillna(0).astype(np.int64)
+    out["encoded"] = out.groupby(by)["frames"].transform("sum")
+    out["usage"] = np.where(out["encoded"] > 0, out["frames"] / out["encoded"].clip(lower=1), 0.0)
+    out.insert(len(by) + 1, "name", _id_names(out[level].to_numpy(), level, names, table))
+    return out.reset_index(drop=True)
+
+
+def _id_names(
+    ids: np.ndarray, level: str, names: MotifNames | None, table: pd.DataFrame
+) -> np.ndarray:
+    if level == "type":
+        return np.array([names.type_name(t) if names else f"T{t}" for t in ids], dtype=object)
+    if names is not None:
+        return names.names(ids)
+    lut = table.drop_duplicates("motif").set_index("motif")["name"]
+    return pd.Series(ids).map(lut).astype(str).to_numpy()
+
+
+MIN_GROUP_FILES = 3
+
+
+def compare_groups(
+    usage: pd.DataFrame,
+    group: str = "group",
+    level: str = "motif",
+    min_files: int = MIN_GROUP_FILES,
+) -> pd.DataFrame:
+    """Test per motif (type) whether usage differs between groups of files.
+
+    ``usage`` is a tidy :func:`usage_table` with one row per (file, ``group``, id) (every id
+    for every file, as with ``names``). Two groups: two-sided Mann-Whitney U, effect size
+    the rank-biserial correlation (positive: the first group uses it more) and the
+    difference of medians; more groups: Kruskal-Wallis H, effect size epsilon squared.
+    p values are corrected over motifs with Benjamini-Hochberg (``q``). Groups with fewer
+    than ``min_files`` files are left out of the test (their medians are still listed); a
+    motif with the same usage in every file is not tested. The ``note`` column says so.
+    """
+    from scipy import stats as st
+
+    if group not in usage.columns:
+        raise ValueError(f"the usage table has no column {group!r}")
+    groups = sorted(usage[group].unique().tolist(), key=str)
+    if len(groups) < 2:
+        raise ValueError(f"need at least two groups to compare, got {groups}")
+    sizes = usage.groupby(group)["file"].nunique()
+    small = [k for k in groups if sizes[k] < min_files]
+    tested = [k for k in groups if k not in small]
+    base_note = "; ".join(f"{k} not tested ({sizes[k]} < {min_files} files)" for k in small)
+    rows = []
+    for key, g in usage.groupby(level, sort=True):
+        row: dict = {level: key, "name": g["name"].iloc[0]}
+        values = {}
+        for k in groups:
+            values[k] = g.loc[g[group] == k, "usage"].to_numpy()
+            row[f"n_{k}"] = len(values[k])
+            row[f"median_{k}"] = float(np.median(values[k])) if len(values[k]) else np.nan
+        row |= _test([values[k] for k in tested], st)
+        if len(tested) == 2:
+            row["median_difference"] = row[f"median_{tested[0]}"] - row[f"median_{tested[1]}"]
+        notes = [base_note] if base_note else []
+        if len(tested) < 2:
+            notes.append("fewer than two groups with enough files: no test")
+        elif not row["test"]:
+            notes.append("same usage in every file: no test")
+        row["note"] = "; ".join(notes)
+        rows.append(row)
+    out = pd.DataFrame(rows)
+    out.insert(out.columns.get_loc("p") + 1, "q", benjamini_hochberg(out["p"].to_numpy()))
+    return out
+
+
+def _test(values: list[np.ndarray], st) -> dict:
+    """Mann-Whitney U (two groups) or Kruskal-Wallis (more) with its effect size."""
+    row = {"test": "", "statistic": np.nan, "p": np.nan, "effect": np.nan}
+    if len(values) < 2 or np.ptp(np.concatenate(values)) == 0:
+        return row
+    if len(values) == 2:
+        res = st.mannwhitneyu(values[0], values[1], alternative="two-sided")
+        n1, n2 = len(values[0]), len(values[1])
+        effect = 2 * float(res.statistic) / (n1 * n2) - 1  # rank-biserial
+        name = "mann-whitney-u"
+    else:
+        res = st.kruskal(*values)
+        effect = float(res.statistic) / (sum(len(v) for v in values) - 1)  # epsilon squared
+        name = "kruskal-wallis"
+    return {
+        "test": name,
+        "statistic": float(res.statistic),
+        "p": float(res.pvalue),
+        "effect": effect,
+    }
+
+
+def benjamini_hochberg(p: np.ndarray) -> np.ndarray:
+    """Benjamini-Hochberg adjusted p values (q); NaN (untested) stay NaN and do not count."""
+    from scipy.stats import false_discovery_control
+
+    p = np.asarray(p, dtype=float)
+    q = np.full_like(p, np.nan)
+    ok = np.isfinite(p)
+    if ok.any():
+        q[ok] = false_discovery_control(p[ok], method="bh")
+    return q

@@ -1,4 +1,4 @@
-"""Command line: ``napari-vqmap info | demo | train | encode | evaluate | compare ...``."""
+"""Command line: ``napari-vqmap info | demo | train | encode | evaluate | compare | analyze``."""
 
 from __future__ import annotations
 
@@ -64,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     compare = sub.add_parser("compare", help="agreement between two encodings or two models")
     add_compare_arguments(compare)
     compare.set_defaults(func=run_compare)
+    from napari_vqmap.analyze import add_analyze_arguments, run_analyze
+
+    analyze = sub.add_parser("analyze", help="usage, bouts, transitions, group tests, figures")
+    add_analyze_arguments(analyze)
+    analyze.set_defaults(func=run_analyze)
     return parser
 
 
