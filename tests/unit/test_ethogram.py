@@ -10,9 +10,7 @@ from napari_vqmap.napari.ethogram import (
     ethogram_columns,
     ethogram_image,
     index_at,
-    motif_summary,
     next_bout,
-    type_summary,
     x_of,
     zoomed,
 )
@@ -108,21 +106,3 @@ def test_next_bout_lands_on_the_motif() -> None:
         found = next_bout(MOTIF, t, 2, 1)
         if found is not None:
             assert (MOTIF[found] == 2).any() and found > t
-
-
-def test_motif_summary_counts_usage_and_bouts() -> None:
-    table = motif_summary(MOTIF, 2, 2, fps=2.0)
-    assert list(table["motif"]) == [0, 1, 2, 3]
-    row = table.set_index("motif").loc[0]
-    assert row["frames"] == 9 and row["bouts"] == 4
-    assert row["usage"] == pytest.approx(9 / 20)
-    assert row["median_bout"] == pytest.approx(np.median([3, 2, 1, 3]) / 2.0)
-    assert table["usage"].sum() == pytest.approx(1.0)
-
-
-def test_type_summary_merges_subtypes_into_type_bouts() -> None:
-    table = type_summary(MOTIF, 2, fps=0)
-    row = table.set_index("type").loc[0]
-    # type 0 (motifs 0, 1): animal 0 has runs 0-4, 6-7, 11; animal 1 has 9-11
-    assert row["frames"] == 11 and row["bouts"] == 4
-    assert row["median_bout"] == pytest.approx(np.median([5, 2, 1, 3]))

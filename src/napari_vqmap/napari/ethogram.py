@@ -8,7 +8,6 @@ A visible time range ``[t0, t1)`` of time indices is drawn across ``width`` pixe
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 
 
 def ethogram_columns(motif: np.ndarray, width: int, n_motifs: int) -> np.ndarray:
@@ -103,43 +102,3 @@ def next_bout(
         return int(later[0]) if later.size else None
     earlier = starts[starts < t]
     return int(earlier[-1]) if earlier.size else None
-
-
-def motif_summary(motif: np.ndarray, n_types: int, n_subtypes: int, fps: float) -> pd.DataFrame:
-    """Per motif with at least one frame: ``motif, type, subtype, frames, usage`` (fraction of
-    encoded frames), ``bouts`` and ``median_bout`` (seconds; frames when ``fps`` is 0)."""
-    motif = np.asarray(motif)
-    if motif.ndim == 1:
-        motif = motif[:, None]
-    n_motifs = n_types * n_subtypes
-    frames = np.bincount(motif[motif >= 0].ravel(), minlength=n_motifs)[:n_motifs]
-    durations: dict[int, list[int]] = {}
-    for col in motif.T:
-        edges = np.flatnonzero(np.diff(col)) + 1
-        lo, hi = np.r_[0, edges], np.r_[edges, len(col)]
-        for m, d in zip(col[lo], hi - lo, strict=True):
-            if m >= 0:
-                durations.setdefault(int(m), []).append(int(d))
-    used = np.flatnonzero(frames)
-    scale = 1.0 / fps if fps else 1.0
-    return pd.DataFrame(
-        {
-            "motif": used,
-            "type": used // n_subtypes,
-            "subtype": used % n_subtypes,
-            "frames": frames[used],
-            "usage": frames[used] / max(frames.sum(), 1),
-            "bouts": [len(durations[m]) for m in used],
-            "median_bout": [float(np.median(durations[m])) * scale for m in used],
-        }
-    )
-
-
-def type_summary(motif: np.ndarray, n_subtypes: int, fps: float) -> pd.DataFrame:
-    """Per type: ``type, frames, usage, bouts, median_bout`` where a bout is a run of one type
-    (subtype changes inside it do not split it)."""
-    motif = np.asarray(motif)
-    types = np.where(motif >= 0, motif // n_subtypes, -1)
-    n_types = int(types.max()) + 1 if (types >= 0).any() else 0
-    by_type = motif_summary(types, max(n_types, 1), 1, fps)
-    return by_type.drop(columns=["motif", "subtype"])

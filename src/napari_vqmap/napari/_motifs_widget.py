@@ -1,0 +1,532 @@
+"""The Motifs dock widget: ethogram strip, motif table, bout browser, prototypes, names.
+
+It works on pose layers that carry motifs (``metadata["motifs"]``, see
+:mod:`napari_vqmap.napari.motif_layers`). The logic lives in plain functions
+(:mod:`napari_vqmap.napari.ethogram`, :mod:`napari_vqmap.napari.prototype_view`,
+:mod:`napari_vqmap.names`); this module wires them to Qt and the viewer.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import xarray as xr
+from napari.qt.threading import thread_worker
+from napari.utils.notifications import show_error
+from qtpy.QtCore import Qt, QTimer
+from qtpy.QtGui import QColor, QIcon, QPixmap
+from qtpy.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from napari_vqmap.analysis import motif_stats, type_usage
+from napari_vqmap.names import NAMES_FILE, MotifNames
+from napari_vqmap.napari import motif_layers
+from napari_vqmap.napari._ethogram_strip import EthogramStrip
+from napari_vqmap.napari.ethogram import next_bout
+from napari_vqmap.napari.layer_styles import motif_palette, palette
+from napari_vqmap.napari.prototype_view import (
+    Prototypes,
+    PrototypeView,
+    find_model_dir,
+    load_prototypes,
+)
+from napari_vqmap.results import motifs_table
+
+if TYPE_CHECKING:
+    import napari
+
+ANY = "any individual"
+COLUMNS = ("motif", "usage %", "bouts", "median")
+ROLE_KIND, ROLE_ID = Qt.ItemDataRole.UserRole, Qt.ItemDataRole.UserRole + 1
+SORT_ROLE = Qt.ItemDataRole.UserRole + 2
+
+
+class _Row(QTreeWidgetItem):
+    """A tree row that sorts numeric columns by value."""
+
+    def __lt__(self, other: QTreeWidgetItem) -> bool:
+        column = self.treeWidget().sortColumn() if self.treeWidget() else 0
+        a, b = self.data(column, SORT_ROLE), other.data(column, SORT_ROLE)
+        if a is None or b is None:
+            return self.text(column).lower() < other.text(column).lower()
+        return a < b
+
+
+def _swatch(rgba: np.ndarray) -> QIcon:
+    pixmap = QPixmap(12, 12)
+    pixmap.fill(QColor.fromRgbF(*[float(c) for c in rgba[:3]]))
+    return QIcon(pixmap)
+
+
+def names_path(metadata: dict[str, Any]) -> Path | None:
+    """Where a recording's names file goes: its results folder, else beside the pose file
+    (``None`` when neither is known)."""
+    if metadata.get("results_dir"):
+        return Path(metadata["results_dir"]) / NAMES_FILE
+    source = metadata.get("source_file")
+    return Path(source).with_name(NAMES_FILE) if source else None
+
+
+class MotifsWidget(QWidget):
+    """Dock widget to browse, name and merge the motifs of encoded pose layers."""
+
+    def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
+        super().__init__()
+        self.viewer = napari_viewer
+        self.points: Any = None
+        self.skeleton: Any = None
+        self.result: xr.Dataset | None = None
+        self.names: MotifNames | None = None
+        self.motif = np.zeros((0, 1), np.int64)  # (time, individual), merges applied
+        self.frames = np.zeros(0, np.int64)
+        self.selected: tuple[str, int] | None = None  # ("type" | "motif", id)
+        self.protos: Prototypes | None = None
+        self.proto_worker: Any = None
+
+        self.recording = QComboBox()
+        self.recording.currentIndexChanged.connect(self._on_recording)
+        self.individual = QComboBox()
+        top = QHBoxLayout()
+        top.addWidget(self.recording, 2)
+        top.addWidget(self.individual, 1)
+
+        self.strip = EthogramStrip()
+        self.strip.seek.connect(self.seek_index)
+        self.strip.describe = self._describe
+        self.now = QLabel("")
+        self.now.setWordWrap(True)
+
+        self.tree = QTreeWidget()
+        self.tree.setColumnCount(len(COLUMNS))
+        self.tree.setHeaderLabels(list(COLUMNS))
+        self.tree.setSortingEnabled(True)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.tree.setEditTriggers(
+            QAbstractItemView.EditTrigger.DoubleClicked
+            | QAbstractItemView.EditTrigger.EditKeyPressed
+        )
+        self.tree.setMinimumHeight(160)
+        header = self.tree.header()
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.currentItemChanged.connect(self._on_select)
+        self.tree.itemChanged.connect(self._on_edit)
+
+        self.prev_button = QPushButton("◀ Previous bout")
+        self.next_button = QPushButton("Next bout ▶")
+        self.merge_button = QPushButton("Merge into…")
+        self.prev_button.clicked.connect(lambda: self.jump(-1))
+        self.next_button.clicked.connect(lambda: self.jump(1))
+        self.merge_button.clicked.connect(self._ask_merge)
+        buttons = QHBoxLayout()
+        for button in (self.prev_button, self.next_button, self.merge_button):
+            buttons.addWidget(button)
+
+        self.model_dir = QLineEdit()
+        self.model_dir.setPlaceholderText("model folder (default: the one that encoded)")
+        self.model_dir.editingFinished.connect(self._on_model_dir)
+        browse = QPushButton("Model…")
+        browse.clicked.connect(self._browse_model)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model_dir)
+        model_row.addWidget(browse)
+        self.prototype = PrototypeView()
+
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.strip)
+        layout.addWidget(self.now)
+        layout.addWidget(self.tree)
+        layout.addLayout(buttons)
+        self.proto_title = QLabel("Prototype (decoded motif)")
+        layout.addWidget(self.proto_title)
+        layout.addLayout(model_row)
+        layout.addWidget(self.prototype)
+        layout.addWidget(self.status)
+
+        self._refresh_timer = QTimer(self)
+        self._refresh_timer.setSingleShot(True)
+        self._refresh_timer.timeout.connect(self.refresh_layers)
+        self.viewer.layers.events.inserted.connect(self._on_inserted)
+        self.viewer.layers.events.removed.connect(self._on_removed)
+        for layer in self.viewer.layers:
+            layer.events.features.connect(self._later)
+        self.viewer.dims.events.current_step.connect(self._on_step)
+        self.refresh_layers()
+
+    # ------------------------------------------------------------ recordings
+
+    def _on_inserted(self, event: Any) -> None:
+        event.value.events.features.connect(self._later)
+        self.refresh_layers()
+
+    def _on_removed(self, event: Any) -> None:
+        event.value.events.features.disconnect(self._later)
+        self.refresh_layers()
+
+    def _later(self, event: Any = None) -> None:
+        # motifs set on existing layers (encoding) change their features first and their
+        # metadata right after, so look once the current call has returned
+        self._refresh_timer.start(0)
+
+    def refresh_layers(self, event: Any = None) -> None:
+        """Re-list the encoded pose layers (keeping the current choice when it remains)."""
+        current = self.recording.currentText()
+        found = motif_layers.find_motif_layers(self.viewer)
+        self._found = {points.name: (points, skeleton) for points, skeleton in found}
+        self.recording.blockSignals(True)
+        self.recording.clear()
+        self.recording.addItems(list(self._found))
+        if current in self._found:
+            self.recording.setCurrentText(current)
+        self.recording.blockSignals(False)
+        if not self._found:
+            self.status.setText("No encoded pose layers: encode them with the Encode widget.")
+        chosen = self._found.get(self.recording.currentText())
+        if chosen is None or chosen[0] is not self.points or self.result is None:
+            self._on_recording()
+        elif chosen[0].metadata.get("motifs") is not self.result:
+            self._on_recording()  # re-encoded
+
+    def _on_recording(self, *args: Any) -> None:
+        pair = self._found.get(self.recording.currentText()) if self._found else None
+        self.points, self.skeleton = pair if pair else (None, None)
+        self.protos = None
+        if self.points is None:
+            self.result, self.names = None, None
+            self.motif = np.zeros((0, 1), np.int64)
+            self.strip.clear()
+            self.tree.clear()
+            self.individual.clear()
+            self.prototype.show_message("No encoded pose layers.")
+            return
+        meta = self.points.metadata
+        self.result = meta["motifs"]
+        self.names = meta.get("motif_names") or MotifNames(
+            int(self.result.attrs["n_types"]), int(self.result.attrs["n_subtypes"])
+        )
+        poses = meta.get("poses")
+        n_time = self.result.sizes["time"]
+        if isinstance(poses, xr.Dataset) and "frame" in poses.coords:
+            self.frames = poses["frame"].values.astype(np.int64)
+        else:
+            self.frames = np.arange(n_time)
+        individuals = [str(i) for i in self.result["individual"].values]
+        self.individual.clear()
+        self.individual.addItems([ANY, *individuals] if len(individuals) > 1 else individuals)
+        self.status.setText("")
+        self._refresh_motifs(keep_range=False)
+        self.prototype.show_message("Select a motif to see its prototype.")
+
+    def layers(self) -> list[Any]:
+        """The current recording's layers, for :func:`motif_layers.apply_motifs`."""
+        return [layer for layer in (self.skeleton, self.points) if layer is not None]
+
+    # ------------------------------------------------------------ motifs
+
+    @property
+    def n_subtypes(self) -> int:
+        """Subtypes per type of the current encoding."""
+        return self.names.n_subtypes if self.names else 1
+
+    def _refresh_motifs(self, keep_range: bool = True) -> None:
+        """Recompute merged motifs, the strip and the table from ``result`` and ``names``."""
+        self.motif = self.names.apply(self.result["motif"].values).reshape(len(self.frames), -1)
+        lut = motif_palette(self.names.n_types, self.names.n_subtypes)
+        labels = [str(i) for i in self.result["individual"].values]
+        self.strip.set_data(self.motif, lut, labels, self.frames, keep_range=keep_range)
+        self.strip.set_index(self.current_index())
+        self._fill_tree()
+        self._update_now()
+
+    def _fps(self) -> float:
+        return float(self.result.attrs.get("fps") or 0.0) if self.result is not None else 0.0
+
+    def _fill_tree(self) -> None:
+        names, fps = self.names, self._fps()
+        lut = motif_palette(names.n_types, names.n_subtypes)
+        unit = "s" if fps else "frames"
+        self.tree.setHeaderLabels([*COLUMNS[:3], f"median ({unit})"])
+        self.tree.headerItem().setToolTip(3, f"median bout duration ({unit})")
+        table = motifs_table(self.result, self.points.metadata.get("poses"), names)
+        by_motif = motif_stats(table, names, fps or None)
+        by_type = type_usage(table, names, fps or None)
+        by_motif, by_type = by_motif[by_motif["frames"] > 0], by_type[by_type["frames"] > 0]
+        duration = "median_duration_s" if fps else "median_duration"
+        selected = self.selected
+        self.tree.blockSignals(True)
+        self.tree.setSortingEnabled(False)
+        self.tree.clear()
+        parents: dict[int, QTreeWidgetItem] = {}
+        for row in by_type.itertuples():
+            item = self._row("type", int(row.type), names.type_name(row.type), row, duration)
+            item.setIcon(0, _swatch(palette(names.n_types)[int(row.type)]))
+            self.tree.addTopLevelItem(item)
+            parents[int(row.type)] = item
+        for row in by_motif.itertuples():
+            item = self._row("motif", int(row.motif), names.name(row.motif), row, duration)
+            item.setIcon(0, _swatch(lut[int(row.motif)]))
+            parents[int(row.type)].addChild(item)
+        self.tree.setSortingEnabled(True)
+        self.tree.sortByColumn(1, Qt.SortOrder.DescendingOrder)
+        self.tree.expandAll()
+        self.tree.blockSignals(False)
+        if selected is not None:
+            self.select(*selected)
+
+    def _row(self, kind: str, ident: int, name: str, stats: Any, duration: str) -> _Row:
+        median = float(getattr(stats, duration))
+        item = _Row([name, f"{100 * stats.usage:.1f}", str(stats.n_bouts), f"{median:.2f}"])
+        item.setFlags(item.flags() | Qt.ItemFlag.ItemIsEditable)
+        item.setData(0, ROLE_KIND, kind)
+        item.setData(0, ROLE_ID, ident)
+        for column, value in enumerate((None, stats.usage, stats.n_bouts, median)):
+            if value is not None:
+                item.setData(column, SORT_ROLE, float(value))
+                item.setTextAlignment(column, Qt.AlignmentFlag.AlignRight)
+        return item
+
+    def items(self) -> list[QTreeWidgetItem]:
+        """All rows of the table (types and their motifs)."""
+        rows = []
+        for i in range(self.tree.topLevelItemCount()):
+            parent = self.tree.topLevelItem(i)
+            rows += [parent, *(parent.child(j) for j in range(parent.childCount()))]
+        return rows
+
+    def item_for(self, kind: str, ident: int) -> QTreeWidgetItem | None:
+        """The row of a type or motif id, if listed."""
+        for item in self.items():
+            if item.data(0, ROLE_KIND) == kind and item.data(0, ROLE_ID) == ident:
+                return item
+        return None
+
+    def select(self, kind: str, ident: int) -> None:
+        """Select the row of a type (``"type"``) or motif (``"motif"``)."""
+        item = self.item_for(kind, ident)
+        if item is not None:
+            self.tree.setCurrentItem(item)
+
+    def _on_select(self, item: QTreeWidgetItem | None, previous: Any = None) -> None:
+        if item is None:
+            return
+        self.selected = (item.data(0, ROLE_KIND), int(item.data(0, ROLE_ID)))
+        self.merge_button.setEnabled(self.selected[0] == "motif")
+        self.show_prototype()
+
+    # ------------------------------------------------------------ frames
+
+    def current_index(self) -> int:
+        """Time index of the viewer's current frame (nearest encoded frame)."""
+        if not len(self.frames):
+            return 0
+        frame = int(round(self.viewer.dims.point[0]))
+        t = int(np.searchsorted(self.frames, frame))
+        return int(np.clip(t, 0, len(self.frames) - 1))
+
+    def seek_index(self, t: int) -> None:
+        """Move the viewer to the frame of time index ``t``."""
+        if 0 <= t < len(self.frames):
+            self.viewer.dims.set_point(0, float(self.frames[t]))
+
+    def _on_step(self, event: Any = None) -> None:
+        if self.result is not None:
+            self.strip.set_index(self.current_index())
+            self._update_now()
+
+    def _describe(self, t: int, i: int) -> str:
+        return self.names.name(int(self.motif[t, i])) or "not encoded"
+
+    def _update_now(self) -> None:
+        t = self.current_index()
+        labels = [str(i) for i in self.result["individual"].values]
+        parts = [f"{lab}: <b>{self._describe(t, i)}</b>" for i, lab in enumerate(labels)]
+        self.now.setText(f"frame {int(self.frames[t])} — " + ", ".join(parts))
+
+    def chosen_individual(self) -> int | None:
+        """Index of the individual picked for bout jumps (``None`` for any)."""
+        text = self.individual.currentText()
+        labels = [str(i) for i in self.result["individual"].values]
+        return labels.index(text) if text in labels else None
+
+    def jump(self, direction: int) -> int | None:
+        """Go to the start of the next (1) or previous (-1) bout of the selected motif or
+        type; returns the time index, or ``None`` (and says so) when there is none."""
+        if self.result is None or self.selected is None:
+            self.status.setText("Select a motif or type in the table first.")
+            return None
+        kind, ident = self.selected
+        ids = (
+            self.motif
+            if kind == "motif"
+            else np.where(self.motif >= 0, self.motif // self.n_subtypes, -1)
+        )
+        t = next_bout(ids, self.current_index(), ident, direction, self.chosen_individual())
+        if t is None:
+            self.status.setText(f"No {'next' if direction > 0 else 'previous'} bout.")
+            return None
+        self.status.setText("")
+        self.seek_index(t)
+        return t
+
+    # ------------------------------------------------------------ names
+
+    def _on_edit(self, item: QTreeWidgetItem, column: int) -> None:
+        if column != 0 or self.names is None:
+            return
+        kind, ident, text = (
+            item.data(0, ROLE_KIND),
+            int(item.data(0, ROLE_ID)),
+            item.text(0).strip(),
+        )
+        self.rename(kind, ident, text)
+
+    def rename(self, kind: str, ident: int, name: str) -> None:
+        """Name a type or motif (an empty name restores the default), save and apply."""
+        if kind == "type":
+            if name and name != f"T{ident}":
+                self.names.types[ident] = name
+            else:
+                self.names.types.pop(ident, None)
+        elif name != self.names.name(ident):
+            self.names.rename(ident, name)
+        self._save_and_apply()
+
+    def _ask_merge(self) -> None:
+        if self.selected is None or self.selected[0] != "motif":
+            self.status.setText("Select a motif (a subtype row) to merge.")
+            return
+        source = self.selected[1]
+        targets = [int(m) for m in np.unique(self.motif[self.motif >= 0]) if m != source]
+        labels = [
+            f"{self.names.name(m)}  (T{m // self.n_subtypes}.{m % self.n_subtypes})"
+            for m in targets
+        ]
+        if not targets:
+            return
+        label, ok = QInputDialog.getItem(
+            self, "Merge motif", f"Merge {self.names.name(source)} into:", labels, 0, False
+        )
+        if ok:
+            self.merge(source, targets[labels.index(label)])
+
+    def merge(self, source: int, target: int) -> None:
+        """Merge motif ``source`` into ``target``, save and apply."""
+        try:
+            self.names.merge_into(source, target)
+        except ValueError as err:
+            self._fail(str(err))
+            return
+        self.selected = ("motif", self.names.resolve(target))
+        self._save_and_apply()
+
+    def _save_and_apply(self) -> None:
+        path = names_path(self.points.metadata)
+        if path is None or not path.parent.is_dir():
+            folder = QFileDialog.getExistingDirectory(self, "Folder for the motif names file")
+            if not folder:
+                self.status.setText("Names not saved (no folder chosen).")
+                path = None
+            else:
+                path = Path(folder) / NAMES_FILE
+        if path is not None:
+            try:
+                self.names.save(path)
+                self.status.setText(f"Names saved to {path}")
+            except OSError as err:
+                self._fail(f"Cannot save the names file: {err}")
+        for layer in self.layers():
+            layer.metadata["motif_names"] = self.names
+        motif_layers.apply_motifs(self.layers(), self.result, self.names)
+        self._refresh_motifs()
+
+    # ------------------------------------------------------------ prototypes
+
+    def _browse_model(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Model folder", self.model_dir.text())
+        if folder:
+            self.model_dir.setText(folder)
+            self._on_model_dir()
+
+    def _on_model_dir(self) -> None:
+        self.protos = None
+        self.show_prototype()
+
+    def _model_dir(self) -> Path | None:
+        text = self.model_dir.text().strip()
+        if text:
+            return Path(text)
+        return find_model_dir(self.points.metadata, self.result)
+
+    def _shown_motif(self) -> int | None:
+        if self.selected is None:
+            return None
+        kind, ident = self.selected
+        if kind == "motif":
+            return ident
+        in_type = self.motif[(self.motif >= 0) & (self.motif // self.n_subtypes == ident)]
+        return int(np.bincount(in_type).argmax()) if in_type.size else None
+
+    def show_prototype(self) -> None:
+        """Animate the selected motif's prototype, loading the model in a worker once."""
+        motif = self._shown_motif()
+        if motif is None or self.points is None:
+            return
+        if self.protos is not None:
+            rgba = motif_palette(self.names.n_types, self.names.n_subtypes)[motif]
+            p = self.protos
+            self.prototype.show_sequence(p.poses[motif], p.edges, rgba, p.fps)
+            return
+        if self.proto_worker is not None:
+            return  # shown when loaded
+        model_dir = self._model_dir()
+        if model_dir is None:
+            self.prototype.show_message("No model: pick the model folder to see prototypes.")
+            return
+        poses = self.points.metadata.get("poses")
+        self.prototype.show_message("Decoding prototypes…")
+
+        @thread_worker(ignore_errors=True)
+        def run() -> Prototypes:
+            return load_prototypes(model_dir, poses, self.names)
+
+        self.proto_worker = run()
+        self.proto_worker.returned.connect(self._on_protos)
+        self.proto_worker.errored.connect(
+            lambda err: self.prototype.show_message(f"No prototype: {err}")
+        )
+        self.proto_worker.finished.connect(self._on_proto_finished)
+        self.proto_worker.start()
+
+    def _on_protos(self, protos: Prototypes) -> None:
+        self.protos = protos
+        self.proto_title.setText(
+            f"Prototype (decoded by {protos.model_dir.name}, head {protos.head})"
+        )
+
+    def _on_proto_finished(self) -> None:
+        self.proto_worker = None
+        if self.protos is not None:
+            self.show_prototype()
+
+    def _fail(self, message: str) -> None:
+        self.status.setText(message)
+        show_error(message)

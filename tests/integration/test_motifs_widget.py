@@ -1,0 +1,214 @@
+"""The Motifs dock widget on real recordings: ethogram, seeking, bouts, prototypes, names.
+
+A SUBTLE 3D session (one mouse) is encoded with the bundled model (or, when this
+installation has none, a tiny model trained here for a few steps), then browsed, renamed and
+merged; the two-fly SLEAP clip checks one ethogram row per animal.
+"""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from napari.layers import Layer
+from qtpy.QtCore import QPoint, Qt
+
+from napari_vqmap.checkpoint import load_model
+from napari_vqmap.encode import encode
+from napari_vqmap.io import load_poses
+from napari_vqmap.model import ModelConfig
+from napari_vqmap.names import NAMES_FILE, MotifNames
+from napari_vqmap.napari.convert import pose_layers
+from napari_vqmap.napari.layer_styles import motif_palette
+from napari_vqmap.napari.motif_layers import apply_motifs
+from napari_vqmap.napari.prototype_view import head_for
+from napari_vqmap.preprocess import PreprocessConfig
+from napari_vqmap.results import write_results
+from napari_vqmap.validators import PoseFileError
+
+pytestmark = pytest.mark.gui
+torch.set_num_threads(2)
+
+SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "motifs_widget.png"
+SUBTLE = "subtle-avatar-3d/y5a5/coords/young_8301.csv"
+CLIP = "sleap-tests/clip.slp"
+N = 4000
+
+
+@pytest.fixture(scope="module")
+def model_dir(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The bundled model, else a tiny model trained for a few steps on SUBTLE frames."""
+    from napari_vqmap.sample_data import bundled_model_dir
+
+    try:
+        return bundled_model_dir()
+    except PoseFileError:
+        from napari_vqmap.train import TrainConfig, train
+
+        ds = load_poses(data_dir / SUBTLE, skeleton="subtle", fps=20).isel(time=slice(0, 1500))
+        config = TrainConfig(
+            steps=6,
+            batch_size=8,
+            warmup_steps=2,
+            checkpoint_every=100,
+            model=ModelConfig(window=32, hidden=32, token_dim=16, n_heads=2, res_depth=1),
+            preprocess=PreprocessConfig(target_fps=20, stride=16),
+        )
+        return train([ds], tmp_path_factory.mktemp("model") / "m", config)
+
+
+def _encoded(viewer, ds, model_dir: Path, results: Path | None) -> tuple:
+    """Add ``ds``'s pose layers, encode, (write the results) and apply the motifs."""
+    layers = [viewer.add_layer(Layer.create(*data)) for data in pose_layers(ds)]
+    model, meta = load_model(model_dir)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # a skeleton the model has no head for
+        result = encode(model, ds, meta)
+    names = MotifNames(int(result.attrs["n_types"]), int(result.attrs["n_subtypes"]))
+    if results is not None:
+        source = Path(ds.attrs["source_file"])
+        write_results(result, ds, results, source, model_dir, {})
+    apply_motifs(layers, result, names, results_dir=str(results) if results else None)
+    points = next(la for la in layers if la._type_string == "points")
+    return points, result
+
+
+def _widget(viewer):
+    dock, widget = viewer.window.add_plugin_dock_widget("napari-vqmap", "Motifs")
+    widget.dock = dock
+    return widget
+
+
+def test_subtle_session_seek_bouts_prototype_names(
+    make_napari_viewer, data_dir, model_dir, qtbot, tmp_path
+) -> None:
+    viewer = make_napari_viewer(show=True)
+    widget = _widget(viewer)
+    assert widget.recording.count() == 0 and "Encode" in widget.status.text()
+    assert widget.jump(1) is None and "Select" in widget.status.text()
+
+    ds = load_poses(data_dir / SUBTLE, skeleton="subtle", fps=20).isel(time=slice(0, N))
+    points, result = _encoded(viewer, ds, model_dir, tmp_path)
+    # the widget notices the encoding (feature change on an existing layer) by itself
+    qtbot.waitUntil(lambda: widget.result is result, timeout=5000)
+    assert widget.recording.currentText() == points.name
+    assert widget.strip.n_time == N and widget.strip.labels == [str(result.individual[0].values)]
+    assert widget.motif.shape == (N, 1)
+
+    # clicking the strip seeks the viewer
+    strip = widget.strip
+    x = int(strip.x_at_index(2500))
+    qtbot.mouseClick(strip, Qt.MouseButton.LeftButton, pos=QPoint(x, 5))
+    expected = strip.index_at_x(x)
+    assert abs(expected - 2500) <= N / strip.strip_width() + 1
+    assert viewer.dims.current_step[0] == expected
+    assert strip.index == expected
+
+    # following the viewer only moves the marker (the cached image is not rebuilt)
+    renders = strip.n_renders
+    viewer.dims.set_point(0, 1234)
+    assert strip.index == 1234 and strip.n_renders == renders
+    assert "frame 1234" in widget.now.text()
+
+    # the table lists used motifs under their types, most used first
+    motif = widget.motif[:, 0]
+    ids, counts = np.unique(motif[motif >= 0], return_counts=True)
+    top = int(ids[counts.argmax()])
+    assert widget.tree.topLevelItemCount() == len(np.unique(ids // widget.n_subtypes))
+    row = widget.item_for("motif", top)
+    assert row is not None and float(row.text(1)) == pytest.approx(
+        100 * counts.max() / counts.sum(), abs=0.06
+    )
+
+    # next / previous bout of the selected motif
+    widget.select("motif", top)
+    assert widget.selected == ("motif", top)
+    for _ in range(3):
+        before = viewer.dims.current_step[0]
+        widget.next_button.click()
+        frame = viewer.dims.current_step[0]
+        assert frame > before and motif[frame] == top and motif[frame - 1] != top
+    widget.prev_button.click()
+    back = viewer.dims.current_step[0]
+    assert back < frame and motif[back] == top
+
+    # the prototype of the selected motif is decoded in a worker and animated
+    qtbot.waitUntil(lambda: widget.prototype.animating, timeout=20000)
+    assert widget.protos is not None and widget.protos.poses.shape[2:] == (9, 3)
+
+    # rename a motif and a type: saved to the names file, shown in the table and layers
+    widget.item_for("motif", top).setText(0, "rear up")
+    saved = MotifNames.load(tmp_path / NAMES_FILE)
+    assert saved.motifs == {top: "rear up"}
+    assert widget.item_for("motif", top).text(0) == "rear up"
+    assert "rear up" in set(points.features["motif_name"].astype(str))
+    top_type = top // widget.n_subtypes
+    widget.item_for("type", top_type).setText(0, "rearing")
+    assert MotifNames.load(tmp_path / NAMES_FILE).types == {top_type: "rearing"}
+
+    # merge the second most used motif into the top one: recoloured, gone from the table
+    second = int(ids[np.argsort(counts)[-2]])
+    widget.merge(second, top)
+    assert MotifNames.load(tmp_path / NAMES_FILE).merge == {second: top}
+    assert widget.item_for("motif", second) is None
+    assert not (widget.motif == second).any()
+    lut = motif_palette(widget.names.n_types, widget.n_subtypes)
+    was_second = points.features["motif"].to_numpy() == top
+    np.testing.assert_allclose(points.face_color[was_second], lut[[top] * was_second.sum()])
+    assert (points.features["motif"] != second).all()
+
+    # screenshot of the widget in use: the mouse in 3D, coloured by its current motif
+    window = viewer.window._qt_window
+    window.resize(1500, 900)
+    window.resizeDocks([widget.dock], [430], Qt.Orientation.Horizontal)
+    viewer.dims.ndisplay = 3
+    widget.select("motif", top)
+    widget.jump(1)
+    here = points.data[points.data[:, 0] == viewer.dims.current_step[0]][:, 1:]
+    viewer.camera.center = tuple(here.mean(axis=0))
+    viewer.camera.angles = (0, -60, 60)
+    viewer.camera.zoom = (
+        0.5 * min(viewer.window._qt_viewer.canvas.size) / np.ptp(here, axis=0).max()
+    )
+    qtbot.waitUntil(lambda: widget.prototype.animating, timeout=20000)
+    qtbot.wait(300)
+    shot = viewer.screenshot(canvas_only=False, flash=False)
+    from imageio.v3 import imwrite
+
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    imwrite(SCREENSHOT, shot)
+    assert shot[..., :3].std() > 10
+
+
+def test_two_flies_one_row_each_and_no_head_message(
+    make_napari_viewer, data_dir, model_dir, qtbot
+) -> None:
+    viewer = make_napari_viewer(show=True)
+    ds = load_poses(data_dir / CLIP)
+    points, result = _encoded(viewer, ds, model_dir, None)
+    widget = _widget(viewer)
+    assert widget.result is result
+    assert widget.strip.labels == [str(i) for i in ds["individual"].values]
+    assert len(widget.strip.labels) == 2 and widget.strip.height() > 2 * 22
+    assert widget.individual.count() == 3  # any + each fly
+
+    # bouts of the chosen fly land on that fly's motif
+    motif = widget.motif
+    fly = 1
+    ids, counts = np.unique(motif[:, fly][motif[:, fly] >= 0], return_counts=True)
+    target = int(ids[counts.argmax()])
+    widget.individual.setCurrentIndex(1 + fly)
+    widget.select("motif", target)
+    t = widget.jump(1)
+    assert t is not None and motif[t, fly] == target
+    assert viewer.dims.current_step[0] == widget.frames[t]
+
+    # the model has no head for the fly skeleton: the widget says so instead of animating
+    qtbot.waitUntil(lambda: widget.proto_worker is None, timeout=20000)
+    if head_for(ds, load_model(model_dir)[1]) is None:
+        assert "no head" in widget.prototype.message and not widget.prototype.animating
+    else:
+        assert widget.prototype.animating
