@@ -114,12 +114,14 @@ def _encode_windows(
     window: int,
     frames: tuple[int, int],
     batch_size: int,
+    motion: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-frame (motif, confidence, embedding) of frames ``[f0, f1)`` of one individual's
     aligned track ``x`` (zero-padded so every window fits) from the windows at ``starts``.
 
     Votes are summed in window order, so a frame gets the same result whichever chunk of
-    windows covers it.
+    windows covers it. ``motion`` is the track's body motion and its mask (see
+    :func:`~napari_vqmap.preprocess.body_motion`), padded like ``x``.
     """
     f0, f1 = frames
     factor = 2**model.config.n_down
@@ -131,7 +133,15 @@ def _encode_windows(
         batch = starts[b : b + batch_size]
         xb = torch.from_numpy(np.stack([x[s : s + window] for s in batch]))
         mb = torch.from_numpy(np.stack([mask[s : s + window] for s in batch]))
-        out = model.encode(xb, mb, regions)
+        extra = {}
+        if motion is not None:
+            extra = {
+                "motion": torch.from_numpy(np.stack([motion[0][s : s + window] for s in batch])),
+                "motion_mask": torch.from_numpy(
+                    np.stack([motion[1][s : s + window] for s in batch])
+                ),
+            }
+        out = model.encode(xb, mb, regions, **extra)
         motif = out["motif_idx"].repeat_interleave(factor, dim=1).numpy()
         conf = out["confidence"].repeat_interleave(factor, dim=1).double().numpy()
         z = out["z"].repeat_interleave(factor, dim=1).double().numpy()
@@ -229,8 +239,20 @@ def encode(
             for i in range(n_ind):
                 x = _padded(rec.x[i], r0 - j0, r1 - j0)
                 mask = _padded(rec.mask[i], r0 - j0, r1 - j0)
+                motion = (
+                    _padded(rec.motion[i], r0 - j0, r1 - j0),
+                    _padded(rec.motion_mask[i], r0 - j0, r1 - j0),
+                )
                 m, c, z = _encode_windows(
-                    model, x, mask, regions, own - r0, window, (lo - r0, hi - r0), batch_size
+                    model,
+                    x,
+                    mask,
+                    regions,
+                    own - r0,
+                    window,
+                    (lo - r0, hi - r0),
+                    batch_size,
+                    motion,
                 )
                 visible = mask[lo - r0 : hi - r0].mean(axis=-1) >= config.min_visible_fraction
                 ok = visible[rows]

@@ -4,6 +4,12 @@ A pose dataset becomes a :class:`Recording`: positions (individual, time, keypoi
 centred on the skeleton's ``centre`` anchor, rotated so that the posterior -> anterior
 heading points to +x (about the vertical z axis only in 3D), divided by the recording's
 body length, with a boolean mask of usable keypoints. Masked entries are 0, never NaN.
+
+Per-frame alignment removes the animal's own movement through the arena (walking and
+standing still look alike), so a recording also carries the body centre's ``motion``:
+its forward and lateral velocity in the heading frame (body lengths per second) and the
+heading's angular velocity (radians per second), from frame t-1 to t. The model reads it
+as one extra "root" token.
 """
 
 from __future__ import annotations
@@ -57,6 +63,8 @@ class Recording:
     skeleton: Skeleton
     fps: float | None
     body_length: float
+    motion: np.ndarray  # (individual, time, 3): forward, lateral velocity, angular velocity
+    motion_mask: np.ndarray  # (individual, time) bool
 
     @property
     def n_frames(self) -> int:
@@ -141,12 +149,14 @@ def align(
     skeleton: Skeleton,
     max_anchor_gap: int = 10,
     scale: float | None = None,
-) -> tuple[np.ndarray, np.ndarray, float]:
+    fps: float | None = None,
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]:
     """Egocentric alignment of ``pos`` (individual, time, keypoint, space).
 
     Returns aligned positions (0 where masked), the mask (whole frames masked where an
-    anchor is missing for more than ``max_anchor_gap`` frames) and the body length used
-    (``scale`` when given, e.g. the whole recording's for a chunk of it).
+    anchor is missing for more than ``max_anchor_gap`` frames), the body length used
+    (``scale`` when given, e.g. the whole recording's for a chunk of it), and the body
+    motion (individual, time, 3) with its mask (see :func:`body_motion`).
     Without anterior/posterior anchors the heading is left as it is (no rotation).
     """
     index = {k: i for i, k in enumerate(skeleton.keypoints)}
@@ -172,7 +182,33 @@ def align(
     out[..., 0] = cos * rel[..., 0] + sin * rel[..., 1]
     out[..., 1] = -sin * rel[..., 0] + cos * rel[..., 1]
     out = np.where(mask[..., None], out / scale, 0.0).astype(np.float32)
-    return out, mask, scale
+    motion, motion_mask = body_motion(centre, angle, valid, scale, fps)
+    return out, mask, scale, motion, motion_mask
+
+
+def body_motion(
+    centre: np.ndarray, angle: np.ndarray, valid: np.ndarray, scale: float, fps: float | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Centre velocity in the heading frame (body lengths/s) and angular velocity (rad/s).
+
+    ``centre`` (individual, time, space), ``angle`` (individual, time) unwrapped,
+    ``valid`` (individual, time). Frame t uses t-1 -> t (frame 0 copies frame 1); a frame
+    is valid when both ends are. Without a frame rate, 30 fps is assumed.
+    Returns (individual, time, 3) float32, 0 where invalid, and the (individual, time) mask.
+    """
+    rate = float(fps) if fps else 30.0
+    step = np.diff(np.nan_to_num(centre[..., :2]), axis=1)
+    turn = np.diff(np.nan_to_num(angle), axis=1)
+    ok = valid[:, 1:] & valid[:, :-1]
+    cos, sin = np.cos(np.nan_to_num(angle[:, 1:])), np.sin(np.nan_to_num(angle[:, 1:]))
+    forward = cos * step[..., 0] + sin * step[..., 1]
+    lateral = -sin * step[..., 0] + cos * step[..., 1]
+    motion = np.stack([forward / scale * rate, lateral / scale * rate, turn * rate], -1)
+    if motion.shape[1] == 0:  # a single frame: no motion
+        return np.zeros((*valid.shape, 3), np.float32), np.zeros(valid.shape, bool)
+    motion = np.concatenate([motion[:, :1], motion], axis=1)
+    ok = np.concatenate([ok[:, :1], ok], axis=1)
+    return np.where(ok[..., None], motion, 0.0).astype(np.float32), ok
 
 
 def resampled_start(first_frame: int, fps: float, target_fps: float) -> int:
@@ -234,11 +270,17 @@ def preprocess(
     pos = ds["position"].transpose("individual", "time", "keypoint", "space").values
     pos = pos.astype(np.float64)
     mask = keypoint_mask(ds, config.conf_threshold)
-    x, mask, scale = align(pos, mask, skeleton, config.max_anchor_gap, body_length)
-    frames = np.asarray(ds["frame"].values if "frame" in ds.coords else np.arange(x.shape[1]))
     fps = ds.attrs.get("fps") or None
+    x, mask, scale, motion, motion_mask = align(
+        pos, mask, skeleton, config.max_anchor_gap, body_length, fps
+    )
+    frames = np.asarray(ds["frame"].values if "frame" in ds.coords else np.arange(x.shape[1]))
     target = target_fps or config.target_fps
     if fps and target and not np.isclose(fps, target):
+        resampled = resample(
+            motion[:, :, None], motion_mask[:, :, None], frames, fps, target, first_frame
+        )
+        motion, motion_mask = resampled[0][:, :, 0], resampled[1][:, :, 0]
         x, mask, frames = resample(x, mask, frames, float(fps), float(target), first_frame)
         fps = float(target)
     return Recording(
@@ -250,6 +292,8 @@ def preprocess(
         skeleton=skeleton,
         fps=fps,
         body_length=scale,
+        motion=motion,
+        motion_mask=motion_mask,
     )
 
 
@@ -298,8 +342,18 @@ def get_window(
     """``(x, mask)`` of one window, (window, K, D) and (window, K); padded past the end."""
     x = rec.x[individual, start : start + window]
     mask = rec.mask[individual, start : start + window]
-    pad = window - x.shape[0]
-    if pad:
-        x = np.concatenate([x, np.zeros((pad, *x.shape[1:]), x.dtype)])
-        mask = np.concatenate([mask, np.zeros((pad, *mask.shape[1:]), bool)])
-    return x, mask
+    return _pad(x, window), _pad(mask, window)
+
+
+def get_motion(
+    rec: Recording, individual: int, start: int, window: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(motion, motion_mask)`` of one window, (window, 3) and (window,); padded past the end."""
+    motion = rec.motion[individual, start : start + window]
+    return _pad(motion, window), _pad(rec.motion_mask[individual, start : start + window], window)
+
+
+def _pad(a: np.ndarray, length: int) -> np.ndarray:
+    """``a`` zero-padded (False for bool) along its first axis to ``length``."""
+    pad = length - a.shape[0]
+    return np.concatenate([a, np.zeros((pad, *a.shape[1:]), a.dtype)]) if pad > 0 else a

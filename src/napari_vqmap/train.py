@@ -45,6 +45,7 @@ from napari_vqmap.model import VQMAP, ModelConfig
 from napari_vqmap.preprocess import (
     PreprocessConfig,
     Recording,
+    get_motion,
     get_window,
     make_windows,
     preprocess,
@@ -268,8 +269,8 @@ def _new_group(skeleton: Skeleton, n_dims: int, taken: set[str]) -> Group:
 
 def sample_batch(
     groups: list[Group], config: TrainConfig, step: int, rank: int = 0
-) -> tuple[Group, np.ndarray, np.ndarray]:
-    """The augmented batch ``(group, x, mask)`` of ``step`` on ``rank``.
+) -> tuple[Group, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The augmented batch ``(group, x, mask, motion, motion_mask)`` of ``step`` on ``rank``.
 
     The skeleton depends on (seed, step) only, so all DDP ranks use the same head; the
     windows and augmentations also depend on the rank.
@@ -277,16 +278,19 @@ def sample_batch(
     group = groups[np.random.default_rng([config.seed, step]).integers(len(groups))]
     rng = np.random.default_rng([config.seed, step, rank + 1])
     window = config.preprocess.window or config.model.window
-    xs, masks = [], []
+    xs, masks, motions, motion_masks = [], [], [], []
     for r in rng.integers(len(group.recordings), size=config.batch_size):
         rows = group.windows[r]
         _, individual, start = rows[rng.integers(len(rows))]
         x, mask = get_window(group.recordings[r], individual, start, window)
+        motion, motion_mask = get_motion(group.recordings[r], individual, start, window)
         xs.append(x)
         masks.append(mask)
-    x, mask = np.stack(xs), np.stack(masks)
-    augment(x, mask, rng, group.mirror if config.mirror else None, config)
-    return group, x, mask
+        motions.append(motion)
+        motion_masks.append(motion_mask)
+    x, mask, motion = np.stack(xs), np.stack(masks), np.stack(motions)
+    augment(x, mask, rng, group.mirror if config.mirror else None, config, motion)
+    return group, x, mask, motion, np.stack(motion_masks)
 
 
 def augment(
@@ -295,14 +299,19 @@ def augment(
     rng: np.random.Generator,
     mirror: np.ndarray | None,
     config: TrainConfig,
+    motion: np.ndarray | None = None,
 ) -> None:
-    """In place: mirror half the windows (if ``mirror``), then drop random keypoints."""
+    """In place: mirror half the windows (if ``mirror``), then drop random keypoints.
+
+    Mirroring also negates the lateral and angular velocity of ``motion`` (B, T, 3)."""
     n_batch, _, n_kp, _ = x.shape
     if mirror is not None:
         flip = rng.random(n_batch) < 0.5
         x[flip] = x[flip][:, :, mirror]
         mask[flip] = mask[flip][:, :, mirror]
         x[flip, ..., 1] *= -1
+        if motion is not None:
+            motion[flip, :, 1:] *= -1
     n_max = int(config.dropout_max_fraction * n_kp)
     if n_max < 1:
         return
@@ -544,7 +553,7 @@ def train(
         while step < config.steps:
             if should_stop is not None and should_stop():
                 break
-            group, x, mask = sample_batch(groups, config, step, rank)
+            group, x, mask, motion, motion_mask = sample_batch(groups, config, step, rank)
             lr = lr_at(step, config)
             for pg in optimizer.param_groups:
                 pg["lr"] = lr
@@ -554,6 +563,8 @@ def train(
                     torch.from_numpy(mask).to(device),
                     group.regions.to(device),
                     head=group.head,
+                    motion=torch.from_numpy(motion).to(device),
+                    motion_mask=torch.from_numpy(motion_mask).to(device),
                 )
             optimizer.zero_grad(set_to_none=True)
             result["loss"].backward()

@@ -216,9 +216,15 @@ def test_mirror_pairs_and_augmentation() -> None:
     x = np.random.default_rng(0).normal(size=(64, 4, 9, 3)).astype(np.float32)
     mask = np.ones((64, 4, 9), bool)
     flipped, fmask = x.copy(), mask.copy()
-    augment(flipped, fmask, np.random.default_rng(1), perm, _config(keypoint_dropout=0.0))
+    motion = np.random.default_rng(2).normal(size=(64, 4, 3)).astype(np.float32)
+    fmotion = motion.copy()
+    augment(flipped, fmask, np.random.default_rng(1), perm, _config(keypoint_dropout=0.0), fmotion)
     swapped = (flipped[:, :, :, 1] == -x[:, :, perm, 1]).all(axis=(1, 2))
     assert 10 < swapped.sum() < 54 and fmask.all()
+    # Mirrored windows turn and side-step the other way; forward speed is unchanged.
+    np.testing.assert_array_equal(fmotion[swapped][..., 1:], -motion[swapped][..., 1:])
+    np.testing.assert_array_equal(fmotion[..., 0], motion[..., 0])
+    np.testing.assert_array_equal(fmotion[~swapped], motion[~swapped])
     np.testing.assert_array_equal(
         flipped[swapped][..., [0, 2]], x[swapped][:, :, perm][..., [0, 2]]
     )

@@ -20,7 +20,16 @@ HEADS = {"rat23": (23, 3), "subtle": (9, 3), "calms": (7, 2)}
 
 
 def small_config(**kw) -> ModelConfig:
-    return ModelConfig(**{"window": 16, "hidden": 16, "token_dim": 8, "codebook_warmup": 0, **kw})
+    return ModelConfig(
+        **{
+            "window": 16,
+            "hidden": 16,
+            "token_dim": 8,
+            "codebook_warmup": 0,
+            "use_motion": True,
+            **kw,
+        }
+    )
 
 
 def make_batch(b: int, t: int, k: int, d: int, p_missing: float = 0.2, seed: int = 0):
@@ -309,3 +318,33 @@ def test_ema_statistics_identical_across_ddp_ranks(tmp_path: Path) -> None:
     a, b = (torch.load(f"{results}.{r}") for r in (0, 1))
     for k in a:
         assert torch.equal(a[k], b[k]), k
+
+
+def test_body_motion_root_token(model: VQMAP) -> None:
+    cfg = model.config
+    x, mask, regions = make_batch(3, cfg.window, 9, 3, p_missing=0.0)
+    g = torch.Generator().manual_seed(1)
+    motion = torch.randn(3, cfg.window, 3, generator=g)
+    hidden = torch.zeros(3, cfg.window, dtype=torch.bool)
+    z = model.encode(x, mask, regions)["z"]
+    # Masked motion is absent motion; given motion changes the latent.
+    torch.testing.assert_close(model.encode(x, mask, regions, 5 * motion, hidden)["z"], z)
+    assert not torch.allclose(model.encode(x, mask, regions, motion)["z"], z)
+    # Keypoint order still does not matter with the root token present.
+    perm = torch.randperm(9, generator=g)
+    a = model.encode(x, mask, regions, motion)["z"]
+    b = model.encode(x[:, :, perm], mask[:, :, perm], regions[perm], motion)["z"]
+    torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+    # The motion is reconstructed and weighted into the loss.
+    model.eval()
+    out = model(x, mask, regions, "subtle", motion=motion)
+    assert out["motion_loss"] > 0
+    expected = (
+        out["recon_loss"]
+        + cfg.motion_weight * out["motion_loss"]
+        + cfg.commitment_weight * out["commit_loss"]
+    )
+    torch.testing.assert_close(out["loss"], expected)
+    plain = VQMAP(small_config(use_motion=False), HEADS)
+    assert not any("root" in k or "motion" in k for k in plain.state_dict())
+    assert float(plain(x, mask, regions, "subtle", motion=motion)["motion_loss"]) == 0.0

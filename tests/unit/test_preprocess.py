@@ -7,6 +7,7 @@ import pytest
 
 from napari_vqmap.preprocess import (
     PreprocessConfig,
+    get_motion,
     get_window,
     make_windows,
     preprocess,
@@ -129,3 +130,34 @@ def test_config_round_trip() -> None:
     assert PreprocessConfig.from_dict(cfg.to_dict()) == cfg
     with pytest.raises(ValueError, match="bogus"):
         PreprocessConfig.from_dict({"bogus": 1})
+
+
+def test_body_motion_in_the_heading_frame_per_second() -> None:
+    n, fps = 61, 20.0  # _body drifts 6 units along +x over the recording; body length 4
+    speed = 6 / (n - 1) / 4 * fps  # body lengths per second
+    rec = preprocess(_poses(_body(n, 3, np.zeros(n)), fps=fps), SKELETON)
+    assert rec.motion.shape == (1, n, 3) and rec.motion_mask.all()
+    np.testing.assert_allclose(rec.motion[0], [[speed, 0.0, 0.0]] * n, atol=1e-4)
+    # Facing +y while drifting along +x: moving to the animal's right (-y), no forward part.
+    rec = preprocess(_poses(_body(n, 2, np.full(n, np.pi / 2)), fps=fps), SKELETON)
+    np.testing.assert_allclose(rec.motion[0], [[0.0, -speed, 0.0]] * n, atol=1e-4)
+    # Turning at a constant rate across the +-pi seam (the heading is unwrapped).
+    angles = np.pi - 0.05 + 0.01 * np.arange(n)
+    rec = preprocess(_poses(_body(n, 2, angles), fps=fps), SKELETON)
+    np.testing.assert_allclose(rec.motion[0, :, 2], 0.01 * fps, atol=1e-4)
+    # Resampled to another frame rate, the units stay per second.
+    rec = preprocess(_poses(_body(n, 3, np.zeros(n)), fps=fps), SKELETON, target_fps=10.0)
+    np.testing.assert_allclose(rec.motion[0, :, 0], speed, atol=1e-4)
+
+
+def test_body_motion_masked_where_the_anchors_are_missing() -> None:
+    pos = _body(100, 3, np.full(100, 0.3))
+    pos[40:80, :, 1] = np.nan  # centre missing 40 frames
+    rec = preprocess(_poses(pos), SKELETON, PreprocessConfig(max_anchor_gap=5))
+    assert np.isfinite(rec.motion).all()
+    assert not rec.motion_mask[0, 40:81].any() and rec.motion_mask[0, 81:].all()
+    assert (rec.motion[0, 40:81] == 0).all()
+    x, mask = get_window(rec, 0, 90, 32)
+    motion, motion_mask = get_motion(rec, 0, 90, 32)
+    assert motion.shape == (32, 3) and motion_mask.shape == (32,)
+    assert motion_mask[:10].all() and not motion_mask[10:].any()  # padded past the end

@@ -25,11 +25,13 @@ class ModelConfig:
     ema_decay: float = 0.99
     commitment_beta: float = 0.25
     commitment_weight: float = 0.02  # weight of the commitment term in the total loss
-    dead_code_threshold: float = 1e-3  # EMA share of assignments under which a code is reset
+    dead_code_threshold: float = 1e-2  # EMA share of assignments under which a code is reset
     codebook_warmup: int = 100  # training steps with unquantised latents before k-means init
     max_dims: int = 3  # input coordinates handled (2D and 3D)
     res_depth: int = 2  # residual dilated conv units per temporal block (reference: 3)
     dilation_growth: int = 3  # dilation of unit i is dilation_growth**i
+    use_motion: bool = False  # a "root" token with the body centre's motion (see preprocess)
+    motion_weight: float = 1.0  # weight of the motion reconstruction in the loss
 
     def __post_init__(self) -> None:
         for f in fields(self):

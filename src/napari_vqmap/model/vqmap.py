@@ -26,6 +26,15 @@ from attention as keys. Every attention also sees one learned "null" key, so a t
 with no visible keypoint at all attends only to it (no NaN). Hence a keypoint masked in a
 whole window has exactly no influence, the same as if it were absent.
 
+Body motion. Per-frame egocentric alignment removes the animal's movement through the
+arena, so walking and standing still would look alike. With ``use_motion``, the body
+centre's motion (forward and lateral velocity, angular velocity; see
+:func:`napari_vqmap.preprocess.body_motion`), scaled by :data:`MOTION_SCALE`, is one more
+"root" token: its own first conv block (3 channels + mask), a learned root embedding, then
+the same set-attention, conv and pooling blocks as the keypoint tokens. The decoder
+reconstructs it with a shared linear head (``motion_weight`` in the loss). Without motion
+input (``motion=None``) the root token is masked, i.e. absent.
+
 Quantiser. z is split into a type half and a subtype half, each snapped to its own EMA
 codebook (``n_types`` and ``n_subtypes`` codes of size ``code_dim``): a motif is the pair,
 ``motif = type * n_subtypes + subtype``.
@@ -33,7 +42,8 @@ codebook (``n_types`` and ``n_subtypes`` codes of size ``code_dim``): a motif is
 Decoder. The quantised latent goes through residual temporal convs and ``n_down`` stride-2
 transposed convs back to T frames, then a per-skeleton linear head maps the C channels of
 each frame to K x D coordinates. The loss is the MSE over the visible keypoints' D
-coordinates plus ``commitment_weight`` times the commitment loss.
+coordinates, plus ``motion_weight`` times the MSE of the (scaled) body motion, plus
+``commitment_weight`` times the commitment loss.
 """
 
 from __future__ import annotations
@@ -45,6 +55,9 @@ from torch import Tensor, nn
 from napari_vqmap.model.config import ModelConfig
 from napari_vqmap.model.quantizer import EMAQuantizer, perplexity
 from napari_vqmap.skeletons import REGIONS
+
+MOTION_SCALE = 0.5  # body lengths/s and rad/s -> about the spread of aligned coordinates
+MOTION_DIMS = 3
 
 
 class ChannelNorm(nn.LayerNorm):
@@ -111,8 +124,12 @@ class CrossAttention(nn.Module):
         h = self.n_heads
         queries = self.q(q).view(n, lq, h, c // h).transpose(1, 2)
         keys, values = self.kv(kv).view(n, kv.shape[1], 2, h, c // h).permute(2, 0, 3, 1, 4)
-        attn_mask = None if kv_valid is None else kv_valid[:, None, None, :]
-        a = F.scaled_dot_product_attention(queries, keys, values, attn_mask=attn_mask)
+        # Written out rather than F.scaled_dot_product_attention: on the CPU that picks
+        # kernels by batch size, so a window's codes would depend on its batch-mates.
+        scores = queries @ keys.transpose(-1, -2) * (c // h) ** -0.5
+        if kv_valid is not None:
+            scores = scores.masked_fill(~kv_valid[:, None, None, :], float("-inf"))
+        a = scores.softmax(-1) @ values
         x = self.norm1(q + self.proj(a.transpose(1, 2).reshape(n, lq, c)))
         return self.norm2(x + self.ff(x))
 
@@ -159,7 +176,8 @@ class InducedSetPooling(nn.Module):
 
 
 class Encoder(nn.Module):
-    """(B, T, K, D) poses + (B, T, K) mask + (B, K) regions -> (B, T', latent_dim)."""
+    """(B, T, K, D) poses + (B, T, K) mask + (B, K) regions [+ (B, T, 3) motion and its
+    (B, T) mask] -> (B, T', latent_dim)."""
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
@@ -177,9 +195,22 @@ class Encoder(nn.Module):
         self.dims_emb = nn.Embedding(cfg.max_dims + 1, cfg.token_dim)
         for emb in (self.region_emb, self.dims_emb):  # small, so they do not swamp the motion
             nn.init.normal_(emb.weight, std=0.02)
+        self.use_motion = cfg.use_motion
+        if cfg.use_motion:
+            self.root_conv = TemporalBlock(
+                MOTION_DIMS + 1, cfg.hidden, cfg.token_dim, cfg.res_depth, cfg.dilation_growth
+            )
+            self.root_emb = nn.Parameter(torch.randn(cfg.token_dim) * 0.02)
         self.pool = InducedSetPooling(cfg.token_dim, cfg.n_heads, cfg.n_inducing, cfg.latent_dim)
 
-    def forward(self, x: Tensor, mask: Tensor, regions: Tensor) -> Tensor:
+    def forward(
+        self,
+        x: Tensor,
+        mask: Tensor,
+        regions: Tensor,
+        motion: Tensor | None = None,
+        motion_mask: Tensor | None = None,
+    ) -> Tensor:
         b, t, k, d = x.shape
         x = torch.where(mask[..., None], x, 0.0)
         x = F.pad(x, (0, self.max_dims - d))
@@ -190,10 +221,18 @@ class Encoder(nn.Module):
         for i, (conv, isab) in enumerate(zip(self.convs, self.sets, strict=True)):
             valid = F.max_pool1d(valid, 2)
             seq = conv(seq) * valid
+            if i == 0 and self.use_motion:  # the root token joins as keypoint K
+                root, root_valid = self._root(motion, motion_mask, x)
+                seq = torch.cat([seq.view(b, k, *seq.shape[1:]), root[:, None]], 1)
+                valid = torch.cat([valid.view(b, k, 1, -1), root_valid[:, None]], 1)
+                k += 1
+                seq, valid = seq.flatten(0, 1), valid.flatten(0, 1)
             t = seq.shape[-1]
             tokens = seq.view(b, k, -1, t).permute(0, 3, 1, 2)  # (B, T', K, C)
             if i == 0:
                 extra = self.region_emb(regions) + self.dims_emb.weight[d]  # (B, K, C)
+                if self.use_motion:
+                    extra = torch.cat([extra, self.root_emb.expand(b, 1, -1)], 1)
                 tokens = tokens + extra[:, None]
             tok_valid = valid.view(b, k, t).transpose(1, 2).reshape(b * t, k) > 0
             tokens = isab(tokens.reshape(b * t, k, -1), tok_valid)
@@ -201,6 +240,21 @@ class Encoder(nn.Module):
             seq = tokens.view(b, t, k, -1).permute(0, 2, 3, 1).reshape(b * k, -1, t)
         z = self.pool(tokens, tok_valid)
         return z.view(b, t, -1)
+
+    def _root(
+        self, motion: Tensor | None, motion_mask: Tensor | None, x: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Root token after its conv block (B, C, T/2) and its validity (B, 1, T/2)."""
+        b, t = x.shape[:2]
+        if motion is None:
+            motion = x.new_zeros(b, t, MOTION_DIMS)
+            motion_mask = torch.zeros(b, t, dtype=torch.bool, device=x.device)
+        elif motion_mask is None:
+            motion_mask = torch.ones(b, t, dtype=torch.bool, device=x.device)
+        m = motion_mask[..., None]
+        inp = torch.cat([torch.where(m, motion * MOTION_SCALE, 0.0), m.to(x.dtype)], -1)
+        valid = F.max_pool1d(motion_mask[:, None].to(x.dtype), 2)
+        return self.root_conv(inp.transpose(1, 2).contiguous()) * valid, valid
 
 
 class Decoder(nn.Module):
@@ -246,6 +300,8 @@ class VQMAP(nn.Module):
         self.type_q = EMAQuantizer(config.n_types, config.code_dim, **q)
         self.subtype_q = EMAQuantizer(config.n_subtypes, config.code_dim, **q)
         self.decoder = Decoder(config)
+        if config.use_motion:
+            self.motion_head = nn.Linear(config.hidden, MOTION_DIMS)
         self.heads = nn.ModuleDict()
         self.head_shapes: dict[str, tuple[int, int]] = {}
         for name, (n_keypoints, n_dims) in heads.items():
@@ -267,26 +323,45 @@ class VQMAP(nn.Module):
         self.heads[name] = nn.Linear(self.config.hidden, n_keypoints * n_dims, device=device)
         self.head_shapes[name] = (n_keypoints, n_dims)
 
-    def forward(self, x: Tensor, mask: Tensor, regions: Tensor, head: str) -> dict[str, Tensor]:
+    def forward(
+        self,
+        x: Tensor,
+        mask: Tensor,
+        regions: Tensor,
+        head: str,
+        motion: Tensor | None = None,
+        motion_mask: Tensor | None = None,
+    ) -> dict[str, Tensor]:
         """Encode, quantise and reconstruct windows on ``head``; returns losses and codes.
 
-        x (B, T, K, D) float, mask (B, T, K) bool (True = visible), regions (K,) or (B, K).
+        x (B, T, K, D) float, mask (B, T, K) bool (True = visible), regions (K,) or (B, K),
+        motion (B, T, 3) and motion_mask (B, T) bool (optional: body-centre motion).
         """
         self._check_head(x, head)
         mask, regions = self._inputs(x, mask, regions)
-        z = self.encoder(x, mask, regions)
+        z = self.encoder(x, mask, regions, motion, motion_mask)
         z_type, z_sub = z.split(self.config.code_dim, dim=-1)
         qt, qs = self.type_q(z_type), self.subtype_q(z_sub)
         zq = torch.cat([qt.quantized, qs.quantized], dim=-1)
-        recon = self._head(self.decoder(zq), head)
+        features = self.decoder(zq)
+        recon = self._head(features, head)
         recon_loss = masked_mse(recon, x, mask)
+        motion_loss = recon_loss.new_zeros(())
+        if self.config.use_motion and motion is not None:
+            mm = torch.ones_like(mask[..., 0]) if motion_mask is None else motion_mask.bool()
+            pred = self.motion_head(features)[:, :, None]
+            target = (motion * MOTION_SCALE)[:, :, None]
+            motion_loss = masked_mse(pred, target, mm[..., None])
         commit_loss = qt.commit_loss + qs.commit_loss
         motif = qt.idx * self.config.n_subtypes + qs.idx
         motif_usage = torch.bincount(motif.flatten(), minlength=self.config.n_motifs).float()
         return {
             "recon": recon,
-            "loss": recon_loss + self.config.commitment_weight * commit_loss,
+            "loss": recon_loss
+            + self.config.motion_weight * motion_loss
+            + self.config.commitment_weight * commit_loss,
             "recon_loss": recon_loss,
+            "motion_loss": motion_loss,
             "commit_loss": commit_loss,
             "z": z,
             "type_idx": qt.idx,
@@ -300,10 +375,17 @@ class VQMAP(nn.Module):
         }
 
     @torch.no_grad()
-    def encode(self, x: Tensor, mask: Tensor, regions: Tensor) -> dict[str, Tensor]:
+    def encode(
+        self,
+        x: Tensor,
+        mask: Tensor,
+        regions: Tensor,
+        motion: Tensor | None = None,
+        motion_mask: Tensor | None = None,
+    ) -> dict[str, Tensor]:
         """Latents, codes and confidences (B, T'); never updates the codebooks."""
         mask, regions = self._inputs(x, mask, regions)
-        z = self.encoder(x, mask, regions)
+        z = self.encoder(x, mask, regions, motion, motion_mask)
         z_type, z_sub = z.split(self.config.code_dim, dim=-1)
         type_idx, type_conf = self.type_q.assign(z_type)
         subtype_idx, subtype_conf = self.subtype_q.assign(z_sub)
