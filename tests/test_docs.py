@@ -32,3 +32,17 @@ def test_doc_block_runs(code: str, data_dir) -> None:
         [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300
     )
     assert result.returncode == 0, result.stderr[-2000:]
+
+
+def test_cli_reference_is_up_to_date() -> None:
+    """docs/cli.md is what ``scripts/cli_reference.py`` writes from the current parser."""
+    import importlib.util
+
+    path = ROOT / "scripts" / "cli_reference.py"
+    spec = importlib.util.spec_from_file_location("cli_reference", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    expected = module.render()
+    assert (ROOT / "docs" / "cli.md").read_text(encoding="utf-8") == expected, (
+        "docs/cli.md is stale: run `python scripts/cli_reference.py`"
+    )
