@@ -161,3 +161,78 @@ def test_reopening_results_restores_motifs(
     )
     assert points.features["motif_name"].iloc[0] == "sniff"
     assert viewer.dims.ndisplay == 3
+
+
+IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+VAME = "vame-tests/cropped_video"
+
+
+def _encode_with_bundled(make_napari_viewer, qtbot, paths: list[Path]):
+    from napari_vqmap.sample_data import bundled_model_dir
+
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1300, 760)
+    for path in paths:
+        viewer.open(str(path), plugin="napari-vqmap")
+    widget = EncodeWidget(viewer)
+    viewer.window.add_dock_widget(widget, name="Encode")
+    widget.model_dir.setText(str(bundled_model_dir()))
+    widget.start()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=120_000)
+    assert "Encoded 1" in widget.status.text(), widget.status.text()
+    return viewer, widget
+
+
+def _frame_on_animal(viewer, points, frame: int, bodies: float) -> None:
+    """Centre the camera on the animal at ``frame``, about ``bodies`` body lengths across."""
+    from napari_vqmap.napari.layer_styles import POINT_SIZE_FRACTION
+
+    xyz = points.data[points.data[:, 0] == frame, 1:]
+    viewer.reset_view()
+    viewer.camera.center = tuple(xyz.mean(axis=0))
+    body = float(np.mean(points.size)) / POINT_SIZE_FRACTION
+    canvas = viewer.window._qt_viewer.canvas.size
+    viewer.camera.zoom = min(canvas) / (bodies * body)
+
+
+def _save_and_check(shot: np.ndarray, name: str) -> None:
+    from imageio.v3 import imwrite
+
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    imwrite(IMAGES / name, shot)
+    assert shot[..., :3].std() > 10, f"{name} is blank"
+
+
+def test_screenshot_subtle_3d_coloured_by_motif(make_napari_viewer, qtbot) -> None:
+    """The bundled SUBTLE 3D session encoded with the bundled model, in the 3D view."""
+    from napari_vqmap.sample_data import subtle_paths
+
+    viewer, widget = _encode_with_bundled(make_napari_viewer, qtbot, [subtle_paths()[0]])
+    assert viewer.dims.ndisplay == 3
+    ((points, skeleton),) = find_motif_layers(viewer)
+    viewer.dims.set_point(0, 2000)
+    _frame_on_animal(viewer, points, 2000, bodies=2.5)
+    viewer.camera.angles = (0, -60, 150)
+    shot = viewer.screenshot(canvas_only=False, flash=False)
+    _save_and_check(shot, "encode_widget.png")
+    # the current frame's skeleton is drawn in its motif's colour
+    motif = int(points.metadata["motifs"]["motif"].values[2000, 0])
+    assert (points.features["motif"][points.data[:, 0] == 2000] == motif).all()
+
+
+def test_screenshot_motifs_on_video(make_napari_viewer, qtbot, data_dir: Path) -> None:
+    """A 2D DeepLabCut (VAME) recording over its video, coloured by motif, with the name."""
+    paths = [data_dir / f"{VAME}.mp4", data_dir / f"{VAME}.csv"]
+    viewer, widget = _encode_with_bundled(make_napari_viewer, qtbot, paths)
+    ((points, skeleton),) = find_motif_layers(viewer)
+    frame = 300
+    viewer.dims.set_point(0, frame)
+    _frame_on_animal(viewer, points, frame, bodies=4)
+    here = points.data[:, 0] == frame
+    label = points.features["motif_label"].astype(str)[here]
+    assert (label != "").sum() == 1  # one name per animal
+    shot = viewer.screenshot(canvas_only=True, flash=False)
+    _save_and_check(shot, "motifs_on_video.png")
+    colour = (points.face_color[here][0, :3] * 255).astype(int)
+    near = np.abs(shot[..., :3].astype(int) - colour).sum(axis=-1) < 40
+    assert near.sum() > 20, "no pixel in the motif's colour"

@@ -45,13 +45,15 @@ from napari_vqmap.napari.layer_styles import motif_palette
 MOTIF_FEATURES = ("motif", "motif_type", "motif_subtype", "motif_name", "motif_confidence")
 LABEL = "motif_label"
 RESULT_VARS = ("motif", "motif_type", "motif_subtype", "status")
-TEXT = {
-    "string": LABEL,
-    "size": 10,
-    "color": "white",
-    "anchor": "upper_left",
-    "translation": 0,
-}
+TEXT = {"string": LABEL, "size": 12, "color": "white", "anchor": "center"}
+LABEL_OFFSET = 6  # label drawn this many point sizes above the top-most keypoint
+
+
+def text_style(data: np.ndarray, point_size: float) -> dict[str, Any]:
+    """The keypoints layer's text: the ``motif_label`` feature, centred above the animal."""
+    translation = np.zeros(data.shape[1])
+    translation[-2] = -LABEL_OFFSET * float(np.mean(point_size))
+    return {**TEXT, "translation": translation}
 
 
 def _frame_values(poses: xr.Dataset | None, n_time: int) -> np.ndarray:
@@ -226,7 +228,7 @@ def apply_motifs(
             layer.features = features
             layer.face_color = colours
             if text:
-                layer.text = TEXT
+                layer.text = text_style(layer.data, layer.size if layer.size.size else 1.0)
         layer.metadata.update(_motif_metadata(result, names, results_dir))
 
 
@@ -250,7 +252,7 @@ def layer_data_with_motifs(
             meta["features"], meta["face_color"] = styled_points(
                 data, meta["features"], poses, result, names
             )
-            meta["text"] = TEXT
+            meta["text"] = text_style(data, meta.get("size", 1.0))
         meta["metadata"] = {
             **meta.get("metadata", {}),
             **_motif_metadata(result, names, results_dir),

@@ -1,0 +1,155 @@
+"""napari motif layers: time to recolour 100,000 frames after encoding, and how long the
+main (GUI) thread is blocked while the Encode widget encodes a full SUBTLE session.
+
+Run: ``OMP_WAIT_POLICY=PASSIVE xvfb-run -a .venv/bin/python benchmarks/bench_napari_motifs.py``
+(without a display it uses Qt's offscreen platform).
+
+* recolour: the bundled SUBTLE session (9 keypoints, 1 mouse) encoded with the bundled model,
+  tiled to 100,000 frames (900,000 points, 800,000 skeleton vectors in napari layers);
+  :func:`~napari_vqmap.napari.motif_layers.apply_motifs` timed first (new features) and
+  again after a merge (refresh), best of 3.
+* main thread: a 10 ms ``QTimer`` on the GUI thread records its ticks while the widget
+  encodes the 11,986-frame session in its worker; the largest gap between ticks is the
+  longest the GUI was unresponsive (targets: < 1 s recolour, < 100 ms gap).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import time
+
+import numpy as np
+import torch
+import xarray as xr
+
+N_FRAMES = 100_000
+
+
+def tiled(ds: xr.Dataset, n: int) -> xr.Dataset:
+    """``ds`` repeated along time to ``n`` frames (fresh time and frame coordinates)."""
+    reps = -(-n // ds.sizes["time"])
+    out = xr.concat([ds] * reps, dim="time").isel(time=slice(0, n))
+    fps = ds.attrs.get("fps") or 20.0
+    return out.assign_coords(time=np.arange(n) / fps, frame=("time", np.arange(n)))
+
+
+def bench_recolour(model_dir, poses: xr.Dataset) -> dict[str, float]:
+    from napari.layers import Points, Vectors
+
+    from napari_vqmap.checkpoint import load_model
+    from napari_vqmap.encode import encode
+    from napari_vqmap.names import MotifNames
+    from napari_vqmap.napari.convert import pose_layers
+    from napari_vqmap.napari.motif_layers import apply_motifs
+
+    model, meta = load_model(model_dir)
+    result = encode(model, poses, meta)
+    big_poses = tiled(poses, N_FRAMES)
+    big = tiled(result, N_FRAMES)
+    big.attrs = result.attrs
+    (sd, sm, _), (pd_, pm, _) = pose_layers(big_poses)
+    names = MotifNames(int(result.attrs["n_types"]), int(result.attrs["n_subtypes"]))
+    first, again = [], []
+    for _ in range(3):
+        skeleton, points = Vectors(sd, **sm), Points(pd_, **pm)
+        t0 = time.perf_counter()
+        apply_motifs([skeleton, points], big, names)
+        first.append(time.perf_counter() - t0)
+        names.merge_into(1, 0)
+        t0 = time.perf_counter()
+        apply_motifs([skeleton, points], big, names)
+        again.append(time.perf_counter() - t0)
+        names.merge_into(1, 1)
+    return {
+        "points": len(points.data),
+        "vectors": len(skeleton.data),
+        "first": min(first),
+        "refresh": min(again),
+    }
+
+
+def bench_main_thread(model_dir, poses_path) -> dict[str, float]:
+    import napari
+    from qtpy.QtCore import QTimer
+    from qtpy.QtWidgets import QApplication
+
+    from napari_vqmap.napari._encode_widget import EncodeWidget
+
+    viewer = napari.Viewer(show=True)
+    viewer.open(str(poses_path), plugin="napari-vqmap")
+    widget = EncodeWidget(viewer)
+    viewer.window.add_dock_widget(widget)
+    widget.model_dir.setText(str(model_dir))
+    app = QApplication.instance()
+    for _ in range(20):
+        app.processEvents()
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    t0 = time.perf_counter()
+    widget.start()
+    while widget.worker is not None:
+        app.processEvents()
+        time.sleep(0.002)
+    encode_s = time.perf_counter() - t0
+    for _ in range(20):  # the recolour after the worker returns runs on the GUI thread
+        app.processEvents()
+        time.sleep(0.005)
+    timer.stop()
+    gaps = np.diff(ticks) * 1000
+    status = widget.status.text()
+    viewer.close()
+    return {
+        "seconds": encode_s,
+        "ticks": len(ticks),
+        "max_gap_ms": float(gaps.max()),
+        "p99_gap_ms": float(np.percentile(gaps, 99)),
+        "status": status,
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--threads", type=int, default=2, help="torch threads")
+    args = parser.parse_args()
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    if not os.environ.get("DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    torch.set_num_threads(args.threads)
+    from napari_vqmap.sample_data import bundled_model_dir, load_subtle, subtle_paths
+
+    model_dir = bundled_model_dir()
+    poses = load_subtle()
+    print(f"CPU: {platform.processor() or platform.machine()}, {os.cpu_count()} cores visible; ")
+    print(f"torch {torch.__version__}; torch threads {args.threads}; OMP_WAIT_POLICY=PASSIVE")
+    r = bench_recolour(model_dir, poses)
+    print()
+    print("recolour | frames | points | vectors | first apply (s) | refresh (s) | < 1 s")
+    print("---------|--------|--------|---------|-----------------|-------------|------")
+    print(
+        f"SUBTLE tiled | {N_FRAMES:,} | {r['points']:,} | {r['vectors']:,} | "
+        f"{r['first']:.3f} | {r['refresh']:.3f} | {'yes' if r['first'] < 1 else 'NO'}"
+    )
+    m = bench_main_thread(model_dir, subtle_paths()[0])
+    print()
+    print(
+        "Encode widget | frames | encode + apply (s) | timer ticks | max gap (ms) | p99 (ms) "
+        "| < 100 ms"
+    )
+    print(
+        "--------------|--------|--------------------|-------------|--------------|----------|---------"
+    )
+    print(
+        f"SUBTLE session | {poses.sizes['time']:,} | {m['seconds']:.2f} | {m['ticks']} | "
+        f"{m['max_gap_ms']:.1f} | {m['p99_gap_ms']:.1f} | "
+        f"{'yes' if m['max_gap_ms'] < 100 else 'NO'}"
+    )
+    print(m["status"])
+
+
+if __name__ == "__main__":
+    main()
