@@ -11,8 +11,9 @@ Training-mode forward passes also:
 * pass the latents through unquantised for the first ``warmup`` steps, so the encoder
   spreads its latents before any code is fixed (codes picked from a fresh encoder's
   near-identical outputs collapse to a handful in use);
-* then initialise the codebook by k-means (k-means++ seeding, a few Lloyd steps) on the
-  latents of that batch;
+* then initialise the codebook by k-means (k-means++ seeding, a few Lloyd steps) on
+  latents kept from the last :data:`RESERVOIR_BATCHES` warm-up batches and the current one
+  (one batch alone holds one skeleton, or a few windows of a small dataset);
 * reset "dead" codes, whose EMA share of assignments fell under ``dead_threshold``, to
   latents of the current batch drawn with probability proportional to their squared
   distance to their code (the worst-served latents, as in k-means++ seeding).
@@ -30,6 +31,9 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+RESERVOIR_BATCHES = 16  # warm-up batches whose latents feed the k-means initialisation
+RESERVOIR_PER_BATCH = 64  # latents kept per warm-up batch
 
 
 def _distributed() -> bool:
@@ -61,6 +65,7 @@ class EMAQuantizer(nn.Module):
     embed_sum: Tensor
     initialised: Tensor
     steps: Tensor
+    reservoir: Tensor
 
     def __init__(
         self,
@@ -81,6 +86,10 @@ class EMAQuantizer(nn.Module):
         self.register_buffer("embed_sum", self.codebook.clone())
         self.register_buffer("initialised", torch.tensor(False))
         self.register_buffer("steps", torch.tensor(0, dtype=torch.long))  # training forwards
+        # Latents of recent warm-up batches for the k-means init (zeroed once used).
+        self.register_buffer(
+            "reservoir", torch.zeros(RESERVOIR_BATCHES * RESERVOIR_PER_BATCH, dim)
+        )
 
     def distances(self, z: Tensor) -> Tensor:
         """Squared Euclidean distances (N, n_codes) from latents (N, dim) to every code."""
@@ -110,8 +119,11 @@ class EMAQuantizer(nn.Module):
             self.steps += 1
             if not bool(self.initialised):
                 if int(self.steps) <= self.warmup:
+                    self._keep(flat.detach().float())
                     return self._passthrough(z)
-                self._initialise(flat.detach().float())
+                kept = min(self.warmup, RESERVOIR_BATCHES) * RESERVOIR_PER_BATCH
+                self._initialise(torch.cat([self.reservoir[:kept], flat.detach().float()]))
+                self.reservoir.zero_()
         idx = self.distances(flat.detach()).argmin(1)
         q = self.lookup(idx).to(z.dtype)
         commit = self.beta * F.mse_loss(flat, q.detach())
@@ -147,6 +159,14 @@ class EMAQuantizer(nn.Module):
             commit_loss=z.new_zeros(()),
             usage=usage,
             perplexity=perplexity(usage),
+        )
+
+    @torch.no_grad()
+    def _keep(self, z: Tensor) -> None:
+        """Store a sample of this warm-up batch's latents in the reservoir (round robin)."""
+        slot = (int(self.steps) - 1) % RESERVOIR_BATCHES * RESERVOIR_PER_BATCH
+        self.reservoir[slot : slot + RESERVOIR_PER_BATCH] = self._sample_latents(
+            z, RESERVOIR_PER_BATCH
         )
 
     def _sample_latents(self, z: Tensor, n: int, weights: Tensor | None = None) -> Tensor:
