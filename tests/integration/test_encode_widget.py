@@ -236,3 +236,20 @@ def test_screenshot_motifs_on_video(make_napari_viewer, qtbot, data_dir: Path) -
     colour = (points.face_color[here][0, :3] * 255).astype(int)
     near = np.abs(shot[..., :3].astype(int) - colour).sum(axis=-1) < 40
     assert near.sum() > 20, "no pixel in the motif's colour"
+
+
+def test_motifs_csv_applies_to_open_poses(
+    make_napari_viewer, subtle_file: Path, tiny_model: Path, tmp_path
+) -> None:
+    out = tmp_path / "res"
+    (encoded,) = encode_datasets(tiny_model, {"x": load_poses(subtle_file)}, out)
+    viewer = make_napari_viewer()
+    with pytest.raises(Exception, match="open the poses"):
+        viewer.open(str(out / "young_8301_motifs.csv"), plugin="napari-vqmap")
+    viewer.open(str(subtle_file), plugin="napari-vqmap")
+    viewer.open(str(out / "young_8301_motifs.csv"), plugin="napari-vqmap")
+    assert len(viewer.layers) == 2
+    ((points, skeleton),) = find_motif_layers(viewer)
+    t = points.data[:, 0].astype(int)
+    np.testing.assert_array_equal(points.features["motif"], encoded.result["motif"].values[t, 0])
+    assert points.metadata["results_dir"] == str(out)
