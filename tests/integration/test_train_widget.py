@@ -78,7 +78,7 @@ def test_two_skeletons_train_and_screenshot(make_napari_viewer, data_dir, qtbot,
     assert len(ticks) >= 3  # the event loop kept running while training
     assert widget.start_button.isEnabled() and not widget.cancel_button.isEnabled()
 
-    viewer.window._qt_window.resize(1500, 950)
+    viewer.window._qt_window.resize(1500, 1450)
     for layer in viewer.layers[:2]:  # the 3D SUBTLE layers: show the 2D video + poses
         layer.visible = False
     viewer.dims.ndisplay = 2
@@ -140,3 +140,68 @@ def test_nothing_ticked_is_refused(make_napari_viewer, data_dir, qtbot, tmp_path
     assert widget.selected_names() == []
     widget.start_button.click()
     assert widget.worker is None and "Tick at least one" in widget.status.text()
+
+
+def test_edited_mapping_is_trained_saved_and_exported(
+    make_napari_viewer, data_dir, qtbot, tmp_path
+):
+    """Edit a region and an anchor of the VAME skeleton: the dataset handed to training
+    carries them (and so does the trained model's head), the YAML loads back, the usage
+    plot shows both codebooks and Save model copies the folder."""
+    from napari_vqmap.checkpoint import load_model
+    from napari_vqmap.io import skeleton_of
+    from napari_vqmap.skeletons import load_skeleton_yaml
+
+    viewer = make_napari_viewer(show=True)
+    viewer.open(data_dir / VAME, plugin="napari-vqmap")
+    out = tmp_path / "model"
+    widget = _widget(viewer, out, steps=4)
+    widget.n_types.setValue(4)
+    widget.n_subtypes.setValue(3)
+    editor = widget.editor
+    ds = viewer.layers[-1].metadata["poses"]
+    assert editor.layer_combo.currentText() == widget.selected_names()[0]
+    assert editor.region_combo("Nose").currentText() == "head"
+    assert editor.anchors["centre"].currentText() == "Nose, Tailroot"
+
+    editor.region_combo("Nose").setCurrentText("trunk")
+    editor.anchors["centre"].setCurrentText("Tailroot")
+    sk = skeleton_of(ds)
+    assert sk.region_of("Nose") == "trunk" and sk.centre == ("Tailroot",)
+    assert sk.name == "vame6_edited" and "vame6_edited" in widget.summary.text()
+
+    saved = editor.save(tmp_path / "vame_mine.yaml")
+    assert load_skeleton_yaml(saved) == sk
+
+    seen = []
+    from napari_vqmap.napari import _train_widget
+
+    real_train = _train_widget.train
+
+    def spy(datasets, *args, **kwargs):
+        seen.extend(skeleton_of(d) for d in datasets)
+        return real_train(datasets, *args, **kwargs)
+
+    _train_widget.train = spy
+    try:
+        widget.start_button.click()
+        assert not editor.isEnabled()  # no edits while training reads the skeletons
+        _wait_done(qtbot, widget)
+    finally:
+        _train_widget.train = real_train
+    assert seen == [sk]
+    _, meta = load_model(out)
+    head = meta["heads"]["vame6_edited"]["skeleton"]
+    assert head["regions"]["Nose"] == "trunk" and head["centre"] == ["Tailroot"]
+    assert widget.usage_plot.has_data()
+    assert [len(widget.usage_plot.usage[c]) for c in ("type", "subtype")] == [4, 3]
+    assert sum(widget.usage_plot.usage["type"]) == pytest.approx(1, abs=1e-4)
+
+    assert widget.save_model_button.isEnabled()
+    copy = widget.save_model(tmp_path / "exported")
+    assert load_model(copy)[1]["heads"].keys() == meta["heads"].keys()
+    assert str(copy) in widget.status.text()
+
+    editor.reset()
+    assert skeleton_of(ds).name == "vame6" and skeleton_of(ds).centre == ("Nose", "Tailroot")
+    assert editor.anchors["centre"].currentText() == "Nose, Tailroot"

@@ -3,6 +3,9 @@
 
 The widget only gathers choices; :func:`make_config`, :func:`pose_datasets` and
 :func:`skeleton_summary` are plain functions, and all training happens in ``train``.
+The skeleton editor (:mod:`._skeleton_editor`) changes the mapping of a layer's pose dataset
+in place, so training uses the edited regions and anchors; **Save model…** copies the
+trained model folder elsewhere (:func:`~napari_vqmap.napari.skeleton_edit.export_model`).
 Progress rows reach the GUI through a Qt signal (queued to the GUI thread); Cancel sets
 an event that ``train`` polls through ``should_stop`` and answers by saving a resumable
 checkpoint.
@@ -11,7 +14,6 @@ checkpoint.
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,7 @@ from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QLineEdit,
@@ -30,6 +33,7 @@ from qtpy.QtWidgets import (
     QListWidgetItem,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -37,7 +41,9 @@ from qtpy.QtWidgets import (
 
 from napari_vqmap.io import skeleton_of
 from napari_vqmap.model import ModelConfig
-from napari_vqmap.napari.plots import LossPlot
+from napari_vqmap.napari._skeleton_editor import SkeletonEditor
+from napari_vqmap.napari.plots import LossPlot, UsagePlot
+from napari_vqmap.napari.skeleton_edit import ANCHORS, export_model
 from napari_vqmap.train import TrainConfig, train
 
 if TYPE_CHECKING:
@@ -62,18 +68,14 @@ def pose_datasets(layers: Any) -> dict[str, xr.Dataset]:
 
 
 def skeleton_summary(name: str, ds: xr.Dataset) -> str:
-    """One-paragraph, read-only description of a layer's skeleton, anchors and regions."""
+    """Two-line description of a layer's skeleton and anchors (the regions are in the
+    skeleton editor)."""
     sk = skeleton_of(ds)
-    regions = Counter(sk.region_of(k) for k in sk.keypoints)
-    parts = [
+    anchors = " · ".join(f"{r}: " + (", ".join(getattr(sk, r)) or "-") for r in ANCHORS)
+    return (
         f"<b>{name}</b>: skeleton <i>{sk.name}</i>, {len(sk.keypoints)} keypoints, "
-        f"{ds.sizes['space']}D, {ds.sizes['time']} frames",
-        "centre: " + (", ".join(sk.centre) or "-"),
-        "anterior: " + (", ".join(sk.anterior) or "-"),
-        "posterior: " + (", ".join(sk.posterior) or "-"),
-        "regions: " + ", ".join(f"{r} {n}" for r, n in sorted(regions.items())),
-    ]
-    return "<br>".join(parts)
+        f"{ds.sizes['space']}D, {ds.sizes['time']} frames<br>{anchors}"
+    )
 
 
 def make_config(
@@ -112,15 +114,18 @@ class TrainWidget(QWidget):
         self.viewer = napari_viewer
         self.worker: FunctionWorker | None = None
         self.history: list[dict[str, Any]] = []
+        self.model_dir: Path | None = None  # the last run's model folder
         self._stop = threading.Event()
         self._bridge = _Bridge()
         self._bridge.progress.connect(self._on_progress)
 
         self.layer_list = QListWidget()
-        self.layer_list.setMaximumHeight(110)
+        self.layer_list.setMaximumHeight(80)
         self.layer_list.itemChanged.connect(self._update_summary)
         self.summary = QLabel("Tick the pose layers to train on.")
         self.summary.setWordWrap(True)
+        self.editor = SkeletonEditor()
+        self.editor.changed.connect(self._update_summary)
 
         self.window_spin = self._spin(8, 1024, ModelConfig.window, step=4)
         self.n_types = self._spin(1, 1024, ModelConfig.n_types)
@@ -155,22 +160,39 @@ class TrainWidget(QWidget):
         buttons = QHBoxLayout()
         buttons.addWidget(self.start_button)
         buttons.addWidget(self.cancel_button)
+        self.save_model_button = QPushButton("Save model…")
+        self.save_model_button.setEnabled(False)
+        self.save_model_button.setToolTip("copy the trained model folder to another folder")
+        self.save_model_button.clicked.connect(self._save_model_dialog)
+        buttons.addWidget(self.save_model_button)
 
         self.progress_bar = QProgressBar()
         self.plot = LossPlot()
         self.plot.setMinimumHeight(180)
+        self.usage_plot = UsagePlot()
+        self.usage_plot.setMinimumHeight(140)
         self.status = QLabel("")
         self.status.setWordWrap(True)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 
-        layout = QVBoxLayout(self)
+        inner = QWidget()
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(inner)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        layout = QVBoxLayout(inner)
         layout.addWidget(QLabel("Pose layers"))
         layout.addWidget(self.layer_list)
         layout.addWidget(self.summary)
+        layout.addWidget(self.editor)
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.progress_bar)
         layout.addWidget(self.plot)
+        layout.addWidget(self.usage_plot)
         layout.addWidget(self.status)
         layout.addStretch()
 
@@ -221,6 +243,8 @@ class TrainWidget(QWidget):
         names = [n for n in self.selected_names() if n in datasets]
         text = "<br><br>".join(skeleton_summary(n, datasets[n]) for n in names)
         self.summary.setText(text or "Tick the pose layers to train on.")
+        if set(names) != set(self.editor.datasets):
+            self.editor.set_datasets({n: datasets[n] for n in names})
 
     def _browse(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Output folder", self.out_dir.text())
@@ -259,6 +283,8 @@ class TrainWidget(QWidget):
         self._stop.clear()
         self.status.setText(f"Training on {len(chosen)} layer(s)…")
         self.start_button.setEnabled(False)
+        self.save_model_button.setEnabled(False)
+        self.editor.setEnabled(False)  # the skeletons are read when training starts
         self.cancel_button.setEnabled(True)
 
         @thread_worker(ignore_errors=True)  # errors go to _on_error, not re-raised
@@ -292,8 +318,12 @@ class TrainWidget(QWidget):
             [r["loss"] for r in self.history],
             [r["perplexity"] for r in self.history],
         )
+        if "codebook" in row:
+            self.usage_plot.set_stats(row["codebook"])
 
     def _on_done(self, out: Path) -> None:
+        self.model_dir = Path(out)
+        self.save_model_button.setEnabled(True)
         if self._stop.is_set():
             step = self.history[-1]["step"] if self.history else 0
             self.status.setText(f"Stopped at step {step}; resumable checkpoint in {out}")
@@ -308,6 +338,31 @@ class TrainWidget(QWidget):
         self.worker = None
         self.start_button.setEnabled(True)
         self.cancel_button.setEnabled(False)
+        self.editor.setEnabled(True)
+
+    # ------------------------------------------------------------ saving
+
+    def save_model(self, dest: str | Path) -> Path:
+        """Copy the last run's model folder to ``dest`` (a new or empty folder)."""
+        if self.model_dir is None:
+            raise ValueError("no trained model yet: press Start first")
+        saved = export_model(self.model_dir, dest)
+        self.status.setText(f"Model saved to {saved} (trained in {self.model_dir})")
+        return saved
+
+    def _save_model_dialog(self) -> None:
+        if self.model_dir is None:
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Save model in", str(Path.cwd()))
+        if not folder:
+            return
+        dest = Path(folder)
+        if any(dest.iterdir()):  # a non-empty folder: save in a subfolder of it
+            dest = dest / self.model_dir.name
+        try:
+            self.save_model(dest)
+        except (OSError, ValueError) as err:
+            self._fail(f"Cannot save the model: {err}")
 
     def _fail(self, message: str) -> None:
         self.status.setText(message)

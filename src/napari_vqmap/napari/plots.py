@@ -13,6 +13,7 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 INK = "#909090"  # text, ticks and spines: legible on dark and light backgrounds
 LOSS_COLOUR = "#1f9bde"
@@ -89,7 +90,7 @@ class UsagePlot(FigureCanvasQTAgg):
         self.axes = dict(zip(self.CODEBOOKS, self.figure.subplots(1, 2), strict=True))
         self.usage: dict[str, list[float]] = {}
         for name, axes in self.axes.items():
-            axes.set_title(f"{name} codes", fontsize=9)
+            axes.set_title(f"{name}s", fontsize=8)
             axes.set_xlabel("code")
             _style(axes)
         self.axes["type"].set_ylabel("usage")
@@ -104,7 +105,7 @@ class UsagePlot(FigureCanvasQTAgg):
             axes.clear()
             _style(axes)
             dead = int(stats.get(name, {}).get("n_dead", 0))
-            axes.set_title(f"{name} codes ({dead} unused)", fontsize=9)
+            axes.set_title(f"{name}s: {dead} unused", fontsize=8)
             axes.set_xlabel("code")
             if len(usage):
                 colours = [USAGE_COLOUR if u > 0.1 / len(usage) else INK for u in usage]
@@ -112,6 +113,7 @@ class UsagePlot(FigureCanvasQTAgg):
                 axes.axhline(1 / len(usage), color=INK, lw=1, ls="--")
                 axes.set_xlim(-0.6, len(usage) - 0.4)
                 axes.set_ylim(0, max(float(usage.max()), 1.5 / len(usage)) * 1.05)
+                axes.xaxis.set_major_locator(MaxNLocator(nbins=5, integer=True))
         self.axes["type"].set_ylabel("usage")
         self.draw_idle()
 
@@ -155,6 +157,14 @@ class ConfusionPlot(FigureCanvasQTAgg):
         bar.ax.tick_params(colors=INK, labelsize=7)
         bar.outline.set_edgecolor(INK)
         bar.set_label("fraction of label", color=INK, fontsize=8)
+        self.draw_idle()
+
+    def clear(self) -> None:
+        """Remove the matrix."""
+        self.table = np.zeros((0, 0))
+        self.figure.clear()
+        self.axes = self.figure.add_subplot()
+        _style(self.axes)
         self.draw_idle()
 
     def has_data(self) -> bool:
