@@ -1,12 +1,15 @@
 """Train VQ-MAP on the nine y3a6 SUBTLE sessions and score it on y5a5/young_8301; prints tables.
 
 Run with ``python benchmarks/bench_quality.py`` (``--quick`` for a short run, ``--steps N``
-to choose the training length). The data folder is ``--data``, else ``$NAPARI_VQMAP_DATA``,
-else ``../shared/data`` beside the repo. Scores on the held-out, human-labelled session:
-reconstruction error with 0/25/50% of keypoints masked at encode time, codebook use, motif
-agreement with the labels (non-``na`` frames) against a PCA + k-means baseline (128 clusters
-on the same aligned frames, one cluster per latent-step span), and motif stability when
-2 or 3 keypoints are masked.
+to choose the training length, ``--two-skeleton`` to train on DANNCE's 22-keypoint mouse as
+well, ``--model DIR`` to score an existing model instead of training one, e.g. the bundled
+one). The data folder is ``--data``, else ``$NAPARI_VQMAP_DATA``, else ``../shared/data``
+beside the repo. Scores on the held-out, human-labelled session: reconstruction error with
+0/25/50% of keypoints masked at encode time, codebook use, motif agreement with the labels
+(non-``na`` frames) against a PCA + k-means baseline (128 clusters on the same aligned
+frames, one cluster per latent-step span), and motif stability when 2 or 3 keypoints are
+masked. ``--usage`` also prints the usage of the 8 motif types on every input a model was
+trained on (``--usage-figure PNG`` draws it).
 """
 
 from __future__ import annotations
@@ -109,6 +112,24 @@ def per_frame(codes: np.ndarray, starts: np.ndarray, n_frames: int, span: int) -
     return out
 
 
+def encode_frames(model, meta: dict, ds) -> np.ndarray:
+    """Per-frame motifs of individual 0 from the product path (:func:`napari_vqmap.encode.
+    encode`: overlapping windows, each frame takes the confidence-weighted vote)."""
+    from napari_vqmap.encode import encode as encode_poses
+
+    return encode_poses(model, ds, meta)["motif"].values[:, 0]
+
+
+def type_usage(model, meta: dict, datasets: dict) -> dict[str, np.ndarray]:
+    """Share of encoded frames per motif type for each named pose dataset."""
+    out = {}
+    for name, ds in datasets.items():
+        motif = encode_frames(model, meta, ds)
+        types = motif[motif >= 0] // model.config.n_subtypes
+        out[name] = np.bincount(types, minlength=model.config.n_types) / max(len(types), 1)
+    return out
+
+
 def encode(model, head: str, regions, x: np.ndarray, mask: np.ndarray) -> dict:
     """Motifs (B, T') and the decoded poses (B, T, K, D) of aligned windows."""
     import torch
@@ -153,6 +174,29 @@ def baseline(
 # ---------------------------------------------------------------- main
 
 
+def usage_figure(usage: dict[str, np.ndarray], path: Path) -> None:
+    """Heat map of motif-type usage: one row per input, one column per type."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(usage)
+    table = np.stack([usage[n] for n in names])
+    fig, ax = plt.subplots(figsize=(7, 0.35 * len(names) + 1.2), dpi=120)
+    im = ax.imshow(table, cmap="viridis", aspect="auto", vmin=0)
+    ax.set_xticks(range(table.shape[1]), [f"type {t}" for t in range(table.shape[1])])
+    ax.set_yticks(range(len(names)), names, fontsize=8)
+    for (i, j), v in np.ndenumerate(table):
+        ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
+                color="white" if v < table.max() / 2 else "black")  # fmt: skip
+    fig.colorbar(im, ax=ax, label="share of frames")
+    ax.set_title("Motif-type usage per training input (same codebook)")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
 def _table(head: list[str], rows: list[list[str]]) -> None:
     widths = [max(len(str(c)) for c in col) for col in zip(head, *rows, strict=True)]
     for line in [head, ["-" * w for w in widths], *rows]:
@@ -169,6 +213,18 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", type=Path, help="model folder (default: a temporary one)")
     parser.add_argument("--second-seed", type=int, help="also train this seed; NMI between seeds")
+    parser.add_argument(
+        "--two-skeleton", action="store_true", help="train on DANNCE (22 keypoints) as well"
+    )
+    parser.add_argument("--model", type=Path, help="score this model folder (no training)")
+    parser.add_argument(
+        "--usage", action="store_true", help="motif-type usage on every training input"
+    )
+    parser.add_argument("--usage-figure", type=Path, help="draw the type usage to this PNG")
+    parser.add_argument("--threads", type=int, default=THREADS, help="torch CPU threads")
+    parser.add_argument(
+        "--motion", action="store_true", help="train with the body-motion root token"
+    )
     args = parser.parse_args()
     steps = args.steps or (500 if args.quick else 2000)
 
@@ -181,7 +237,7 @@ def main() -> int:
     from napari_vqmap.skeletons import Skeleton
     from napari_vqmap.train import TrainConfig, train
 
-    torch.set_num_threads(THREADS)
+    torch.set_num_threads(args.threads)
     root = args.data / "subtle-avatar-3d"
     train_files = sorted((root / "y3a6" / "coords").glob("*.csv"))
     test_file = root / "y5a5" / "coords" / "young_8301.csv"
@@ -189,19 +245,39 @@ def main() -> int:
     labels = labels.iloc[:, 0].astype(str).to_numpy()
 
     config = TrainConfig(steps=steps, seed=args.seed, device="cpu", checkpoint_every=10**9)
+    config.model.use_motion = args.motion
     datasets = [load_poses(p, skeleton="subtle", fps=20) for p in train_files]
-    out = args.out or Path(tempfile.mkdtemp(prefix="bench_quality_"))
-    start = time.perf_counter()
-    train(datasets, out, config, fps=20)
-    train_s = time.perf_counter() - start
-    model, meta = load_model(out)
-    head = next(iter(meta["heads"]))
+    subtle_datasets = list(datasets)
+    named = {f"subtle/{p.stem}": d for p, d in zip(train_files, datasets, strict=True)}
+    if args.two_skeleton:
+        dannce = args.data / "dannce-markerless-mouse" / "save_data_AVG_torch_nearest.mat"
+        named["dannce/markerless_mouse_1"] = load_poses(dannce)
+        datasets = datasets + [named["dannce/markerless_mouse_1"]]
+    train_s = None
+    if args.model is None:
+        out = args.out or Path(tempfile.mkdtemp(prefix="bench_quality_"))
+        start = time.perf_counter()
+        train(datasets, out, config, fps=20)
+        train_s = time.perf_counter() - start
+    model, meta = load_model(args.model or out)
+    subtle_keys = list(load_poses(test_file, skeleton="subtle", fps=20)["keypoint"].values)
+    head = next(
+        (
+            name
+            for name, h in meta["heads"].items()
+            if h["skeleton"]["keypoints"] == subtle_keys and h["n_dims"] == 3
+        ),
+        None,
+    )
+    if head is None:
+        raise SystemExit(f"the model has no head for the SUBTLE skeleton: {list(meta['heads'])}")
     skel = Skeleton.from_dict(meta["heads"][head]["skeleton"])
     regions = torch.tensor(meta["heads"][head]["regions"])
     span = 2**model.config.n_down
     window = meta["window"]
 
-    rec = preprocess(load_poses(test_file, skeleton="subtle", fps=20), skel, PreprocessConfig())
+    test_ds = load_poses(test_file, skeleton="subtle", fps=20)
+    rec = preprocess(test_ds, skel, PreprocessConfig())
     starts, x, mask = windows_of(rec, window)
     n_kp = x.shape[2]
     rng = np.random.default_rng(args.seed)
@@ -235,7 +311,7 @@ def main() -> int:
     y = labels[: rec.n_frames][annotated]
 
     train_x, train_m = [], []
-    for ds in datasets:
+    for ds in subtle_datasets:
         r = preprocess(ds, skel, PreprocessConfig())
         train_x.append(r.x[0])
         train_m.append(r.mask[0].all(-1))
@@ -259,17 +335,26 @@ def main() -> int:
     base3 = baseline(train_x, masked_x, span, args.seed)[0]
     base_ppl, base_unused = perplexity(base[::span], 128)
 
-    print(
-        f"torch {torch.__version__}; torch.set_num_threads({THREADS}); "
-        f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}; {steps} steps x batch "
-        f"{config.batch_size} x window {window}; seed {args.seed}"
-    )
-    print(f"time to model (load 9 sessions + preprocess + train): {train_s:.0f} s\n")
+    voted = encode_frames(model, meta, test_ds)[: rec.n_frames]
+    if train_s is None:
+        print(f"model {args.model} (step {meta.get('step')}, heads {', '.join(meta['heads'])})")
+    else:
+        print(
+            f"torch {torch.__version__}; torch.set_num_threads({args.threads}); "
+            f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}; {steps} steps x batch "
+            f"{config.batch_size} x window {window}; seed {args.seed}; "
+            f"inputs: {', '.join(meta['heads'])}"
+        )
+        print(f"time to model (load + preprocess + train): {train_s:.0f} s\n")
     print(f"Reconstruction on {test_file.name} (body length {rec.body_length:.3f} data units)")
     _table(["VQ-MAP keypoints masked", "error (data units)", "% body length", "hidden kp only"],
            recon_rows)  # fmt: skip
     agree = []
-    for name, f in [("VQ-MAP", frames[0]), ("PCA + k-means", base)]:
+    for name, f in [
+        ("VQ-MAP, back-to-back windows", frames[0]),
+        ("VQ-MAP, `encode` (overlapping windows, vote)", voted),
+        ("PCA + k-means", base),
+    ]:
         agree.append(
             [
                 name,
@@ -281,10 +366,12 @@ def main() -> int:
     print(f"Motifs vs human labels ({annotated.sum()} non-na frames, {len(set(y))} labels)")
     _table(["method", "NMI", "ARI", "majority acc."], agree)
     print("Codebook use on the held-out session (latent steps, all keypoints)")
+    vppl, vunused = perplexity(voted[voted >= 0], n_motifs)
     _table(
         ["method", "perplexity", "unused codes"],
         [
             ["VQ-MAP", f"{ppl:.1f}", f"{unused} of {n_motifs}"],
+            ["VQ-MAP, `encode` per frame", f"{vppl:.1f}", f"{vunused} of {n_motifs}"],
             ["PCA + k-means", f"{base_ppl:.1f}", f"{base_unused} of 128"],
         ],
     )
@@ -296,7 +383,23 @@ def main() -> int:
             ["PCA + k-means (zero-filled)", "", f"{nmi(base, base3):.3f}"],
         ],
     )
-    if args.second_seed is not None:
+    if args.usage or args.usage_figure:
+        if args.model is not None:
+            sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
+            from train_bundled_model import bundled_datasets
+
+            named = bundled_datasets(args.data)
+        named["subtle/young_8301 (held out)"] = test_ds
+        usage = type_usage(model, meta, named)
+        print("Motif-type usage (share of frames) per input, encoded with `encode`")
+        types = range(model.config.n_types)
+        _table(
+            ["input", *[f"type {t}" for t in types]],
+            [[n, *[f"{u[t]:.2f}" for t in types]] for n, u in usage.items()],
+        )
+        if args.usage_figure:
+            usage_figure(usage, args.usage_figure)
+    if args.second_seed is not None and args.model is None:
         config.seed = args.second_seed
         start = time.perf_counter()
         out2 = train(datasets, Path(tempfile.mkdtemp(prefix="bench_quality_")), config, fps=20)
