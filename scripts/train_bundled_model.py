@@ -11,9 +11,13 @@ One model, trained jointly on five skeletons from the shared data folder (see
 * DLCAnalyzer elevated plus maze 2D, the 13 mouse keypoints (the 12 static maze points
   are dropped; 25 fps).
 
-Everything is resampled to 20 fps (the lowest rate). Not used: sleap-tests (academic-only
-licence), and the DeepLabCut open-field and Lightning Pose mirror-mouse examples, which are
-sparse labelled frames rather than continuous tracks (no motion to learn from).
+Everything is resampled to 20 fps (the lowest rate). In the 2D DeepLabCut files, points
+with a likelihood under 0.9 or further than 3 body lengths from the body centre (tracking
+jumps) are set missing first; the 3D data are used as they are.
+
+Not used: sleap-tests (academic-only licence), and the DeepLabCut open-field and Lightning
+Pose mirror-mouse examples, which are sparse labelled frames rather than continuous tracks
+(no motion to learn from).
 
     python scripts/train_bundled_model.py                 # ~20 min on 2 CPU cores
     python scripts/train_bundled_model.py --steps 200 --out /tmp/m   # a quick try
@@ -38,6 +42,35 @@ DEFAULT_OUT = REPO / "src" / "napari_vqmap" / "data" / "model"
 KEEP = ("model.safetensors", "config.json", "history.csv")
 
 
+def clean(ds, min_conf: float = 0.9, max_reach: float = 3.0):
+    """Copy of ``ds`` with unlikely points (confidence under ``min_conf``) and tracking jumps
+    (further than ``max_reach`` body lengths from the centre anchor) set to NaN."""
+    import warnings
+
+    import numpy as np
+
+    from napari_vqmap.io import skeleton_of
+
+    skel = skeleton_of(ds)
+    dims = ("time", "space", "keypoint", "individual")
+    pos = ds["position"].transpose(*dims).values.astype(np.float64)
+    conf = ds["confidence"].transpose("time", "keypoint", "individual").values
+    pos[np.broadcast_to((conf < min_conf)[:, None], pos.shape)] = np.nan
+    names = list(skel.keypoints)
+
+    def anchor(keys: tuple[str, ...]) -> np.ndarray:
+        return np.nanmean(pos[:, :, [names.index(k) for k in keys]], axis=2, keepdims=True)
+
+    with warnings.catch_warnings():  # frames without an anchor give NaN, as intended
+        warnings.simplefilter("ignore", RuntimeWarning)
+        body = np.nanmedian(np.linalg.norm(anchor(skel.anterior) - anchor(skel.posterior), axis=1))
+        reach = np.linalg.norm(pos - anchor(skel.centre), axis=1)
+    pos[np.broadcast_to((reach > max_reach * body)[:, None], pos.shape)] = np.nan
+    out = ds.copy()
+    out["position"] = (dims, pos.astype(np.float32))
+    return out
+
+
 def bundled_datasets(data: Path) -> dict[str, object]:
     """The training inputs as named pose datasets (name -> ``xarray.Dataset``)."""
     from napari_vqmap.io import attach_skeleton, load_poses, skeleton_of
@@ -51,20 +84,23 @@ def bundled_datasets(data: Path) -> dict[str, object]:
     out["dannce/markerless_mouse_1"] = load_poses(
         data / "dannce-markerless-mouse" / "save_data_AVG_torch_nearest.mat"
     )
-    out["vame/cropped_video"] = load_poses(data / "vame-tests" / "cropped_video.csv", fps=25)
-    out["deepof/square_arena"] = load_poses(
-        data / "deepof-tests" / "testDLC_square_arena.h5", fps=25
+    out["vame/cropped_video"] = clean(
+        load_poses(data / "vame-tests" / "cropped_video.csv", fps=25)
+    )
+    out["deepof/square_arena"] = clean(
+        load_poses(data / "deepof-tests" / "testDLC_square_arena.h5", fps=25)
     )
     # Same 14 keypoints in another order: reorder, so both share one decoder head.
     table = load_poses(data / "deepof-tests" / "testDLC_h5_table.h5", fps=25)
     arena = skeleton_of(out["deepof/square_arena"])
-    out["deepof/h5_table"] = attach_skeleton(table.sel(keypoint=list(arena.keypoints)), arena)
+    table = attach_skeleton(table.sel(keypoint=list(arena.keypoints)), arena)
+    out["deepof/h5_table"] = clean(table)
     epm = load_poses(
         data / "dlcanalyzer-epm" / "EPM_15DeepCut_resnet50_epmMay17shuffle1_1030000.csv", fps=25
     )
     skel = skeleton_of(epm)
     mouse = [k for k in skel.keypoints if skel.region_of(k) != "other"]  # no maze points
-    out["dlcanalyzer/epm"] = attach_skeleton(epm.sel(keypoint=mouse), skel)
+    out["dlcanalyzer/epm"] = clean(attach_skeleton(epm.sel(keypoint=mouse), skel))
     return out
 
 
