@@ -277,7 +277,7 @@ def compare_groups(
         if len(tested) < 2:
             notes.append("fewer than two groups with enough files: no test")
         elif not row["test"]:
-            notes.append("same usage in every file: no test")
+            notes.append("same usage in every tested file: no test")
         row["note"] = "; ".join(notes)
         rows.append(row)
     out = pd.DataFrame(rows)

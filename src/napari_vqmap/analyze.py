@@ -69,8 +69,8 @@ def find_results(inputs: Sequence[str | Path]) -> list[Path]:
 
 
 def _fps_from_time(table: pd.DataFrame) -> float | None:
-    if "time" not in table:
-        return None
+    if "time" not in table or np.allclose(table["time"], table["frame"]):
+        return None  # no time column, or time in frames: the frame rate is unknown
     step = np.diff(table.groupby("individual", sort=False)["time"].head(1000).to_numpy())
     step = step[step > 0]
     return float(round(1 / np.median(step), 6)) if step.size else None
@@ -345,9 +345,7 @@ def analyze(
         o.figure("figures/type_usage", figures.plot_usage(types, title="Motif type usage"))
         o.figure(
             "figures/durations",
-            figures.plot_durations(b.assign(duration=b["duration_s"]), names=motif_names)
-            if b["duration_s"].notna().all()
-            else figures.plot_durations(b, names=motif_names),
+            figures.plot_durations(b, names=motif_names),
         )
 
         say("transitions")
@@ -408,14 +406,15 @@ def analyze(
         heads = {}
         if prototypes and model_dir is not None:
             say("prototypes")
-            heads = _prototypes(
-                o,
-                model_dir,
-                motif_names,
-                stats.set_index("motif")["usage"]
-                .reindex(range(n_types * n_sub), fill_value=0)
-                .to_numpy(),
-            )
+            usage = stats.set_index("motif")["usage"].reindex(range(n_types * n_sub))
+            try:
+                heads = _prototypes(o, model_dir, motif_names, usage.fillna(0).to_numpy())
+            except PoseFileError as err:
+                if model is not None:
+                    raise
+                warnings.warn(
+                    f"no prototypes: the encode model cannot be loaded: {err}", stacklevel=2
+                )
         sidecar = _sidecar(
             recs,
             model_dir,
