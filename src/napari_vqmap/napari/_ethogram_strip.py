@@ -41,6 +41,7 @@ class EthogramStrip(QWidget):
         self._image: QImage | None = None
         self._image_key: tuple = ()
         self.n_renders = 0  # how often the cached image was rebuilt
+        self.n_paints = 0
         self._update_height()
 
     # ------------------------------------------------------------ data
@@ -146,6 +147,7 @@ class EthogramStrip(QWidget):
         return self._image
 
     def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 (Qt override)
+        self.n_paints += 1
         painter = QPainter(self)
         ink = self.palette().color(self.foregroundRole())
         image = self._cached_image()

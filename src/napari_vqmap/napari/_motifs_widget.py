@@ -27,6 +27,7 @@ from qtpy.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QTreeWidget,
     QTreeWidgetItem,
     QVBoxLayout,
@@ -97,6 +98,7 @@ class MotifsWidget(QWidget):
         self.selected: tuple[str, int] | None = None  # ("type" | "motif", id)
         self.protos: Prototypes | None = None
         self.proto_worker: Any = None
+        self._proto_failed: tuple[tuple, str] = ((), "")
 
         self.recording = QComboBox()
         self.recording.currentIndexChanged.connect(self._on_recording)
@@ -109,7 +111,9 @@ class MotifsWidget(QWidget):
         self.strip.seek.connect(self.seek_index)
         self.strip.describe = self._describe
         self.now = QLabel("")
-        self.now.setWordWrap(True)
+        # fixed size: a new text each frame must not re-lay out the dock during playback
+        self.now.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.now.setFixedHeight(self.now.fontMetrics().height() + 4)
 
         self.tree = QTreeWidget()
         self.tree.setColumnCount(len(COLUMNS))
@@ -168,18 +172,23 @@ class MotifsWidget(QWidget):
         self.viewer.layers.events.inserted.connect(self._on_inserted)
         self.viewer.layers.events.removed.connect(self._on_removed)
         for layer in self.viewer.layers:
-            layer.events.features.connect(self._later)
+            self._watch(layer, True)
         self.viewer.dims.events.current_step.connect(self._on_step)
         self.refresh_layers()
 
     # ------------------------------------------------------------ recordings
 
+    def _watch(self, layer: Any, on: bool) -> None:
+        emitter = getattr(layer.events, "features", None)  # points and vectors have it
+        if emitter is not None:
+            (emitter.connect if on else emitter.disconnect)(self._later)
+
     def _on_inserted(self, event: Any) -> None:
-        event.value.events.features.connect(self._later)
+        self._watch(event.value, True)
         self.refresh_layers()
 
     def _on_removed(self, event: Any) -> None:
-        event.value.events.features.disconnect(self._later)
+        self._watch(event.value, False)
         self.refresh_layers()
 
     def _later(self, event: Any = None) -> None:
@@ -474,6 +483,8 @@ class MotifsWidget(QWidget):
         text = self.model_dir.text().strip()
         if text:
             return Path(text)
+        if self.points is None:
+            return None
         return find_model_dir(self.points.metadata, self.result)
 
     def _shown_motif(self) -> int | None:
@@ -502,29 +513,45 @@ class MotifsWidget(QWidget):
             self.prototype.show_message("No model: pick the model folder to see prototypes.")
             return
         poses = self.points.metadata.get("poses")
+        key = (str(model_dir), id(poses), id(self.result))
+        if key == self._proto_failed[0]:
+            self.prototype.show_message(self._proto_failed[1])
+            return
         self.prototype.show_message("Decoding prototypes…")
+        names = self.names
 
         @thread_worker(ignore_errors=True)
-        def run() -> Prototypes:
-            return load_prototypes(model_dir, poses, self.names)
+        def run() -> tuple[tuple, Prototypes]:
+            return key, load_prototypes(model_dir, poses, names)
 
         self.proto_worker = run()
         self.proto_worker.returned.connect(self._on_protos)
-        self.proto_worker.errored.connect(
-            lambda err: self.prototype.show_message(f"No prototype: {err}")
-        )
+        self.proto_worker.errored.connect(lambda err: self._on_proto_error(key, err))
         self.proto_worker.finished.connect(self._on_proto_finished)
         self.proto_worker.start()
 
-    def _on_protos(self, protos: Prototypes) -> None:
+    def _proto_key(self) -> tuple:
+        poses = self.points.metadata.get("poses") if self.points is not None else None
+        return (str(self._model_dir()), id(poses), id(self.result))
+
+    def _on_protos(self, keyed: tuple[tuple, Prototypes]) -> None:
+        key, protos = keyed
+        if key != self._proto_key():
+            return  # another recording or model was chosen meanwhile
         self.protos = protos
         self.proto_title.setText(
             f"Prototype (decoded by {protos.model_dir.name}, head {protos.head})"
         )
 
+    def _on_proto_error(self, key: tuple, err: Exception) -> None:
+        message = f"No prototype: {err}"
+        self._proto_failed = (key, message)
+        if key == self._proto_key():
+            self.prototype.show_message(message)
+
     def _on_proto_finished(self) -> None:
         self.proto_worker = None
-        if self.protos is not None:
+        if self.protos is not None or self._proto_failed[0] != self._proto_key():
             self.show_prototype()
 
     def _fail(self, message: str) -> None:
