@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
 import sys
-import time
 
 import av
 import numpy as np
@@ -69,16 +69,19 @@ def _not_blank(path) -> None:
 @pytest.mark.slow
 def test_demo_cli_writes_every_output(tmp_path):
     out = tmp_path / "demo"
-    start = time.perf_counter()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     result = subprocess.run(
         [sys.executable, "-m", "napari_vqmap.cli", "demo", "--out", str(out)],
         capture_output=True,
         text=True,
         timeout=180,
     )
-    seconds = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     assert result.returncode == 0, result.stderr[-3000:]
-    assert seconds < 60, f"demo took {seconds:.0f} s"
+    # CPU time, not wall time: the test machine may be shared; on 2 idle cores the demo's
+    # wall time is about its CPU time (~20 s)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    assert cpu < 60, f"demo used {cpu:.0f} s of CPU"
     text = result.stdout
     assert "frames       750 at 25 fps" in text and "frames       11986 at 20 fps" in text
     assert "motifs occur in both recordings" in text
@@ -135,3 +138,41 @@ def test_subtle_sample_data_opens_in_3d(make_napari_viewer):
     assert layers[1].data.shape[1] == 4  # frame, z, y, x
     assert viewer.dims.ndisplay == 3
     assert viewer.dims.range[0].stop >= 11985
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory):
+    from napari_vqmap.demo import run_demo
+
+    return run_demo(tmp_path_factory.mktemp("demo"), video_seconds=1.0, log=None)
+
+
+@pytest.mark.gui
+def test_demo_gui_video_window(make_napari_viewer, report):
+    from napari_vqmap.napari.demo_viewer import show_video_demo
+    from napari_vqmap.napari.layer_styles import motif_colours
+
+    viewer = make_napari_viewer()
+    widget = show_video_demo(viewer, report)
+    assert [la._type_string for la in viewer.layers] == ["image", "vectors", "points"]
+    points = viewer.layers["cropped_video keypoints"]
+    motif = report.recordings["vame"].result["motif"].values[:, 0]
+    frame0 = points.data[:, 0] == 0
+    np.testing.assert_allclose(points.face_color[frame0][0], motif_colours(motif[0], 8, 16))
+    assert widget.recording.currentText() == "cropped_video keypoints"
+    assert widget.tree.topLevelItemCount() > 0
+    top = report.recordings["vame"].stats.sort_values("usage")["motif"].iloc[-1]
+    assert widget.selected == ("motif", top)  # the most used motif, its prototype shown
+    assert viewer.dims.ndisplay == 2
+
+
+@pytest.mark.gui
+def test_demo_gui_3d_window(make_napari_viewer, report):
+    from napari_vqmap.napari.demo_viewer import show_3d_demo
+
+    viewer = make_napari_viewer()
+    widget = show_3d_demo(viewer, report)
+    assert [la._type_string for la in viewer.layers] == ["vectors", "points"]
+    assert viewer.dims.ndisplay == 3
+    assert widget.result is report.recordings["subtle"].result
+    assert "motif" in viewer.layers["young_8301 keypoints"].features

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from napari_vqmap.demo import DemoRecording, DemoReport
 
 MOTIFS_DOCK = "Motifs"
+CAMERA_ANGLES = (0.0, -40.0, 60.0)  # a tilted view of the arena, so height shows
 
 
 def _add(viewer: napari.Viewer, layer_data: list[tuple[Any, dict, str]]) -> list[Any]:
@@ -42,12 +43,15 @@ def add_recording(viewer: napari.Viewer, rec: DemoRecording, report: DemoReport)
     return _add(viewer, styled)
 
 
-def dock_motifs(viewer: napari.Viewer) -> Any:
-    """Dock the Motifs widget on the right; returns the widget."""
+def dock_motifs(viewer: napari.Viewer, rec: DemoRecording) -> Any:
+    """Dock the Motifs widget on the right with the recording's most used motif selected
+    (its decoded prototype shows); returns the widget."""
     from napari_vqmap.napari._motifs_widget import MotifsWidget
 
     widget = MotifsWidget(viewer)
     viewer.window.add_dock_widget(widget, name=MOTIFS_DOCK, area="right")
+    top = rec.stats.sort_values("usage", ascending=False)["motif"].iloc[0]
+    widget.select("motif", int(top))
     return widget
 
 
@@ -60,7 +64,7 @@ def show_video_demo(viewer: napari.Viewer, report: DemoReport) -> Any:
     add_recording(viewer, rec, report)
     viewer.title = f"napari-vqmap demo: {rec.title}"
     viewer.dims.set_current_step(0, 0)
-    return dock_motifs(viewer)
+    return dock_motifs(viewer, rec)
 
 
 def show_3d_demo(viewer: napari.Viewer, report: DemoReport) -> Any:
@@ -72,7 +76,9 @@ def show_3d_demo(viewer: napari.Viewer, report: DemoReport) -> Any:
     viewer.dims.ndisplay = 3
     viewer.dims.set_current_step(0, 0)
     viewer.reset_view()
-    return dock_motifs(viewer)
+    viewer.camera.angles = CAMERA_ANGLES
+    viewer.camera.zoom *= 1.5  # the arena is much larger than the mouse
+    return dock_motifs(viewer, rec)
 
 
 def open_demo(report: DemoReport) -> None:  # pragma: no cover (runs the event loop)
