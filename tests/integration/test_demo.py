@@ -158,7 +158,8 @@ def test_demo_gui_video_window(make_napari_viewer, report):
     points = viewer.layers["cropped_video keypoints"]
     motif = report.recordings["vame"].result["motif"].values[:, 0]
     frame0 = points.data[:, 0] == 0
-    np.testing.assert_allclose(points.face_color[frame0][0], motif_colours(motif[0], 8, 16))
+    codebook = report.names.n_types, report.names.n_subtypes
+    np.testing.assert_allclose(points.face_color[frame0][0], motif_colours(motif[0], *codebook))
     assert widget.recording.currentText() == "cropped_video keypoints"
     assert widget.tree.topLevelItemCount() > 0
     top = report.recordings["vame"].stats.sort_values("usage")["motif"].iloc[-1]
