@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from napari_vqmap import analysis, figures
+from napari_vqmap import analysis
 from napari_vqmap.names import NAMES_FILE, MotifNames
 from napari_vqmap.validators import PoseFileError
 
@@ -215,6 +215,8 @@ class _Outputs:
         df.to_csv(self.path(name), index=index)
 
     def figure(self, stem: str, fig) -> None:
+        from napari_vqmap import figures
+
         for fmt in FIGURE_FORMATS:
             figures.save_figure(fig, self.path(f"{stem}.{fmt}"))
 
@@ -239,6 +241,7 @@ def _prototypes(out: _Outputs, model_dir: Path, names: MotifNames, usage: np.nda
     """Decode every code with every skeleton head; arrays (.npz) and figures."""
     import torch
 
+    from napari_vqmap import figures
     from napari_vqmap.checkpoint import load_model
     from napari_vqmap.prototypes import prototypes
 
@@ -286,6 +289,8 @@ def analyze(
 
     See ``docs/analysis.md`` for what each file holds.
     """
+    from napari_vqmap import figures
+
     say = progress or (lambda msg: None)
     recs = [load_recording(p) for p in find_results(inputs)]
     _unique_ids(recs)
