@@ -149,10 +149,12 @@ def _unique_ids(recs: list[Recording]) -> None:
 
 def _codebook(recs: list[Recording], model_dir: Path | None) -> tuple[int, int]:
     if model_dir is not None:
-        from napari_vqmap.checkpoint import read_config
-
-        cfg = read_config(model_dir)["model"]
-        return int(cfg["n_types"]), int(cfg["n_subtypes"])
+        path = model_dir / "config.json"  # read directly: no torch import needed here
+        try:
+            cfg = json.loads(path.read_text())["model"]
+            return int(cfg["n_types"]), int(cfg["n_subtypes"])
+        except (OSError, ValueError, KeyError, TypeError) as err:
+            raise PoseFileError(path, f"not a napari-vqmap model config: {err}") from err
     for rec in recs:
         names = rec.path.parent / NAMES_FILE
         if names.is_file():
