@@ -76,8 +76,9 @@ def show_3d_demo(viewer: napari.Viewer, report: DemoReport) -> Any:
     viewer.dims.ndisplay = 3
     viewer.dims.set_current_step(0, 0)
     viewer.reset_view()
-    viewer.camera.angles = CAMERA_ANGLES
-    viewer.camera.zoom *= 1.5  # the arena is much larger than the mouse
+    scene = getattr(viewer, "scene", viewer)  # napari >= 0.9: viewer.scene.camera
+    scene.camera.angles = CAMERA_ANGLES
+    scene.camera.zoom *= 1.5  # the arena is much larger than the mouse
     return dock_motifs(viewer, rec)
 
 
