@@ -282,8 +282,25 @@ def add_demo_arguments(parser) -> None:
     )
 
 
+def check_display() -> None:
+    """Fail early, with the fix, when napari cannot open a window (Linux without a display)."""
+    import os
+    import sys
+
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        raise SystemExit(
+            "napari-vqmap: error: --gui needs a display, and neither DISPLAY nor WAYLAND_DISPLAY "
+            "is set. Run it on a desktop, over `ssh -X`, or under a virtual display "
+            "(`xvfb-run napari-vqmap demo --gui`); without --gui the demo writes its results only."
+        )
+
+
 def run_demo_cli(args) -> int:
     """Run the demo, print its summary, and with ``--gui`` open napari."""
+    if args.gui:
+        check_display()
     report = run_demo(args.out, args.model, args.video_seconds)
     print(report.summary())
     if args.gui:

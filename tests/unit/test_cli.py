@@ -5,6 +5,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 from napari_vqmap.cli import main
 
 
@@ -25,9 +27,10 @@ def test_info_on_bad_file_names_it_and_exits_2(tmp_path, capsys):
     assert "empty.h5" in err and "empty" in err
 
 
-def test_demo_runs_as_installed_command():
+def test_demo_runs_as_installed_command(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "napari_vqmap.cli", "demo"],
+        cwd=tmp_path,  # writes ./napari-vqmap-demo there
         capture_output=True,
         text=True,
         timeout=120,
@@ -35,3 +38,12 @@ def test_demo_runs_as_installed_command():
     )
     assert "cropped_video.csv (DeepLabCut)" in result.stdout
     assert "frames       750" in result.stdout
+    assert (tmp_path / "napari-vqmap-demo" / "usage.png").is_file()
+
+
+def test_demo_gui_without_a_display_says_how(monkeypatch, capsys):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(sys, "platform", "linux")
+    with pytest.raises(SystemExit, match="xvfb-run"):
+        main(["demo", "--gui"])
