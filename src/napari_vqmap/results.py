@@ -58,18 +58,14 @@ def motifs_table(
 
 
 def bouts_table(table: pd.DataFrame) -> pd.DataFrame:
-    """Runs of one motif per individual (unencoded frames excluded); ``stop`` is exclusive,
-    ``duration`` in frames."""
-    rows = []
-    for ind, g in table.groupby("individual", sort=False):
-        motif, frames, names = g["motif"].values, g["frame"].values, g["name"].values
-        edges = np.flatnonzero(np.diff(motif)) + 1
-        for a, b in zip(np.r_[0, edges], np.r_[edges, len(motif)], strict=True):
-            if motif[a] >= 0:
-                stop = frames[b - 1] + 1
-                rows.append((ind, frames[a], stop, stop - frames[a], motif[a], names[a]))
-    columns = ["individual", "start", "stop", "duration", "motif", "name"]
-    return pd.DataFrame(rows, columns=columns)
+    """Runs of one motif per individual (unencoded frames and frame jumps end a run):
+    individual, start, stop (exclusive), duration (frames), motif, name."""
+    from napari_vqmap.analysis import bouts
+
+    runs = bouts(table[["frame", "individual", "motif"]])
+    name_of = dict(zip(table["motif"], table["name"], strict=True))
+    runs["name"] = runs["motif"].map(name_of).fillna("")
+    return runs[["individual", "start", "stop", "duration", "motif", "name"]]
 
 
 def _sha256(path: Path) -> str:
@@ -110,7 +106,9 @@ def write_results(
         "model": str(model_dir),
         "model_sha256": _sha256(Path(model_dir) / "model.safetensors"),
         "versions": {"napari-vqmap": __version__, "torch": torch.__version__},
-        "settings": settings | {k: result.attrs[k] for k in ("window", "stride", "model_fps")},
+        "settings": settings
+        | {k: result.attrs[k] for k in ("window", "stride", "model_fps", "fps", "skeleton")}
+        | {"n_types": names.n_types, "n_subtypes": names.n_subtypes},
         "frames": int(result.sizes["time"]),
         "unencoded_frames": int((result["motif"].values < 0).sum()),
     }
