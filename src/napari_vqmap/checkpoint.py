@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -99,3 +100,14 @@ def load_model(model_dir: str | Path, device: str | torch.device = "cpu") -> tup
             weights_path, f"weights do not match {CONFIG_FILE}: {str(err)[:500]}"
         ) from err
     return model.to(device).eval(), meta
+
+
+def head_for(meta: dict[str, Any], keypoints: Sequence[str], n_dims: int) -> str | None:
+    """The model head trained on this skeleton (same keypoints in the same order and the same
+    number of dimensions), or None. ``meta`` is the model's config (from :func:`load_model`)."""
+    keypoints = [str(k) for k in keypoints]
+    for name, head in meta.get("heads", {}).items():
+        same = [str(k) for k in head["skeleton"]["keypoints"]] == keypoints
+        if same and int(head["n_dims"]) == n_dims:
+            return name
+    return None

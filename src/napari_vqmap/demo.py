@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from napari_vqmap.checkpoint import head_for
 from napari_vqmap.io.atomic import atomic_write_text
 from napari_vqmap.names import MotifNames
 
@@ -107,14 +108,13 @@ def _scores_text(scores: dict[str, float]) -> str:
     return ", ".join(f"{k.upper() if k != 'purity' else k} {scores[k]:.2f}" for k in keys)
 
 
-def head_for(meta: dict[str, Any], keypoints: list[str], n_dims: int) -> str | None:
+def closest_head(meta: dict[str, Any], keypoints: list[str], n_dims: int) -> str | None:
     """The model head for a skeleton: same keypoints and dims, else the head sharing most
     keypoints with the same dims, else any head with the same dims; None when there is none."""
-    heads = meta.get("heads", {})
-    same_dims = {k: h for k, h in heads.items() if h["n_dims"] == n_dims}
-    for name, head in same_dims.items():
-        if list(head["skeleton"]["keypoints"]) == list(keypoints):
-            return name
+    exact = head_for(meta, keypoints, n_dims)
+    if exact is not None:
+        return exact
+    same_dims = {k: h for k, h in meta.get("heads", {}).items() if h["n_dims"] == n_dims}
     if not same_dims:
         return None
 
@@ -236,7 +236,7 @@ def _figures(
     files = [usage_path]
     subtle = recordings["subtle"]
     keypoints = [str(k) for k in subtle.poses["keypoint"].values]
-    head = head_for(meta, keypoints, subtle.poses.sizes["space"])
+    head = closest_head(meta, keypoints, subtle.poses.sizes["space"])
     if head is None:  # a model without any 3D head: decode on its first head
         head = next(iter(meta["heads"]))
     skeleton = meta["heads"][head]["skeleton"]

@@ -22,6 +22,7 @@ import torch
 import xarray as xr
 from tqdm import tqdm
 
+from napari_vqmap.checkpoint import head_for
 from napari_vqmap.model import VQMAP
 from napari_vqmap.preprocess import (
     PreprocessConfig,
@@ -40,17 +41,10 @@ STATUS = {0: "ok", 1: "too few visible keypoints or anchors missing"}
 CHUNK_FRAMES = 32768  # (model-rate) frames owned by each chunk of a long recording
 
 
-def _head_for(keypoints: tuple[str, ...], n_dims: int, meta: dict[str, Any]) -> str | None:
-    for name, head in meta.get("heads", {}).items():
-        if tuple(head["skeleton"]["keypoints"]) == keypoints and head["n_dims"] == n_dims:
-            return name
-    return None
-
-
 def check_skeleton(poses: xr.Dataset, skeleton: Skeleton, meta: dict[str, Any]) -> None:
     """Warn when the model has never seen ``skeleton`` but its keypoints map to body regions
     and it has heading anchors; raise :class:`PoseFileError` naming what is missing if not."""
-    if _head_for(tuple(skeleton.keypoints), poses.sizes["space"], meta) is not None:
+    if head_for(meta, skeleton.keypoints, poses.sizes["space"]) is not None:
         return
     source = poses.attrs.get("source_file") or None
     mapped = {k: skeleton.region_of(k) for k in skeleton.keypoints}

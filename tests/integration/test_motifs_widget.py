@@ -16,7 +16,7 @@ import torch
 from napari.layers import Layer
 from qtpy.QtCore import QPoint, Qt
 
-from napari_vqmap.checkpoint import load_model
+from napari_vqmap.checkpoint import head_for, load_model
 from napari_vqmap.encode import encode
 from napari_vqmap.io import load_poses
 from napari_vqmap.model import ModelConfig
@@ -24,7 +24,6 @@ from napari_vqmap.names import NAMES_FILE, MotifNames
 from napari_vqmap.napari.convert import pose_layers
 from napari_vqmap.napari.layer_styles import motif_palette
 from napari_vqmap.napari.motif_layers import apply_motifs
-from napari_vqmap.napari.prototype_view import head_for
 from napari_vqmap.preprocess import PreprocessConfig
 from napari_vqmap.results import write_results
 from napari_vqmap.validators import PoseFileError
@@ -208,7 +207,7 @@ def test_two_flies_one_row_each_and_no_head_message(
 
     # the model has no head for the fly skeleton: the widget says so instead of animating
     qtbot.waitUntil(lambda: widget.proto_worker is None, timeout=20000)
-    if head_for(ds, load_model(model_dir)[1]) is None:
+    if head_for(load_model(model_dir)[1], ds["keypoint"].values, ds.sizes["space"]) is None:
         assert "no head" in widget.prototype.message and not widget.prototype.animating
     else:
         assert widget.prototype.animating

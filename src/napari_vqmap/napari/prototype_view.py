@@ -19,6 +19,7 @@ from qtpy.QtCore import QPointF, QSize, Qt, QTimer
 from qtpy.QtGui import QColor, QPainter, QPaintEvent, QPen
 from qtpy.QtWidgets import QWidget
 
+from napari_vqmap.checkpoint import head_for
 from napari_vqmap.names import MotifNames
 
 
@@ -61,16 +62,6 @@ def find_model_dir(metadata: dict[str, Any], result: xr.Dataset | None = None) -
         return None
 
 
-def head_for(poses: xr.Dataset, meta: dict[str, Any]) -> str | None:
-    """The model head decoding poses of this skeleton (same keypoints and dimensions)."""
-    keypoints = [str(k) for k in poses["keypoint"].values]
-    for name, head in meta.get("heads", {}).items():
-        same = [str(k) for k in head["skeleton"]["keypoints"]] == keypoints
-        if same and int(head["n_dims"]) == poses.sizes["space"]:
-            return name
-    return None
-
-
 def load_prototypes(model_dir: str | Path, poses: xr.Dataset, names: MotifNames) -> Prototypes:
     """Decode every motif of the model at ``model_dir`` on the head for ``poses``' skeleton.
 
@@ -87,7 +78,7 @@ def load_prototypes(model_dir: str | Path, poses: xr.Dataset, names: MotifNames)
             f"the model has {codebook[0]} x {codebook[1]} motifs but these motifs come from "
             f"{names.n_types} x {names.n_subtypes}; pick the model that encoded them"
         )
-    head = head_for(poses, meta)
+    head = head_for(meta, poses["keypoint"].values, poses.sizes["space"])
     if head is None:
         raise ValueError(
             f"the model has no head for this skeleton ({poses.sizes['keypoint']} keypoints, "
