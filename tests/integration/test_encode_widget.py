@@ -83,6 +83,7 @@ def test_encode_colours_several_files_and_animals_and_saves(
         result = points.metadata["motifs"]
         assert skeleton.metadata["motifs"] is result
         assert points.metadata["results_dir"] == str(tmp_path / "results")
+        assert result.attrs["model_dir"] == str(tiny_model.resolve())  # prototypes' model
         motif = points.features["motif"].to_numpy()
         assert (motif >= 0).mean() > 0.5  # DLC frames with few keypoints stay unencoded
         np.testing.assert_allclose(points.face_color, motif_colours(motif, 3, 4))

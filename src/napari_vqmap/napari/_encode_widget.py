@@ -114,6 +114,7 @@ def encode_datasets(
         if should_stop is not None and should_stop():
             raise Cancelled
         result = encode(model, poses, meta, progress=on_chunk, chunk_frames=chunk_frames)
+        result.attrs["model_dir"] = str(Path(model_dir).resolve())  # for prototypes later
         codebook = int(result.attrs["n_types"]), int(result.attrs["n_subtypes"])
         results_dir = None
         if out_dir:
