@@ -288,7 +288,7 @@ def encode(
 def add_encode_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``napari-vqmap encode``."""
     parser.add_argument("inputs", nargs="+", help="pose files, folders or glob patterns")
-    parser.add_argument("--model", required=True, help="trained model folder")
+    parser.add_argument("--model", help="trained model folder (default: the bundled model)")
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--skeleton", help="skeleton preset name or YAML file")
     parser.add_argument("--fps", type=float, help="frame rate, for files that lack one")
@@ -329,6 +329,10 @@ def run_encode(args: argparse.Namespace) -> int:
             require_nwb()
         except ImportError as err:
             raise PoseFileError(None, str(err)) from err
+    if args.model is None:
+        from napari_vqmap.sample_data import bundled_model_dir
+
+        args.model = str(bundled_model_dir())
     model, meta = load_model(args.model)
     out = Path(args.out)
     check_writable(out)

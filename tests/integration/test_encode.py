@@ -164,3 +164,12 @@ def test_failed_write_leaves_no_partial_outputs(
     with pytest.raises(OSError, match="disk full"):
         main(["encode", str(src), "--model", str(model_dir), "--out", str(out)])
     assert list(out.iterdir()) == []
+
+
+def test_encode_cli_uses_the_bundled_model_by_default(data_dir: Path, tmp_path: Path) -> None:
+    path = data_dir / "vame-tests" / "cropped_video.csv"
+    assert main(["encode", str(path), "--fps", "25", "--out", str(tmp_path)]) == 0
+    sidecar = json.loads((tmp_path / "cropped_video_encode.json").read_text())
+    assert Path(sidecar["model"]).parts[-2:] == ("data", "model")
+    table = pd.read_csv(tmp_path / "cropped_video_motifs.csv")
+    assert len(table) == 750 and (table["motif"] >= 0).any()
