@@ -1,0 +1,43 @@
+"""The pretrained model shipped in the package loads and encodes real data."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from napari_vqmap.checkpoint import load_model
+from napari_vqmap.encode import encode
+from napari_vqmap.io import load_poses
+from napari_vqmap.sample_data import bundled_model_dir
+
+SUBTLE_TEST = "subtle-avatar-3d/y5a5/coords/young_8301.csv"  # held out of its training data
+SKELETONS = {"subtle", "dannce_mouse22", "vame6", "deepof14", "dlcanalyzer_epm"}
+
+
+def test_bundled_model_is_small_and_noticed() -> None:
+    folder = bundled_model_dir()
+    sizes = {p.name: p.stat().st_size for p in folder.iterdir()}
+    assert {"model.safetensors", "config.json", "history.csv", "NOTICE.md"} <= set(sizes)
+    assert sum(sizes.values()) < 5e6
+    notice = (folder / "NOTICE.md").read_text()
+    assert "GPL-3.0" in notice and "MIT" in notice and "sleap" in notice.lower()
+    meta = json.loads((folder / "config.json").read_text())
+    assert not any("sleap-tests" in item["path"] for item in meta["inputs"])
+    assert not any("y5a5" in item["path"] for item in meta["inputs"])  # held out
+
+
+def test_bundled_model_has_its_heads_and_encodes_real_subtle(data_dir: Path) -> None:
+    torch.set_num_threads(2)
+    model, meta = load_model(bundled_model_dir())
+    heads = {h["skeleton"]["name"] for h in meta["heads"].values()}
+    assert heads >= SKELETONS
+    assert {h["n_dims"] for h in meta["heads"].values()} == {2, 3}
+    poses = load_poses(data_dir / SUBTLE_TEST, skeleton="subtle", fps=20)
+    result = encode(model, poses.isel(time=slice(3000, 3400)), meta)
+    motif = result["motif"].values[:, 0]
+    assert motif.shape == (400,) and (motif >= 0).all() and (motif < 128).all()
+    assert len(np.unique(motif)) > 3  # a moving mouse is not one motif
+    assert ((result["confidence"].values >= 0) & (result["confidence"].values <= 1)).all()
