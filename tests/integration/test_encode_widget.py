@@ -70,7 +70,7 @@ def test_encode_colours_several_files_and_animals_and_saves(
 ) -> None:
     madlc_file = save_poses(madlc, tmp_path / "madlc.nc")
     viewer, widget = _open_widget(make_napari_viewer, [subtle_file, madlc_file], tiny_model)
-    assert widget.layer_names() == ["young_8301 keypoints", "madlc keypoints"]
+    assert widget.layer_list.names() == ["young_8301 keypoints", "madlc keypoints"]
     assert "3 types × 4 subtypes" in widget.model_info.text()
     widget.save.setChecked(True)
     widget.out_dir.setText(str(tmp_path / "results"))

@@ -58,8 +58,8 @@ def test_two_skeletons_train_and_screenshot(make_napari_viewer, data_dir, qtbot,
     viewer.open(data_dir / VAME, plugin="napari-vqmap")
     out = tmp_path / "model"
     widget = _widget(viewer, out, steps=5)
-    names = widget.layer_names()
-    assert len(names) == 2 and names == widget.selected_names()
+    names = widget.layer_list.names()
+    assert len(names) == 2 and names == widget.layer_list.selected()
     assert "young_8301" in names[0] and "cropped_video" in names[1]
     summary = widget.summary.text()
     assert "subtle" in summary and "3D" in summary and "2D" in summary and "centre:" in summary
@@ -136,8 +136,8 @@ def test_nothing_ticked_is_refused(make_napari_viewer, data_dir, qtbot, tmp_path
     viewer = make_napari_viewer(show=True)
     viewer.open(data_dir / VAME, plugin="napari-vqmap")
     widget = _widget(viewer, tmp_path / "model", steps=5)
-    widget.set_selected([])
-    assert widget.selected_names() == []
+    widget.layer_list.set_selected([])
+    assert widget.layer_list.selected() == []
     widget.start_button.click()
     assert widget.worker is None and "Tick at least one" in widget.status.text()
 
@@ -160,7 +160,7 @@ def test_edited_mapping_is_trained_saved_and_exported(
     widget.n_subtypes.setValue(3)
     editor = widget.editor
     ds = viewer.layers[-1].metadata["poses"]
-    assert editor.layer_combo.currentText() == widget.selected_names()[0]
+    assert editor.layer_combo.currentText() == widget.layer_list.selected()[0]
     assert editor.region_combo("Nose").currentText() == "head"
     assert editor.anchors["centre"].currentText() == "Nose, Tailroot"
 

@@ -26,8 +26,6 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QVBoxLayout,
@@ -35,13 +33,12 @@ from qtpy.QtWidgets import (
 )
 
 from napari_vqmap.names import MotifNames
-from napari_vqmap.napari._train_widget import pose_datasets
+from napari_vqmap.napari._pose_layer_list import PoseLayerList
 from napari_vqmap.napari.motif_layers import apply_motifs, layers_of
 
 if TYPE_CHECKING:
     import napari
 
-CHECKED, UNCHECKED = Qt.CheckState.Checked, Qt.CheckState.Unchecked
 CHUNK_FRAMES = 2048  # model-rate frames per encoding chunk: progress/Cancel granularity
 
 
@@ -157,7 +154,7 @@ class EncodeWidget(QWidget):
         self.model_info = QLabel("")
         self.model_info.setWordWrap(True)
 
-        self.layer_list = QListWidget()
+        self.layer_list = PoseLayerList()
         self.layer_list.setMaximumHeight(110)
 
         self.save = QCheckBox("Save results to folder")
@@ -209,28 +206,7 @@ class EncodeWidget(QWidget):
 
     def refresh_layers(self, event: Any = None) -> None:
         """Re-list the viewer's pose layers; new ones are ticked, others keep their tick."""
-        ticked, known = set(self.selected_names()), set(self.layer_names())
-        self.layer_list.clear()
-        for name in pose_datasets(self.viewer.layers):
-            item = QListWidgetItem(name)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(CHECKED if name in ticked or name not in known else UNCHECKED)
-            self.layer_list.addItem(item)
-
-    def layer_names(self) -> list[str]:
-        """Names listed (ticked or not)."""
-        return [self.layer_list.item(i).text() for i in range(self.layer_list.count())]
-
-    def selected_names(self) -> list[str]:
-        """Names of the ticked layers."""
-        items = (self.layer_list.item(i) for i in range(self.layer_list.count()))
-        return [it.text() for it in items if it.checkState() == CHECKED]
-
-    def set_selected(self, names: list[str]) -> None:
-        """Tick exactly ``names``."""
-        for i in range(self.layer_list.count()):
-            item = self.layer_list.item(i)
-            item.setCheckState(CHECKED if item.text() in names else UNCHECKED)
+        self.layer_list.refresh(self.viewer.layers)
 
     def _update_model_info(self, *args: Any) -> None:
         path = self.model_dir.text().strip()
@@ -253,8 +229,7 @@ class EncodeWidget(QWidget):
         """Encode the ticked layers in a worker thread."""
         if self.worker is not None:
             return
-        datasets = pose_datasets(self.viewer.layers)
-        chosen = {n: datasets[n] for n in self.selected_names() if n in datasets}
+        chosen = self.layer_list.chosen(self.viewer.layers)
         model_dir = self.model_dir.text().strip()
         out_dir = self.out_dir.text().strip() if self.save.isChecked() else None
         if not chosen or not model_dir:

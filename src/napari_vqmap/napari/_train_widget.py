@@ -1,8 +1,8 @@
 """The Train dock widget: pick pose layers and a few hyperparameters, then run
 :func:`napari_vqmap.train.train` in a worker thread with live progress.
 
-The widget only gathers choices; :func:`make_config`, :func:`pose_datasets` and
-:func:`skeleton_summary` are plain functions, and all training happens in ``train``.
+The widget only gathers choices; :func:`make_config` and :func:`skeleton_summary` are
+plain functions, and all training happens in ``train``.
 The skeleton editor (:mod:`._skeleton_editor`) changes the mapping of a layer's pose dataset
 in place, so training uses the edited regions and anchors; **Save model…** copies the
 trained model folder elsewhere (:func:`~napari_vqmap.napari.skeleton_edit.export_model`).
@@ -29,8 +29,6 @@ from qtpy.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QListWidget,
-    QListWidgetItem,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -41,6 +39,7 @@ from qtpy.QtWidgets import (
 
 from napari_vqmap.io import skeleton_of
 from napari_vqmap.model import ModelConfig
+from napari_vqmap.napari._pose_layer_list import PoseLayerList
 from napari_vqmap.napari._skeleton_editor import SkeletonEditor
 from napari_vqmap.napari.plots import LossPlot, UsagePlot
 from napari_vqmap.napari.skeleton_edit import ANCHORS, export_model
@@ -50,21 +49,6 @@ if TYPE_CHECKING:
     import napari
 
 DEVICES = ("auto", "cpu", "cuda")
-CHECKED, UNCHECKED = Qt.CheckState.Checked, Qt.CheckState.Unchecked
-
-
-def pose_datasets(layers: Any) -> dict[str, xr.Dataset]:
-    """Layer name -> pose dataset for layers holding ``metadata["poses"]``.
-
-    The skeleton and keypoint layers of one file share a dataset; it is listed once,
-    under the keypoint (last added) layer's name.
-    """
-    by_id: dict[int, tuple[str, xr.Dataset]] = {}
-    for layer in layers:
-        ds = layer.metadata.get("poses")
-        if isinstance(ds, xr.Dataset):
-            by_id[id(ds)] = (layer.name, ds)
-    return dict(by_id.values())
 
 
 def skeleton_summary(name: str, ds: xr.Dataset) -> str:
@@ -119,7 +103,7 @@ class TrainWidget(QWidget):
         self._bridge = _Bridge()
         self._bridge.progress.connect(self._on_progress)
 
-        self.layer_list = QListWidget()
+        self.layer_list = PoseLayerList()
         self.layer_list.setMaximumHeight(80)
         self.layer_list.itemChanged.connect(self._update_summary)
         self.summary = QLabel("Tick the pose layers to train on.")
@@ -212,39 +196,16 @@ class TrainWidget(QWidget):
 
     def refresh_layers(self, event: Any = None) -> None:
         """Re-list the viewer's pose layers; new ones are ticked, others keep their tick."""
-        ticked, known = set(self.selected_names()), set(self.layer_names())
-        self.layer_list.blockSignals(True)
-        self.layer_list.clear()
-        for name in pose_datasets(self.viewer.layers):
-            item = QListWidgetItem(name)
-            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(CHECKED if name in ticked or name not in known else UNCHECKED)
-            self.layer_list.addItem(item)
-        self.layer_list.blockSignals(False)
+        self.layer_list.refresh(self.viewer.layers)
         self._update_summary()
 
-    def layer_names(self) -> list[str]:
-        """Names listed (ticked or not)."""
-        return [self.layer_list.item(i).text() for i in range(self.layer_list.count())]
-
-    def selected_names(self) -> list[str]:
-        """Names of the ticked layers."""
-        items = (self.layer_list.item(i) for i in range(self.layer_list.count()))
-        return [it.text() for it in items if it.checkState() == CHECKED]
-
-    def set_selected(self, names: list[str]) -> None:
-        """Tick exactly ``names``."""
-        for i in range(self.layer_list.count()):
-            item = self.layer_list.item(i)
-            item.setCheckState(CHECKED if item.text() in names else UNCHECKED)
-
     def _update_summary(self, *args: Any) -> None:
-        datasets = pose_datasets(self.viewer.layers)
-        names = [n for n in self.selected_names() if n in datasets]
-        text = "<br><br>".join(skeleton_summary(n, datasets[n]) for n in names)
+        chosen = self.layer_list.chosen(self.viewer.layers)
+        names = list(chosen)
+        text = "<br><br>".join(skeleton_summary(n, chosen[n]) for n in names)
         self.summary.setText(text or "Tick the pose layers to train on.")
         if set(names) != set(self.editor.datasets):
-            self.editor.set_datasets({n: datasets[n] for n in names})
+            self.editor.set_datasets(chosen)
 
     def _browse(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Output folder", self.out_dir.text())
@@ -257,8 +218,7 @@ class TrainWidget(QWidget):
         """Start training on the ticked layers in a worker thread."""
         if self.worker is not None:
             return
-        datasets = pose_datasets(self.viewer.layers)
-        chosen = [datasets[n] for n in self.selected_names() if n in datasets]
+        chosen = list(self.layer_list.chosen(self.viewer.layers).values())
         out = self.out_dir.text().strip()
         if not chosen or not out:
             self._fail("Tick at least one pose layer and choose an output folder.")
