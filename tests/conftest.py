@@ -22,3 +22,19 @@ def data_dir() -> Path:
             pytest.fail(f"shared data folder {DATA_DIR} is missing on CI")
         pytest.skip(f"shared data folder {DATA_DIR} not found (set NAPARI_VQMAP_DATA)")
     return DATA_DIR
+
+
+SUBTLE_SESSION = "subtle-avatar-3d/y5a5/coords/young_8301.csv"
+
+
+@pytest.fixture(scope="session")
+def tiny_subtle_model(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A tiny model trained for a few steps on the first 1500 frames of a SUBTLE session."""
+    from napari_vqmap.io import load_poses
+    from napari_vqmap.train import train
+    from tests.tiny import tiny_train_config
+
+    ds = load_poses(data_dir / SUBTLE_SESSION, skeleton="subtle", fps=20)
+    return train(
+        [ds.isel(time=slice(0, 1500))], tmp_path_factory.mktemp("tiny") / "m", tiny_train_config()
+    )

@@ -14,10 +14,9 @@ import torch
 from napari_vqmap import analysis
 from napari_vqmap.cli import main
 from napari_vqmap.io import load_poses, save_poses
-from napari_vqmap.model import ModelConfig
 from napari_vqmap.names import MotifNames
-from napari_vqmap.preprocess import PreprocessConfig
-from napari_vqmap.train import TrainConfig, train
+from napari_vqmap.train import train
+from tests.tiny import tiny_train_config
 
 torch.set_num_threads(2)
 
@@ -36,15 +35,7 @@ def encoded(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[P
         ds = load_poses(data_dir / SUBTLE / f"{s}.csv", skeleton="subtle", fps=20)
         inputs.append(save_poses(ds.isel(time=slice(0, N)), tmp / f"{s}.nc"))
     vame = load_poses(data_dir / VAME)
-    config = TrainConfig(
-        steps=6,
-        batch_size=8,
-        warmup_steps=2,
-        checkpoint_every=100,
-        model=ModelConfig(window=32, hidden=32, token_dim=16, n_heads=2, res_depth=1),
-        preprocess=PreprocessConfig(target_fps=20, stride=16),
-    )
-    model = train([load_poses(inputs[0]), vame], tmp / "model", config)
+    model = train([load_poses(inputs[0]), vame], tmp / "model", tiny_train_config())
     out = tmp / "enc"
     assert main(["encode", *map(str, inputs), "--model", str(model), "--out", str(out)]) == 0
     assert main(["encode", str(data_dir / VAME), "--model", str(model), "--out", str(out)]) == 0

@@ -14,9 +14,6 @@ from napari_vqmap.checkpoint import load_model
 from napari_vqmap.cli import main
 from napari_vqmap.encode import encode
 from napari_vqmap.io import load_poses, save_poses
-from napari_vqmap.model import ModelConfig
-from napari_vqmap.preprocess import PreprocessConfig
-from napari_vqmap.train import TrainConfig, train
 
 torch.set_num_threads(2)
 
@@ -26,18 +23,9 @@ N = 2000
 
 
 @pytest.fixture(scope="session")
-def model_dir(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def model_dir(tiny_subtle_model: Path) -> Path:
     """A tiny model trained for a few steps on the first frames of a SUBTLE session."""
-    ds = load_poses(data_dir / SUBTLE, skeleton="subtle", fps=20).isel(time=slice(0, 1500))
-    config = TrainConfig(
-        steps=6,
-        batch_size=8,
-        warmup_steps=2,
-        checkpoint_every=100,
-        model=ModelConfig(window=32, hidden=32, token_dim=16, n_heads=2, res_depth=1),
-        preprocess=PreprocessConfig(target_fps=20, stride=16),
-    )
-    return train([ds], tmp_path_factory.mktemp("model") / "m", config)
+    return tiny_subtle_model
 
 
 @pytest.fixture(scope="module")

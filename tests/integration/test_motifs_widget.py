@@ -19,14 +19,11 @@ from qtpy.QtCore import QPoint, Qt
 from napari_vqmap.checkpoint import head_for, load_model
 from napari_vqmap.encode import encode
 from napari_vqmap.io import load_poses
-from napari_vqmap.model import ModelConfig
 from napari_vqmap.names import NAMES_FILE, MotifNames
 from napari_vqmap.napari.convert import pose_layers
 from napari_vqmap.napari.layer_styles import motif_palette
 from napari_vqmap.napari.motif_layers import apply_motifs
-from napari_vqmap.preprocess import PreprocessConfig
 from napari_vqmap.results import write_results
-from napari_vqmap.validators import PoseFileError
 
 pytestmark = pytest.mark.gui
 torch.set_num_threads(2)
@@ -38,25 +35,11 @@ N = 4000
 
 
 @pytest.fixture(scope="module")
-def model_dir(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled model, else a tiny model trained for a few steps on SUBTLE frames."""
+def model_dir() -> Path:
+    """The bundled model (its motifs spread over many codes, unlike a tiny test model's)."""
     from napari_vqmap.sample_data import bundled_model_dir
 
-    try:
-        return bundled_model_dir()
-    except PoseFileError:
-        from napari_vqmap.train import TrainConfig, train
-
-        ds = load_poses(data_dir / SUBTLE, skeleton="subtle", fps=20).isel(time=slice(0, 1500))
-        config = TrainConfig(
-            steps=6,
-            batch_size=8,
-            warmup_steps=2,
-            checkpoint_every=100,
-            model=ModelConfig(window=32, hidden=32, token_dim=16, n_heads=2, res_depth=1),
-            preprocess=PreprocessConfig(target_fps=20, stride=16),
-        )
-        return train([ds], tmp_path_factory.mktemp("model") / "m", config)
+    return bundled_model_dir()
 
 
 def _encoded(viewer, ds, model_dir: Path, results: Path | None) -> tuple:
