@@ -21,6 +21,7 @@ from napari_vqmap.sample_data import (
     subtle_labels,
     subtle_paths,
 )
+from tests.screenshots import save_screenshot
 
 SUBTLE_KEYPOINTS = ["nose", "neck", "anus", "chest", "rfoot", "lfoot", "rhand", "lhand", "tip"]
 
@@ -148,11 +149,12 @@ def report(tmp_path_factory):
 
 
 @pytest.mark.gui
-def test_demo_gui_video_window(make_napari_viewer, report):
+def test_demo_gui_video_window(make_napari_viewer, report, qtbot):
     from napari_vqmap.napari.demo_viewer import show_video_demo
     from napari_vqmap.napari.layer_styles import motif_colours
 
-    viewer = make_napari_viewer()
+    viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1400, 900)
     widget = show_video_demo(viewer, report)
     assert [la._type_string for la in viewer.layers] == ["image", "vectors", "points"]
     points = viewer.layers["cropped_video keypoints"]
@@ -165,6 +167,9 @@ def test_demo_gui_video_window(make_napari_viewer, report):
     top = report.recordings["vame"].stats.sort_values("usage")["motif"].iloc[-1]
     assert widget.selected == ("motif", top)  # the most used motif, its prototype shown
     assert viewer.dims.ndisplay == 2
+    viewer.dims.set_point(0, 300)
+    qtbot.wait(500)  # let the dock lay out before the screenshot
+    save_screenshot(viewer.screenshot(canvas_only=False, flash=False), "demo_gui_video.png")
 
 
 @pytest.mark.gui

@@ -17,6 +17,7 @@ from napari_vqmap.napari.layer_styles import motif_colours
 from napari_vqmap.napari.motif_layers import find_motif_layers
 from napari_vqmap.preprocess import PreprocessConfig
 from napari_vqmap.train import TrainConfig, train
+from tests.screenshots import save_screenshot
 
 torch.set_num_threads(1)
 
@@ -164,7 +165,6 @@ def test_reopening_results_restores_motifs(
     assert viewer.dims.ndisplay == 3
 
 
-IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 VAME = "vame-tests/cropped_video"
 
 
@@ -196,14 +196,6 @@ def _frame_on_animal(viewer, points, frame: int, bodies: float) -> None:
     viewer.camera.zoom = min(canvas) / (bodies * body)
 
 
-def _save_and_check(shot: np.ndarray, name: str) -> None:
-    from imageio.v3 import imwrite
-
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    imwrite(IMAGES / name, shot)
-    assert shot[..., :3].std() > 10, f"{name} is blank"
-
-
 def test_screenshot_subtle_3d_coloured_by_motif(make_napari_viewer, qtbot) -> None:
     """The bundled SUBTLE 3D session encoded with the bundled model, in the 3D view."""
     from napari_vqmap.sample_data import subtle_paths
@@ -215,7 +207,7 @@ def test_screenshot_subtle_3d_coloured_by_motif(make_napari_viewer, qtbot) -> No
     _frame_on_animal(viewer, points, 2000, bodies=2.5)
     viewer.camera.angles = (0, -60, 150)
     shot = viewer.screenshot(canvas_only=False, flash=False)
-    _save_and_check(shot, "encode_widget.png")
+    save_screenshot(shot, "encode_widget.png")
     # the current frame's skeleton is drawn in its motif's colour
     motif = int(points.metadata["motifs"]["motif"].values[2000, 0])
     assert (points.features["motif"][points.data[:, 0] == 2000] == motif).all()
@@ -233,7 +225,7 @@ def test_screenshot_motifs_on_video(make_napari_viewer, qtbot, data_dir: Path) -
     label = points.features["motif_label"].astype(str)[here]
     assert (label != "").sum() == 1  # one name per animal
     shot = viewer.screenshot(canvas_only=True, flash=False)
-    _save_and_check(shot, "motifs_on_video.png")
+    save_screenshot(shot, "motifs_on_video.png")
     colour = (points.face_color[here][0, :3] * 255).astype(int)
     near = np.abs(shot[..., :3].astype(int) - colour).sum(axis=-1) < 40
     assert near.sum() > 20, "no pixel in the motif's colour"

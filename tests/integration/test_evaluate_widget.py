@@ -23,11 +23,11 @@ from napari_vqmap.napari._evaluate_widget import (
 )
 from napari_vqmap.napari.motif_layers import apply_motifs
 from napari_vqmap.sample_data import bundled_model_dir
+from tests.screenshots import save_screenshot
 
 pytestmark = pytest.mark.gui
 torch.set_num_threads(2)
 
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "evaluate_widget.png"
 SUBTLE = "subtle-avatar-3d/y5a5/coords/young_8301.csv"
 LABELS = "subtle-avatar-3d/y5a5/annots/young_8301.csv"
 
@@ -92,10 +92,7 @@ def test_scores_shown_equal_evaluate_scores(make_napari_viewer, data_dir, qtbot,
     viewer.camera.angles = (0, 35, 70)
     viewer.camera.zoom = 300 / np.nanmax(np.ptp(pose, axis=0))
     shot = viewer.screenshot(canvas_only=False, flash=False)
-    from imageio.v3 import imwrite
-
-    imwrite(SCREENSHOT, shot)
-    assert shot[..., :3].std() > 10
+    save_screenshot(shot, "evaluate_widget.png")
 
 
 def test_labels_of_another_length_give_a_message(

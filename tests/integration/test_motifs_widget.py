@@ -24,11 +24,11 @@ from napari_vqmap.napari.convert import pose_layers
 from napari_vqmap.napari.layer_styles import motif_palette
 from napari_vqmap.napari.motif_layers import apply_motifs
 from napari_vqmap.results import write_results
+from tests.screenshots import save_screenshot
 
 pytestmark = pytest.mark.gui
 torch.set_num_threads(2)
 
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "motifs_widget.png"
 SUBTLE = "subtle-avatar-3d/y5a5/coords/young_8301.csv"
 CLIP = "sleap-tests/clip.slp"
 N = 4000
@@ -158,11 +158,7 @@ def test_subtle_session_seek_bouts_prototype_names(
     qtbot.waitUntil(lambda: widget.prototype.animating, timeout=20000)
     qtbot.wait(300)
     shot = viewer.screenshot(canvas_only=False, flash=False)
-    from imageio.v3 import imwrite
-
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    imwrite(SCREENSHOT, shot)
-    assert shot[..., :3].std() > 10
+    save_screenshot(shot, "motifs_widget.png")
 
 
 def test_two_flies_one_row_each_and_no_head_message(

@@ -9,11 +9,11 @@ import pytest
 import torch
 
 from napari_vqmap.napari._train_widget import TrainWidget, make_config
+from tests.screenshots import save_screenshot
 
 pytestmark = pytest.mark.gui
 torch.set_num_threads(2)
 
-SCREENSHOT = Path(__file__).resolve().parents[2] / "docs" / "images" / "train_widget.png"
 VAME = "vame-tests/cropped_video.csv"
 SUBTLE = "subtle-avatar-3d/y5a5/coords/young_8301.csv"
 
@@ -86,11 +86,7 @@ def test_two_skeletons_train_and_screenshot(make_napari_viewer, data_dir, qtbot,
     viewer.reset_view()
     viewer.dims.set_point(0, 300)
     shot = viewer.screenshot(canvas_only=False, flash=False)
-    from imageio.v3 import imwrite
-
-    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-    imwrite(SCREENSHOT, shot)
-    assert shot[..., :3].std() > 10
+    save_screenshot(shot, "train_widget.png")
 
 
 def test_cancel_leaves_resumable_checkpoint(make_napari_viewer, data_dir, qtbot, tmp_path):
