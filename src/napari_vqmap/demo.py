@@ -124,22 +124,19 @@ def closest_head(meta: dict[str, Any], keypoints: list[str], n_dims: int) -> str
     return max(same_dims, key=shared)
 
 
-def label_agreement(labels: np.ndarray, motif: np.ndarray, n_subtypes: int) -> dict[str, Any]:
+def label_agreement(labels: np.ndarray, result: xr.Dataset) -> dict[str, Any]:
     """NMI, ARI, purity, ... of motifs and of motif types against per-frame labels, on the
     labelled (not ``na``) and encoded frames."""
-    from napari_vqmap.evaluate import scores
+    from napari_vqmap.evaluate import evaluate_result
 
-    labels = np.asarray(labels).astype(str)
-    if len(labels) != len(motif):
-        raise ValueError(f"{len(labels)} labels for {len(motif)} frames")
-    keep = (labels != IGNORED_LABEL) & (motif >= 0)
-    lab, mot = labels[keep], motif[keep]
+    table = pd.DataFrame({"label": np.asarray(labels).astype(str)})
+    report = evaluate_result(result, table, ignore=[IGNORED_LABEL])
     return {
-        "scored_frames": int(keep.sum()),
-        "labels": sorted(set(lab.tolist())),
+        "scored_frames": report["scored_frames"],
+        "labels": report["type_confusion"][0],
         "ignored_label": IGNORED_LABEL,
-        "motif": scores(lab, mot),
-        "type": scores(lab, mot // n_subtypes),
+        "motif": report["motif"],
+        "type": report["type"],
     }
 
 
@@ -201,9 +198,7 @@ def run_demo(
         recordings[key] = rec
     recordings["vame"].video = vame_video
     subtle = recordings["subtle"]
-    agreement = label_agreement(
-        subtle_labels(), subtle.result["motif"].values[:, 0], cfg.n_subtypes
-    )
+    agreement = label_agreement(subtle_labels(), subtle.result)
     agreement_path = out / f"{subtle_nc.stem}_label_agreement.json"
     files.append(atomic_write_text(agreement_path, json.dumps(agreement, indent=2) + "\n"))
     say("drawing figures")

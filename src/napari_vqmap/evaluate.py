@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +14,7 @@ import xarray as xr
 from scipy.optimize import linear_sum_assignment
 
 from napari_vqmap.io.atomic import atomic_write, atomic_write_text
+from napari_vqmap.names import MotifNames
 from napari_vqmap.validators import PoseFileError, to_singular_dims
 
 
@@ -199,6 +201,65 @@ def read_motifs(results: str | Path) -> tuple[Path, np.ndarray]:
     return path, table.loc[table["individual"] == first, "motif"].to_numpy(np.int64)
 
 
+def labels_per_individual(
+    labels: pd.DataFrame, individuals: Sequence[str], n_frames: int, other: str
+) -> dict[str, np.ndarray]:
+    """Individual -> per-frame labels (a table from :func:`read_label_table`). Labels without
+    an ``individual`` column apply to every individual. A ``ValueError`` names both frame
+    counts when they differ (``other`` names the encoding's side, e.g. its file)."""
+    by_ind = "individual" in labels and labels["individual"].nunique() > 1
+    out = {}
+    for ind in individuals:
+        rows = labels.loc[labels["individual"].astype(str) == ind] if by_ind else labels
+        if by_ind and rows.empty:
+            raise ValueError(f"no labels for individual {ind!r}")
+        if len(rows) != n_frames:
+            who = f" for individual {ind!r}" if by_ind else ""
+            raise ValueError(
+                f"{len(rows)} labelled frames{who} but {other} has {n_frames}: "
+                "the labels do not belong to this recording"
+            )
+        out[ind] = rows["label"].to_numpy(str)
+    return out
+
+
+def evaluate_result(
+    result: xr.Dataset,
+    labels: pd.DataFrame,
+    ignore: Sequence[str] = (),
+    names: MotifNames | None = None,
+) -> dict[str, Any]:
+    """Scores of an encode result against a labels table, pooled over individuals, for
+    motifs (merges in ``names`` applied) and for motif types; ignored labels and unencoded
+    frames are left out. Also the label x type and label x motif contingency tables."""
+    inds = [str(i) for i in result["individual"].values]
+    per_ind = labels_per_individual(labels, inds, result.sizes["time"], "the recording")
+    n_sub = int(result.attrs["n_subtypes"])
+    motif = result["motif"].transpose("time", "individual").values.astype(np.int64)
+    if names is not None:
+        motif = names.apply(motif)
+    labs, motifs = [], []
+    for i, lab in enumerate(per_ind.values()):
+        keep = ~np.isin(lab, list(ignore)) & (motif[:, i] >= 0)
+        labs.append(lab[keep])
+        motifs.append(motif[keep, i])
+    lab, mot = np.concatenate(labs), np.concatenate(motifs)
+    if not len(lab):
+        raise ValueError("no frames left to score (all labels ignored or frames unencoded)")
+    types = mot // n_sub
+    report: dict[str, Any] = {
+        "frames": int(motif.size),
+        "scored_frames": int(len(lab)),
+        "individuals": list(per_ind),
+        "motif": scores(lab, mot),
+        "type": scores(lab, types),
+    }
+    for level, clusters in (("type", types), ("motif", mot)):
+        rows, cols, table = contingency(lab, clusters)
+        report[f"{level}_confusion"] = (rows.tolist(), cols.tolist(), table)
+    return report
+
+
 def _report(labels: np.ndarray, motifs: np.ndarray) -> dict[str, Any]:
     ul, uc, table = contingency(labels, motifs)
     return {
@@ -220,20 +281,13 @@ def evaluate_files(
     labels = read_label_table(labels_path)
     inds = list(dict.fromkeys(table["individual"]))
     n_frames = int((table["individual"] == inds[0]).sum())
-    per_ind = "individual" in labels and labels["individual"].nunique() > 1
+    try:
+        by_ind = labels_per_individual(labels, inds, n_frames, motifs_path.name)
+    except ValueError as err:
+        raise PoseFileError(labels_path, str(err)) from err
     pooled_l, pooled_m, per = [], [], {}
-    for ind in inds:
+    for ind, lab in by_ind.items():
         motifs = table.loc[table["individual"] == ind, "motif"].to_numpy(np.int64)
-        lab = labels.loc[labels["individual"] == ind] if per_ind else labels
-        if per_ind and lab.empty:
-            raise PoseFileError(labels_path, f"no labels for individual {ind!r}")
-        lab = lab["label"].to_numpy(str)
-        if len(lab) != len(motifs):
-            raise PoseFileError(
-                labels_path,
-                f"{len(lab)} labelled frames but {motifs_path.name} has {len(motifs)}"
-                + (f" for individual {ind!r}" if len(inds) > 1 else ""),
-            )
         keep = ~np.isin(lab, ignore or []) & (motifs >= 0)
         pooled_l.append(lab[keep])
         pooled_m.append(motifs[keep])

@@ -131,8 +131,7 @@ def test_plain_per_frame_csv_and_top_motif_columns(encoded, data_dir, tmp_path) 
     the SUBTLE file; the top-motif view keeps the motifs with most frames."""
     import pandas as pd
 
-    from napari_vqmap.evaluate import read_label_table
-    from napari_vqmap.napari._evaluate_widget import evaluate_result
+    from napari_vqmap.evaluate import evaluate_result, read_label_table
 
     _, result = encoded
     labels = read_labels(data_dir / LABELS)

@@ -1,10 +1,9 @@
 """The Evaluate dock widget: agreement between an encoded pose layer's motifs and per-frame
 labels from a file (e.g. a SUBTLE annotation csv).
 
-:func:`encoded_layers`, :func:`labels_per_individual` and :func:`evaluate_result` are plain
-functions; the metrics are :func:`napari_vqmap.evaluate.scores` and the counts
-:func:`napari_vqmap.evaluate.contingency`. The widget reads the labels file and scores in a
-worker thread, then fills a metrics table and a confusion-matrix plot.
+:func:`encoded_layers` and :func:`confusion_view` are plain functions; the scoring is
+:func:`napari_vqmap.evaluate.evaluate_result`. The widget reads the labels file and scores
+in a worker thread, then fills a metrics table and a confusion-matrix plot.
 """
 
 from __future__ import annotations
@@ -13,7 +12,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import xarray as xr
 from napari.qt.threading import FunctionWorker, thread_worker
 from qtpy.QtCore import Qt
@@ -31,7 +29,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_vqmap.evaluate import contingency, read_label_table, scores
+from napari_vqmap.evaluate import evaluate_result, read_label_table
 from napari_vqmap.names import MotifNames
 from napari_vqmap.napari.motif_layers import find_motif_layers
 from napari_vqmap.napari.plots import ConfusionPlot
@@ -56,64 +54,6 @@ TOP_MOTIFS = 20
 def encoded_layers(viewer: Any) -> dict[str, Any]:
     """Keypoints-layer name -> layer for every encoded pose file in the viewer."""
     return {points.name: points for points, _ in find_motif_layers(viewer)}
-
-
-def labels_per_individual(labels: pd.DataFrame, result: xr.Dataset) -> dict[str, np.ndarray]:
-    """Individual -> per-frame labels of an encode result. A labels table without an
-    ``individual`` column applies to every individual. Raises ``ValueError`` saying how many
-    frames each side has when they differ."""
-    inds = [str(i) for i in result["individual"].values]
-    n_frames = result.sizes["time"]
-    by_ind = "individual" in labels and labels["individual"].nunique() > 1
-    out = {}
-    for ind in inds:
-        rows = labels.loc[labels["individual"].astype(str) == ind] if by_ind else labels
-        if by_ind and rows.empty:
-            raise ValueError(f"the labels file has no labels for individual {ind!r}")
-        if len(rows) != n_frames:
-            who = f" (individual {ind!r})" if by_ind else ""
-            raise ValueError(
-                f"the labels file has {len(rows)} labelled frames{who} but the poses have "
-                f"{n_frames}: it does not belong to this recording"
-            )
-        out[ind] = rows["label"].to_numpy(str)
-    return out
-
-
-def evaluate_result(
-    result: xr.Dataset,
-    labels: pd.DataFrame,
-    ignore: list[str] | tuple[str, ...] = (),
-    names: MotifNames | None = None,
-) -> dict[str, Any]:
-    """Scores of an encode result against a labels table, pooled over individuals, for
-    motifs (merges in ``names`` applied) and for motif types; ignored labels and unencoded
-    frames are left out. Also the label x type and label x motif contingency tables."""
-    per_ind = labels_per_individual(labels, result)
-    n_sub = int(result.attrs["n_subtypes"])
-    motif = result["motif"].transpose("time", "individual").values.astype(np.int64)
-    if names is not None:
-        motif = names.apply(motif)
-    labs, motifs = [], []
-    for i, lab in enumerate(per_ind.values()):
-        keep = ~np.isin(lab, list(ignore)) & (motif[:, i] >= 0)
-        labs.append(lab[keep])
-        motifs.append(motif[keep, i])
-    lab, mot = np.concatenate(labs), np.concatenate(motifs)
-    if not len(lab):
-        raise ValueError("no frames left to score (all labels ignored or frames unencoded)")
-    types = mot // n_sub
-    report: dict[str, Any] = {
-        "frames": int(motif.size),
-        "scored_frames": int(len(lab)),
-        "individuals": list(per_ind),
-        "motif": scores(lab, mot),
-        "type": scores(lab, types),
-    }
-    for level, clusters in (("type", types), ("motif", mot)):
-        rows, cols, table = contingency(lab, clusters)
-        report[f"{level}_confusion"] = (rows.tolist(), cols.tolist(), table)
-    return report
 
 
 def confusion_view(
