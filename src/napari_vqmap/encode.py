@@ -109,13 +109,15 @@ def _encode_windows(
     frames: tuple[int, int],
     batch_size: int,
     motion: tuple[np.ndarray, np.ndarray] | None = None,
+    tick: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-frame (motif, confidence, embedding) of frames ``[f0, f1)`` of one individual's
     aligned track ``x`` (zero-padded so every window fits) from the windows at ``starts``.
 
     Votes are summed in window order, so a frame gets the same result whichever chunk of
     windows covers it. ``motion`` is the track's body motion and its mask (see
-    :func:`~napari_vqmap.preprocess.body_motion`), padded like ``x``.
+    :func:`~napari_vqmap.preprocess.body_motion`), padded like ``x``. After each batch,
+    ``tick(n)`` gets the number of its windows that start in ``[f0, f1)``.
     """
     f0, f1 = frames
     factor = 2**model.config.n_down
@@ -147,6 +149,8 @@ def _encode_windows(
             weights.append(c[lo - s : hi - s] + 1e-9)
             emb[lo - f0 : hi - f0] += zz[lo - s : hi - s]
             count[lo - f0 : hi - f0] += 1
+        if tick is not None:
+            tick(int(((batch >= f0) & (batch < f1)).sum()))
     unique, inverse = np.unique(np.concatenate(keys), return_inverse=True)
     votes = np.bincount(inverse, weights=np.concatenate(weights))
     frame, motif = unique // n_motifs, unique % n_motifs
@@ -200,6 +204,13 @@ def encode(
     model_fps = float(target) if resampled else (float(fps) if fps else 0.0)
     starts = window_starts(n_res, window, stride)
     total, done = n_ind * len(starts), 0
+
+    def tick(n: int) -> None:  # progress after every batch of windows
+        nonlocal done
+        done += n
+        if progress is not None and n:
+            progress(done, total)
+
     scale = recording_body_length(poses, skeleton, config)
     # each file frame takes the nearest resampled frame
     per_file_frame = target / fps if resampled else 1.0
@@ -247,6 +258,7 @@ def encode(
                     (lo - r0, hi - r0),
                     batch_size,
                     motion,
+                    tick,
                 )
                 visible = mask[lo - r0 : hi - r0].mean(axis=-1) >= config.min_visible_fraction
                 ok = visible[rows]
@@ -254,9 +266,6 @@ def encode(
                 confidence[fa:fb, i] = np.where(ok, c[rows], 0.0)
                 embedding[fa:fb, i] = np.where(ok[:, None], z[rows], np.nan)
                 status[fa:fb, i] = np.where(ok, 0, 1)
-            done += n_ind * int(((starts >= lo) & (starts < hi)).sum())
-            if progress is not None:
-                progress(done, total)
     n_sub = model.config.n_subtypes
     dims = ("time", "individual")
     coords = {"time": poses["time"].values, "individual": poses["individual"].values}

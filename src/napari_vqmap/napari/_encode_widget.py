@@ -2,8 +2,8 @@
 thread, optionally save the results, and colour the layers by motif.
 
 The widget only gathers choices. :func:`encode_datasets` (plain Python) loads the model,
-encodes each recording with :func:`napari_vqmap.encode.encode` (in chunks, so progress and
-Cancel come every few seconds) and writes results with
+encodes each recording with :func:`napari_vqmap.encode.encode` (progress and Cancel come
+after every batch of windows) and writes results with
 :func:`napari_vqmap.results.write_results`; :func:`napari_vqmap.napari.motif_layers.apply_motifs`
 colours the layers on the GUI thread when it is done.
 """
@@ -39,11 +39,10 @@ from napari_vqmap.napari.motif_layers import apply_motifs, layers_of
 if TYPE_CHECKING:
     import napari
 
-CHUNK_FRAMES = 2048  # model-rate frames per encoding chunk: progress/Cancel granularity
 
 
 class Cancelled(Exception):
-    """Raised from the progress callback to stop encoding between chunks."""
+    """Raised from the progress callback to stop encoding between batches."""
 
 
 @dataclass
@@ -88,11 +87,12 @@ def encode_datasets(
     out_dir: str | Path | None = None,
     progress: Callable[[float], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
-    chunk_frames: int = CHUNK_FRAMES,
+    chunk_frames: int | None = None,
 ) -> list[Encoded]:
     """Encode each named pose dataset with the model in ``model_dir``; with ``out_dir``,
     write each one's results there (``write_results``). ``progress(fraction)`` is called
-    after every chunk; :class:`Cancelled` is raised when ``should_stop()`` turns true."""
+    after every batch of windows; :class:`Cancelled` is raised when ``should_stop()`` turns
+    true."""
     from napari_vqmap.checkpoint import load_model
     from napari_vqmap.encode import encode
     from napari_vqmap.results import write_results
@@ -102,7 +102,7 @@ def encode_datasets(
     out: list[Encoded] = []
     for k, (name, poses) in enumerate(datasets.items()):
 
-        def on_chunk(done: int, total: int, k: int = k) -> None:
+        def on_progress(done: int, total: int, k: int = k) -> None:
             if progress is not None:
                 progress((k + done / max(total, 1)) / n)
             if should_stop is not None and should_stop():
@@ -110,7 +110,8 @@ def encode_datasets(
 
         if should_stop is not None and should_stop():
             raise Cancelled
-        result = encode(model, poses, meta, progress=on_chunk, chunk_frames=chunk_frames)
+        chunks = {"chunk_frames": chunk_frames} if chunk_frames else {}
+        result = encode(model, poses, meta, progress=on_progress, **chunks)
         result.attrs["model_dir"] = str(Path(model_dir).resolve())  # for prototypes later
         codebook = int(result.attrs["n_types"]), int(result.attrs["n_subtypes"])
         results_dir = None
@@ -118,7 +119,7 @@ def encode_datasets(
             folder = Path(out_dir)
             folder.mkdir(parents=True, exist_ok=True)
             source = Path(poses.attrs.get("source_file") or f"{name.split(' ')[0]}.nc")
-            settings = {"chunk_frames": chunk_frames, "from": "napari Encode widget"}
+            settings = {"from": "napari Encode widget"}
             write_results(result, poses, folder, source, model_dir, settings)
             results_dir = str(folder)
         names = MotifNames.for_results(results_dir, *codebook) if results_dir else None
@@ -257,10 +258,10 @@ class EncodeWidget(QWidget):
         self.worker.start()
 
     def cancel(self) -> None:
-        """Stop encoding after the current chunk (nothing is applied or saved)."""
+        """Stop encoding after the current batch (nothing is applied or saved)."""
         if self.worker is not None:
             self._stop.set()
-            self.status.setText("Stopping after the current chunk…")
+            self.status.setText("Stopping after the current batch…")
 
     def _on_progress(self, fraction: float) -> None:
         self.progress_bar.setValue(int(round(1000 * fraction)))
