@@ -34,11 +34,10 @@ from qtpy.QtWidgets import (
 
 from napari_vqmap.names import MotifNames
 from napari_vqmap.napari._pose_layer_list import PoseLayerList
-from napari_vqmap.napari.motif_layers import apply_motifs, layers_of
+from napari_vqmap.napari.motif_layers import apply_motifs, layers_of, motif_styles
 
 if TYPE_CHECKING:
     import napari
-
 
 
 class Cancelled(Exception):
@@ -127,6 +126,11 @@ def encode_datasets(
     return out
 
 
+def _same(a: tuple, b: tuple) -> bool:
+    """Whether two tuples hold the very same layers."""
+    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
+
+
 class _Bridge(QObject):
     """Carries progress from the worker thread to the GUI thread (queued signal)."""
 
@@ -140,6 +144,7 @@ class EncodeWidget(QWidget):
         super().__init__()
         self.viewer = napari_viewer
         self.worker: FunctionWorker | None = None
+        self._targets: dict[str, tuple[Any, Any]] = {}  # layers being encoded, per file
         self._stop = threading.Event()
         self._bridge = _Bridge()
         self._bridge.progress.connect(self._on_progress)
@@ -245,11 +250,17 @@ class EncodeWidget(QWidget):
         self.encode_button.setEnabled(False)
         self.cancel_button.setEnabled(True)
 
+        # (points, skeleton) per file, found now on the GUI thread
+        targets = {name: layers_of(self.viewer, self.viewer.layers[name]) for name in chosen}
+        self._targets = targets
+
         @thread_worker(ignore_errors=True)  # errors go to _on_error
-        def run() -> list[Encoded]:
-            return encode_datasets(
+        def run() -> list[tuple[Encoded, list]]:
+            encoded = encode_datasets(
                 model_dir, chosen, out_dir, self._bridge.progress.emit, self._stop.is_set
             )
+            # colours and features are computed here, so the GUI thread only assigns them
+            return [(e, motif_styles(targets[e.layer][::-1], e.result, e.names)) for e in encoded]
 
         self.worker = run()
         self.worker.returned.connect(self._on_done)
@@ -266,8 +277,9 @@ class EncodeWidget(QWidget):
     def _on_progress(self, fraction: float) -> None:
         self.progress_bar.setValue(int(round(1000 * fraction)))
 
-    def _on_done(self, encoded: list[Encoded]) -> None:
-        for item in encoded:
+    def _on_done(self, done: list[tuple[Encoded, list]]) -> None:
+        encoded = [item for item, _ in done]
+        for item, styles in done:
             if item.layer not in self.viewer.layers:
                 continue  # removed while encoding
             points, skeleton = layers_of(self.viewer, self.viewer.layers[item.layer])
@@ -277,6 +289,8 @@ class EncodeWidget(QWidget):
                 item.names,
                 item.results_dir,
                 text=self.show_names.isChecked(),
+                # styles were computed for the layers found at Start; recompute if they changed
+                styles=styles if _same((points, skeleton), self._targets[item.layer]) else None,
             )
         self.progress_bar.setValue(1000)
         saved = (

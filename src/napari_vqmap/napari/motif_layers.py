@@ -195,15 +195,31 @@ def _motif_metadata(
     return meta
 
 
+def motif_styles(
+    layers: Sequence[Any], result: xr.Dataset, names: MotifNames
+) -> list[tuple[pd.DataFrame, np.ndarray]]:
+    """(features, colours) for each layer (``None`` entries skipped): plain array work that
+    only reads the layers, so it can run off the GUI thread."""
+    out = []
+    for layer in (la for la in layers if la is not None):
+        style = styled_vectors if layer.data.ndim == 3 else styled_points
+        out.append(style(layer.data, layer.features, layer.metadata.get("poses"), result, names))
+    return out
+
+
 def apply_motifs(
     layers: Sequence[Any],
     result: xr.Dataset,
     names: MotifNames | None = None,
     results_dir: str | None = None,
     text: bool = True,
+    styles: list[tuple[pd.DataFrame, np.ndarray]] | None = None,
 ) -> None:
     """Colour a file's pose layers (``[skeleton, points]``, ``None`` entries skipped) by
     motif and set the motif features and metadata (see the module docstring).
+
+    ``styles`` are the layers' :func:`motif_styles` when already computed (e.g. in a worker
+    thread, so the GUI thread only assigns them).
 
     ``names`` defaults to the layers' current names, else default names for the codebook.
     ``text`` shows the motif name next to each animal on the keypoints layer.
@@ -217,15 +233,12 @@ def apply_motifs(
         results_dir = next(
             (la.metadata["results_dir"] for la in layers if la.metadata.get("results_dir")), None
         )
-    for layer in layers:
-        poses = layer.metadata.get("poses")
+    styles = styles or motif_styles(layers, result, names)
+    for layer, (features, colours) in zip(layers, styles, strict=True):
+        layer.features = features
         if layer.data.ndim == 3:  # vectors: (n, 2, ndim)
-            features, colours = styled_vectors(layer.data, layer.features, poses, result, names)
-            layer.features = features
             layer.edge_color = colours
         else:
-            features, colours = styled_points(layer.data, layer.features, poses, result, names)
-            layer.features = features
             layer.face_color = colours
             if text:
                 layer.text = text_style(layer.data, layer.size if layer.size.size else 1.0)
