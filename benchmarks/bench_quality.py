@@ -1,7 +1,8 @@
 """Train VQ-MAP on the nine y3a6 SUBTLE sessions and score it on y5a5/young_8301; prints tables.
 
 Run with ``python benchmarks/bench_quality.py`` (``--quick`` for a short run, ``--steps N``
-to choose the training length, ``--two-skeleton`` to train on DANNCE's 22-keypoint mouse as
+to choose the training length, ``--reference`` for the reference-sized model (hidden 256,
+res_depth 3), ``--two-skeleton`` to train on DANNCE's 22-keypoint mouse as
 well, ``--model DIR`` to score an existing model instead of training one, e.g. the bundled
 one). The data folder is ``--data``, else ``$NAPARI_VQMAP_DATA``, else ``../shared/data``
 beside the repo. Scores on the held-out, human-labelled session: reconstruction error with
@@ -225,6 +226,11 @@ def main() -> int:
     parser.add_argument(
         "--motion", action="store_true", help="train with the body-motion root token"
     )
+    parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="reference-sized model (hidden 256, res_depth 3, as in VQ-MAP.md)",
+    )
     args = parser.parse_args()
     steps = args.steps or (500 if args.quick else 2000)
 
@@ -246,6 +252,8 @@ def main() -> int:
 
     config = TrainConfig(steps=steps, seed=args.seed, device="cpu", checkpoint_every=10**9)
     config.model.use_motion = args.motion
+    if args.reference:
+        config.model.hidden, config.model.res_depth = 256, 3
     datasets = [load_poses(p, skeleton="subtle", fps=20) for p in train_files]
     subtle_datasets = list(datasets)
     named = {f"subtle/{p.stem}": d for p, d in zip(train_files, datasets, strict=True)}
@@ -344,6 +352,11 @@ def main() -> int:
             f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}; {steps} steps x batch "
             f"{config.batch_size} x window {window}; seed {args.seed}; "
             f"inputs: {', '.join(meta['heads'])}"
+        )
+        n_params = sum(p.numel() for p in model.parameters())
+        print(
+            f"model: hidden {model.config.hidden}, res_depth {model.config.res_depth}, "
+            f"{n_params:,} parameters"
         )
         print(f"time to model (load + preprocess + train): {train_s:.0f} s\n")
     print(f"Reconstruction on {test_file.name} (body length {rec.body_length:.3f} data units)")
