@@ -1,9 +1,13 @@
 """Per-frame motif encoding of pose recordings with a trained VQ-MAP model.
 
-Overlapping windows (a quarter-window stride) are encoded; each latent step covers
-``2**n_down`` frames, and every frame takes the motif with the largest summed confidence
-over the windows that cover it. Frames with too few visible keypoints (or missing
-anchors) get motif -1 and ``status`` 1.
+The encoder is convolutional in time (its set attention mixes keypoints within a time
+step), so a latent step depends only on the frames within the encoder's receptive field
+(``ModelConfig.receptive_field``, 30 frames on each side for the defaults, less than half
+a training window). A recording is therefore encoded in blocks of :data:`SPAN` frames, each
+in one window with that much context on either side, keeping the block's own latent steps:
+every frame is encoded once, with its full context, and the result does not depend on
+where blocks or chunks fall. Each latent step covers ``2**n_down`` frames. Frames with too
+few visible keypoints (or missing anchors) get motif -1 and ``status`` 1.
 """
 
 from __future__ import annotations
@@ -30,7 +34,6 @@ from napari_vqmap.preprocess import (
     keypoint_mask,
     preprocess,
     resampled_start,
-    window_starts,
 )
 from napari_vqmap.skeletons import REGIONS, Skeleton
 from napari_vqmap.validators import PoseFileError
@@ -39,6 +42,8 @@ STATUS = {0: "ok", 1: "too few visible keypoints or anchors missing"}
 
 
 CHUNK_FRAMES = 32768  # (model-rate) frames owned by each chunk of a long recording
+SPAN = 256  # (model-rate) frames whose latents one encoder window keeps
+BATCH_BLOCKS = 16  # blocks (windows) per forward pass
 
 
 def check_skeleton(poses: xr.Dataset, skeleton: Skeleton, meta: dict[str, Any]) -> None:
@@ -99,86 +104,80 @@ def recording_body_length(
     return float(2 * np.median(spread)) if spread.size else 1.0
 
 
-def _encode_windows(
+def _encode_track(
     model: VQMAP,
     x: np.ndarray,
     mask: np.ndarray,
     regions: torch.Tensor,
-    starts: np.ndarray,
-    window: int,
-    frames: tuple[int, int],
+    n_blocks: int,
+    context: int,
     batch_size: int,
     motion: tuple[np.ndarray, np.ndarray] | None = None,
     tick: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-frame (motif, confidence, embedding) of frames ``[f0, f1)`` of one individual's
-    aligned track ``x`` (zero-padded so every window fits) from the windows at ``starts``.
+    """Per-frame (motif, confidence, embedding) of ``n_blocks`` blocks of :data:`SPAN`
+    frames of one individual's aligned track.
 
-    Votes are summed in window order, so a frame gets the same result whichever chunk of
-    windows covers it. ``motion`` is the track's body motion and its mask (see
-    :func:`~napari_vqmap.preprocess.body_motion`), padded like ``x``. After each batch,
-    ``tick(n)`` gets the number of its windows that start in ``[f0, f1)``.
+    ``x`` and ``mask`` start ``context`` frames before the first block and end ``context``
+    frames after the last (zero-padded, masked, past the recording's ends); ``motion`` is
+    the track's body motion and its mask, laid out the same way. Each block is encoded in
+    one window with ``context`` frames on either side, at least the encoder's receptive
+    field, and keeps only its own latent steps: a frame's motif depends on the frames
+    within the receptive field and on nothing else, wherever the blocks fall.
+    ``tick(n)`` gets the number of blocks after each batch.
     """
-    f0, f1 = frames
     factor = 2**model.config.n_down
-    n_motifs = model.config.n_types * model.config.n_subtypes
-    keys, weights = [], []  # sparse votes: key = frame * n_motifs + motif
-    emb = np.zeros((f1 - f0, model.config.latent_dim), np.float64)
-    count = np.zeros(f1 - f0, np.int64)
-    for b in range(0, len(starts), batch_size):
-        batch = starts[b : b + batch_size]
-        xb = torch.from_numpy(np.stack([x[s : s + window] for s in batch]))
-        mb = torch.from_numpy(np.stack([mask[s : s + window] for s in batch]))
+    length, keep = SPAN + 2 * context, slice(context // factor, (context + SPAN) // factor)
+    motifs, confs, embs = [], [], []
+    for b in range(0, n_blocks, batch_size):
+        starts = range(b * SPAN, min(b + batch_size, n_blocks) * SPAN, SPAN)
+        xb, mb = _stack(x, starts, length), _stack(mask, starts, length)
         extra = {}
         if motion is not None:
             extra = {
-                "motion": torch.from_numpy(np.stack([motion[0][s : s + window] for s in batch])),
-                "motion_mask": torch.from_numpy(
-                    np.stack([motion[1][s : s + window] for s in batch])
-                ),
+                "motion": _stack(motion[0], starts, length),
+                "motion_mask": _stack(motion[1], starts, length),
             }
         out = model.encode(xb, mb, regions, **extra)
-        motif = out["motif_idx"].repeat_interleave(factor, dim=1).numpy()
-        conf = out["confidence"].repeat_interleave(factor, dim=1).double().numpy()
-        z = out["z"].repeat_interleave(factor, dim=1).double().numpy()
-        for s, m, c, zz in zip(batch, motif, conf, z, strict=True):
-            lo, hi = max(s, f0), min(s + window, f1)
-            if lo >= hi:
-                continue
-            keys.append(np.arange(lo, hi) * n_motifs + m[lo - s : hi - s])
-            weights.append(c[lo - s : hi - s] + 1e-9)
-            emb[lo - f0 : hi - f0] += zz[lo - s : hi - s]
-            count[lo - f0 : hi - f0] += 1
+        motifs.append(out["motif_idx"][:, keep].flatten())
+        confs.append(out["confidence"][:, keep].flatten())
+        embs.append(out["z"][:, keep].flatten(0, 1))
         if tick is not None:
-            tick(int(((batch >= f0) & (batch < f1)).sum()))
-    unique, inverse = np.unique(np.concatenate(keys), return_inverse=True)
-    votes = np.bincount(inverse, weights=np.concatenate(weights))
-    frame, motif = unique // n_motifs, unique % n_motifs
-    order = np.lexsort((motif, -votes, frame))  # per frame: most votes, then lowest motif
-    best = order[np.r_[True, np.diff(frame[order]) != 0]]
-    confidence = votes[best] / np.maximum(count, 1)
-    return motif[best], confidence, emb / np.maximum(count, 1)[:, None]
+            tick(len(starts))
+    return tuple(
+        torch.cat(p).repeat_interleave(factor, dim=0).numpy() for p in (motifs, confs, embs)
+    )
+
+
+def _stack(a: np.ndarray, starts: range, length: int) -> torch.Tensor:
+    """Windows ``a[s : s + length]`` for each start, stacked: (len(starts), length, ...)."""
+    return torch.from_numpy(np.stack([a[s : s + length] for s in starts]))
 
 
 def _padded(a: np.ndarray, lo: int, hi: int) -> np.ndarray:
-    """``a[lo:hi]`` along the first axis, zero-padded past the end."""
-    part = a[lo:hi]
-    pad = hi - lo - part.shape[0]
-    return np.concatenate([part, np.zeros((pad, *a.shape[1:]), a.dtype)]) if pad else part
+    """``a[lo:hi]`` along the first axis, zero-padded before 0 and past the end."""
+    part = a[max(lo, 0) : max(hi, 0)]
+    before = min(max(-lo, 0), hi - lo)
+    after = hi - lo - before - part.shape[0]
+    if not before and not after:
+        return part
+    pad = [(before, after)] + [(0, 0)] * (a.ndim - 1)
+    return np.pad(part, pad)
 
 
 def encode(
     model: VQMAP,
     poses: xr.Dataset,
     meta: dict[str, Any] | None = None,
-    batch_size: int = 64,
+    batch_size: int = BATCH_BLOCKS,
     progress: Callable[[int, int], None] | None = None,
     chunk_frames: int = CHUNK_FRAMES,
 ) -> xr.Dataset:
     """Encode every frame of ``poses`` into motifs; returns a (time, individual) dataset.
 
     ``meta`` is the model's config dict (from :func:`~napari_vqmap.checkpoint.load_model`);
-    its preprocessing and frame rate are used. ``progress(done, total)`` counts windows.
+    its preprocessing and frame rate are used. ``progress(done, total)`` counts blocks
+    of :data:`SPAN` frames.
     The recording is preprocessed and encoded ``chunk_frames`` (model-rate) frames at a
     time, each chunk with enough context that the result equals an unchunked encoding;
     memory is bounded by the chunk size plus the outputs.
@@ -191,7 +190,7 @@ def encode(
     config = PreprocessConfig.from_dict(meta.get("preprocess", {}))
     window = config.window or meta.get("window") or model.config.window
     factor = 2**model.config.n_down
-    stride = max(factor, window // 4 // factor * factor)  # not the training stride
+    context = -(-model.config.receptive_field // factor) * factor
     skeleton = skeleton_of(poses)
     check_skeleton(poses, skeleton, meta)
     regions = torch.tensor([REGIONS.index(skeleton.region_of(k)) for k in skeleton.keypoints])
@@ -202,10 +201,9 @@ def encode(
     ratio = fps / target if resampled else 1.0  # file frames per model frame
     n_res = max(1, int(np.floor((n_time - 1) * target / fps)) + 1) if resampled else n_time
     model_fps = float(target) if resampled else (float(fps) if fps else 0.0)
-    starts = window_starts(n_res, window, stride)
-    total, done = n_ind * len(starts), 0
+    total, done = n_ind * -(-n_res // SPAN), 0
 
-    def tick(n: int) -> None:  # progress after every batch of windows
+    def tick(n: int) -> None:  # progress after every batch of blocks
         nonlocal done
         done += n
         if progress is not None and n:
@@ -221,13 +219,13 @@ def encode(
     embedding = np.full((*shape, model.config.latent_dim), np.nan, np.float32)
     status = np.ones(shape, np.int8)
     margin = 2 * config.max_anchor_gap + 8 + int(np.ceil(ratio))  # file frames of context
-    chunk_frames = max(int(chunk_frames), window)
+    chunk_frames = max(SPAN, int(chunk_frames) // SPAN * SPAN)  # whole blocks per chunk
     with torch.no_grad():
         for lo in range(0, n_res, chunk_frames):
             hi = min(lo + chunk_frames, n_res)
-            own = starts[(starts + window > lo) & (starts < hi)]
-            r0, r1 = int(own[0]), int(own[-1]) + window  # model frames this chunk needs
-            a = max(0, int(np.floor(r0 * ratio)) - margin)
+            n_blocks = -(-(hi - lo) // SPAN)
+            r0, r1 = lo - context, lo + n_blocks * SPAN + context  # model frames needed
+            a = max(0, int(np.floor(max(r0, 0) * ratio)) - margin)
             a -= a % 2  # even, so resampling rounds as over the whole recording
             b = min(n_time, int(np.ceil(r1 * ratio)) + 2 + margin)
             rec = preprocess(
@@ -242,26 +240,23 @@ def encode(
             fa, fb = np.searchsorted(near, [lo, hi])
             rows = near[fa:fb] - lo
             for i in range(n_ind):
-                x = _padded(rec.x[i], r0 - j0, r1 - j0)
                 mask = _padded(rec.mask[i], r0 - j0, r1 - j0)
-                motion = (
-                    _padded(rec.motion[i], r0 - j0, r1 - j0),
-                    _padded(rec.motion_mask[i], r0 - j0, r1 - j0),
-                )
-                m, c, z = _encode_windows(
+                m, c, z = _encode_track(
                     model,
-                    x,
+                    _padded(rec.x[i], r0 - j0, r1 - j0),
                     mask,
                     regions,
-                    own - r0,
-                    window,
-                    (lo - r0, hi - r0),
+                    n_blocks,
+                    context,
                     batch_size,
-                    motion,
+                    (
+                        _padded(rec.motion[i], r0 - j0, r1 - j0),
+                        _padded(rec.motion_mask[i], r0 - j0, r1 - j0),
+                    ),
                     tick,
                 )
-                visible = mask[lo - r0 : hi - r0].mean(axis=-1) >= config.min_visible_fraction
-                ok = visible[rows]
+                own = mask[context : context + hi - lo]
+                ok = (own.mean(axis=-1) >= config.min_visible_fraction)[rows]
                 motif[fa:fb, i] = np.where(ok, m[rows], -1)
                 confidence[fa:fb, i] = np.where(ok, c[rows], 0.0)
                 embedding[fa:fb, i] = np.where(ok[:, None], z[rows], np.nan)
@@ -281,7 +276,7 @@ def encode(
         coords=coords,
         attrs={
             "window": int(window),
-            "stride": int(stride),
+            "context": int(context),
             "fps": float(fps) if fps else 0.0,
             "model_fps": model_fps,
             "n_types": int(model.config.n_types),
@@ -301,7 +296,12 @@ def add_encode_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="output folder")
     parser.add_argument("--skeleton", help="skeleton preset name or YAML file")
     parser.add_argument("--fps", type=float, help="frame rate, for files that lack one")
-    parser.add_argument("--batch-size", type=int, default=64, help="windows per batch")
+    parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=BATCH_BLOCKS,
+        help=f"blocks of {SPAN} frames per batch (memory)",
+    )
     parser.add_argument(
         "--chunk-frames", type=int, default=CHUNK_FRAMES, help="frames per chunk (memory)"
     )

@@ -107,7 +107,7 @@ def write_results(
         "model_sha256": _sha256(Path(model_dir) / "model.safetensors"),
         "versions": {"napari-vqmap": __version__, "torch": torch.__version__},
         "settings": settings
-        | {k: result.attrs[k] for k in ("window", "stride", "model_fps", "fps", "skeleton")}
+        | {k: result.attrs[k] for k in ("window", "context", "model_fps", "fps", "skeleton")}
         | {"n_types": names.n_types, "n_subtypes": names.n_subtypes},
         "frames": int(result.sizes["time"]),
         "unencoded_frames": int((result["motif"].values < 0).sum()),

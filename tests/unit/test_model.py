@@ -348,3 +348,20 @@ def test_body_motion_root_token(model: VQMAP) -> None:
     plain = VQMAP(small_config(use_motion=False), HEADS)
     assert not any("root" in k or "motion" in k for k in plain.state_dict())
     assert float(plain(x, mask, regions, "subtle", motion=motion)["motion_loss"]) == 0.0
+
+
+def test_receptive_field_bounds_what_a_latent_step_sees() -> None:
+    """Gradients of one latent step reach no frame beyond ``receptive_field`` on each side
+    (encode relies on this to encode blocks with that much context)."""
+    for config in (ModelConfig(hidden=16), ModelConfig(hidden=16, res_depth=3, n_down=3)):
+        torch.manual_seed(0)
+        model = VQMAP(config, {"a": (4, 3)}).eval()
+        t, factor = 384, 2**config.n_down
+        x = torch.randn(1, t, 4, 3, requires_grad=True)
+        z = model.encoder(x, torch.ones(1, t, 4, dtype=torch.bool), torch.zeros(1, 4).long())
+        step = z.shape[1] // 2
+        z[0, step].sum().backward()
+        reached = (x.grad.abs().sum((0, 2, 3)) > 0).nonzero().flatten()
+        assert step * factor - int(reached.min()) <= config.receptive_field
+        assert int(reached.max()) - (step * factor + factor - 1) <= config.receptive_field
+        assert step * factor - int(reached.min()) > config.receptive_field // 2  # not loose

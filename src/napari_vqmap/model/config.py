@@ -69,6 +69,20 @@ class ModelConfig:
         return self.n_types * self.n_subtypes
 
     @property
+    def receptive_field(self) -> int:
+        """Frames on each side of a latent step's own frames that can reach it (encoder).
+
+        Each temporal block adds its stride-2 conv (kernel 4: 2 input steps a side) and its
+        residual units (dilation ``dilation_growth**i``, kernel 3) at the block's output rate.
+        """
+        frames, rate = 0, 1
+        for _ in range(self.n_down):
+            frames += 2 * rate
+            rate *= 2
+            frames += rate * sum(self.dilation_growth**i for i in range(self.res_depth))
+        return frames
+
+    @property
     def latent_window(self) -> int:
         """Latent time steps per window (T')."""
         return self.window // 2**self.n_down

@@ -119,10 +119,11 @@ class CrossAttention(nn.Module):
         self.norm2 = nn.LayerNorm(dim)
 
     def forward(self, q: Tensor, kv: Tensor, kv_valid: Tensor | None = None) -> Tensor:
-        """q (N, Lq, C), kv (N, Lk, C), kv_valid (N, Lk) bool (True = attend) -> (N, Lq, C)."""
-        n, lq, c = q.shape
-        h = self.n_heads
-        queries = self.q(q).view(n, lq, h, c // h).transpose(1, 2)
+        """q (N, Lq, C) or (1, Lq, C) (learned queries shared by all N, projected once),
+        kv (N, Lk, C), kv_valid (N, Lk) bool (True = attend) -> (N, Lq, C)."""
+        lq, c = q.shape[1:]
+        n, h = kv.shape[0], self.n_heads
+        queries = self.q(q).view(-1, lq, h, c // h).transpose(1, 2)
         keys, values = self.kv(kv).view(n, kv.shape[1], 2, h, c // h).permute(2, 0, 3, 1, 4)
         # Written out rather than F.scaled_dot_product_attention: on the CPU that picks
         # kernels by batch size, so a window's codes would depend on its batch-mates.
@@ -154,7 +155,7 @@ class InducedSetAttention(nn.Module):
     def forward(self, tokens: Tensor, valid: Tensor) -> Tensor:
         """tokens (N, K, C), valid (N, K) bool -> (N, K, C)."""
         keys, keys_valid = _with_null(tokens, valid, self.null)
-        h = self.gather(self.inducing.expand(tokens.shape[0], -1, -1), keys, keys_valid)
+        h = self.gather(self.inducing[None], keys, keys_valid)
         return self.scatter(tokens, h)
 
 
@@ -171,7 +172,7 @@ class InducedSetPooling(nn.Module):
     def forward(self, tokens: Tensor, valid: Tensor) -> Tensor:
         """tokens (N, K, C), valid (N, K) bool -> (N, latent_dim)."""
         keys, keys_valid = _with_null(tokens, valid, self.null)
-        pooled = self.attend(self.queries.expand(tokens.shape[0], -1, -1), keys, keys_valid)
+        pooled = self.attend(self.queries[None], keys, keys_valid)
         return self.proj(pooled.flatten(1))
 
 
