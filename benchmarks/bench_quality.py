@@ -16,6 +16,7 @@ trained on (``--usage-figure PNG`` draws it).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -115,7 +116,7 @@ def per_frame(codes: np.ndarray, starts: np.ndarray, n_frames: int, span: int) -
 
 def encode_frames(model, meta: dict, ds) -> np.ndarray:
     """Per-frame motifs of individual 0 from the product path (:func:`napari_vqmap.encode.
-    encode`: overlapping windows, each frame takes the confidence-weighted vote)."""
+    encode`), on the file's own frames."""
     from napari_vqmap.encode import encode as encode_poses
 
     return encode_poses(model, ds, meta)["motif"].values[:, 0]
@@ -231,6 +232,13 @@ def main() -> int:
         action="store_true",
         help="reference-sized model (hidden 256, res_depth 3, as in VQ-MAP.md)",
     )
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        help="override a config value, e.g. preprocess.target_fps=10 or model.n_down=3",
+    )
     args = parser.parse_args()
     steps = args.steps or (500 if args.quick else 2000)
 
@@ -254,6 +262,10 @@ def main() -> int:
     config.model.use_motion = args.motion
     if args.reference:
         config.model.hidden, config.model.res_depth = 256, 3
+    for item in args.set:
+        key, _, value = item.partition("=")
+        section, _, name = key.partition(".")
+        setattr(getattr(config, section) if name else config, name or section, json.loads(value))
     datasets = [load_poses(p, skeleton="subtle", fps=20) for p in train_files]
     subtle_datasets = list(datasets)
     named = {f"subtle/{p.stem}": d for p, d in zip(train_files, datasets, strict=True)}
@@ -281,11 +293,15 @@ def main() -> int:
         raise SystemExit(f"the model has no head for the SUBTLE skeleton: {list(meta['heads'])}")
     skel = Skeleton.from_dict(meta["heads"][head]["skeleton"])
     regions = torch.tensor(meta["heads"][head]["regions"])
-    span = 2**model.config.n_down
+    span = 2**model.config.n_down  # frames per latent step, at the model's rate
     window = meta["window"]
+    model_fps = meta.get("fps") or 20.0
+    # The baseline works on the files' frames (20 fps): one span = one latent step there.
+    file_span = max(1, round(span * 20 / model_fps))
 
     test_ds = load_poses(test_file, skeleton="subtle", fps=20)
-    rec = preprocess(test_ds, skel, PreprocessConfig())
+    model_pre = PreprocessConfig.from_dict(meta.get("preprocess", {}))
+    rec = preprocess(test_ds, skel, model_pre, target_fps=model_fps)
     starts, x, mask = windows_of(rec, window)
     n_kp = x.shape[2]
     rng = np.random.default_rng(args.seed)
@@ -315,19 +331,22 @@ def main() -> int:
     n_motifs = model.config.n_motifs
     ppl, unused = perplexity(motifs[0].ravel(), n_motifs)
     frames = {k: per_frame(v, starts, rec.n_frames, span) for k, v in motifs.items()}
-    annotated = labels[: rec.n_frames] != "na"
-    y = labels[: rec.n_frames][annotated]
+    n_file = test_ds.sizes["time"]
+    annotated = labels[:n_file] != "na"
+    y = labels[:n_file][annotated]
 
     train_x, train_m = [], []
     for ds in subtle_datasets:
         r = preprocess(ds, skel, PreprocessConfig())
         train_x.append(r.x[0])
         train_m.append(r.mask[0].all(-1))
-    base, base_recon = baseline(train_x, rec.x[0], span, args.seed)
-    valid = rec.mask[0]
-    base_err = np.linalg.norm(base_recon - rec.x[0], axis=-1)[valid].mean()
+    file_rec = preprocess(test_ds, skel, PreprocessConfig())
+    base4 = baseline(train_x, file_rec.x[0], 4, args.seed)[0]
+    base, base_recon = baseline(train_x, file_rec.x[0], file_span, args.seed)
+    valid = file_rec.mask[0]
+    base_err = np.linalg.norm(base_recon - file_rec.x[0], axis=-1)[valid].mean()
     mean_pose = np.concatenate([r[m] for r, m in zip(train_x, train_m, strict=True)]).mean(0)
-    mean_err = np.linalg.norm(mean_pose - rec.x[0], axis=-1)[valid].mean()
+    mean_err = np.linalg.norm(mean_pose - file_rec.x[0], axis=-1)[valid].mean()
     recon_rows += [
         ["PCA + k-means centroids, 0 masked", f"{base_err * rec.body_length:.3f}",
          f"{100 * base_err:.1f} %", ""],
@@ -335,15 +354,16 @@ def main() -> int:
          f"{100 * mean_err:.1f} %", ""],
     ]  # fmt: skip
     # The baseline on masked input: 3 random keypoints per window zeroed (it has no mask).
-    m3 = drop_mask(mask, 3, np.random.default_rng(args.seed + 1))
-    xm = np.where(m3[..., None], x, 0.0)
-    masked_x = rec.x[0].copy()
-    for s, w in zip(starts, xm, strict=True):
-        masked_x[s : s + window] = w[: rec.n_frames - s]
-    base3 = baseline(train_x, masked_x, span, args.seed)[0]
-    base_ppl, base_unused = perplexity(base[::span], 128)
+    fstarts, fx, fmask = windows_of(file_rec, window)
+    m3 = drop_mask(fmask, 3, np.random.default_rng(args.seed + 1))
+    xm = np.where(m3[..., None], fx, 0.0)
+    masked_x = file_rec.x[0].copy()
+    for s, w in zip(fstarts, xm, strict=True):
+        masked_x[s : s + window] = w[: file_rec.n_frames - s]
+    base3 = baseline(train_x, masked_x, file_span, args.seed)[0]
+    base_ppl, base_unused = perplexity(base[::file_span], 128)
 
-    voted = encode_frames(model, meta, test_ds)[: rec.n_frames]
+    voted = encode_frames(model, meta, test_ds)[:n_file]
     if train_s is None:
         print(f"model {args.model} (step {meta.get('step')}, heads {', '.join(meta['heads'])})")
     else:
@@ -356,18 +376,19 @@ def main() -> int:
         n_params = sum(p.numel() for p in model.parameters())
         print(
             f"model: hidden {model.config.hidden}, res_depth {model.config.res_depth}, "
-            f"{n_params:,} parameters"
+            f"n_down {model.config.n_down}, window {window} frames at {model_fps:g} fps "
+            f"(a latent step every {span / model_fps:.2f} s), {n_params:,} parameters"
+            + (f"; overrides: {' '.join(args.set)}" if args.set else "")
         )
         print(f"time to model (load + preprocess + train): {train_s:.0f} s\n")
     print(f"Reconstruction on {test_file.name} (body length {rec.body_length:.3f} data units)")
     _table(["VQ-MAP keypoints masked", "error (data units)", "% body length", "hidden kp only"],
            recon_rows)  # fmt: skip
     agree = []
-    for name, f in [
-        ("VQ-MAP, back-to-back windows", frames[0]),
-        ("VQ-MAP, `encode` (overlapping windows, vote)", voted),
-        ("PCA + k-means", base),
-    ]:
+    rows = [("VQ-MAP (`encode`)", voted), ("PCA + k-means, 4-frame spans (0.2 s)", base4)]
+    if file_span != 4:
+        rows.append((f"PCA + k-means, {file_span}-frame spans (one latent step)", base))
+    for name, f in rows:
         agree.append(
             [
                 name,
@@ -383,7 +404,7 @@ def main() -> int:
     _table(
         ["method", "perplexity", "unused codes"],
         [
-            ["VQ-MAP", f"{ppl:.1f}", f"{unused} of {n_motifs}"],
+            ["VQ-MAP, latent steps", f"{ppl:.1f}", f"{unused} of {n_motifs}"],
             ["VQ-MAP, `encode` per frame", f"{vppl:.1f}", f"{vunused} of {n_motifs}"],
             ["PCA + k-means", f"{base_ppl:.1f}", f"{base_unused} of 128"],
         ],
@@ -417,14 +438,15 @@ def main() -> int:
         start = time.perf_counter()
         out2 = train(datasets, Path(tempfile.mkdtemp(prefix="bench_quality_")), config, fps=20)
         second_s = time.perf_counter() - start
-        model2, _ = load_model(out2)
+        model2, meta2 = load_model(out2)
         f2 = per_frame(encode(model2, head, regions, x, mask)["motif"], starts, rec.n_frames, span)
-        b2 = baseline(train_x, rec.x[0], span, args.second_seed)[0]
+        v2 = encode_frames(model2, meta2, test_ds)[:n_file]
+        b2 = baseline(train_x, file_rec.x[0], file_span, args.second_seed)[0]
         print(f"Second seed ({args.second_seed}, {second_s:.0f} s): NMI between the two seeds")
         _table(
             ["method", "NMI seed vs seed (all frames)", "NMI with labels (2nd seed)"],
             [
-                ["VQ-MAP", f"{nmi(frames[0], f2):.3f}", f"{nmi(f2[annotated], y):.3f}"],
+                ["VQ-MAP", f"{nmi(frames[0], f2):.3f}", f"{nmi(v2[annotated], y):.3f}"],
                 [
                     "PCA + k-means",
                     f"{nmi(base, b2):.3f}",

@@ -42,8 +42,8 @@ STATUS = {0: "ok", 1: "too few visible keypoints or anchors missing"}
 
 
 CHUNK_FRAMES = 32768  # (model-rate) frames owned by each chunk of a long recording
-SPAN = 256  # (model-rate) frames whose latents one encoder window keeps
-BATCH_BLOCKS = 16  # blocks (windows) per forward pass
+SPAN = 1024  # (model-rate) frames whose latents one encoder window keeps
+BATCH_BLOCKS = 4  # blocks (windows) per forward pass
 
 
 def check_skeleton(poses: xr.Dataset, skeleton: Skeleton, meta: dict[str, Any]) -> None:
@@ -110,13 +110,14 @@ def _encode_track(
     mask: np.ndarray,
     regions: torch.Tensor,
     n_blocks: int,
+    span: int,
     context: int,
     batch_size: int,
     motion: tuple[np.ndarray, np.ndarray] | None = None,
     tick: Callable[[int], None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-frame (motif, confidence, embedding) of ``n_blocks`` blocks of :data:`SPAN`
-    frames of one individual's aligned track.
+    """Per-frame (motif, confidence, embedding) of ``n_blocks`` blocks of ``span`` frames
+    of one individual's aligned track.
 
     ``x`` and ``mask`` start ``context`` frames before the first block and end ``context``
     frames after the last (zero-padded, masked, past the recording's ends); ``motion`` is
@@ -127,10 +128,10 @@ def _encode_track(
     ``tick(n)`` gets the number of blocks after each batch.
     """
     factor = 2**model.config.n_down
-    length, keep = SPAN + 2 * context, slice(context // factor, (context + SPAN) // factor)
+    length, keep = span + 2 * context, slice(context // factor, (context + span) // factor)
     motifs, confs, embs = [], [], []
     for b in range(0, n_blocks, batch_size):
-        starts = range(b * SPAN, min(b + batch_size, n_blocks) * SPAN, SPAN)
+        starts = range(b * span, min(b + batch_size, n_blocks) * span, span)
         xb, mb = _stack(x, starts, length), _stack(mask, starts, length)
         extra = {}
         if motion is not None:
@@ -177,7 +178,7 @@ def encode(
 
     ``meta`` is the model's config dict (from :func:`~napari_vqmap.checkpoint.load_model`);
     its preprocessing and frame rate are used. ``progress(done, total)`` counts blocks
-    of :data:`SPAN` frames.
+    of up to :data:`SPAN` frames (fewer when ``chunk_frames`` is smaller).
     The recording is preprocessed and encoded ``chunk_frames`` (model-rate) frames at a
     time, each chunk with enough context that the result equals an unchunked encoding;
     memory is bounded by the chunk size plus the outputs.
@@ -201,7 +202,10 @@ def encode(
     ratio = fps / target if resampled else 1.0  # file frames per model frame
     n_res = max(1, int(np.floor((n_time - 1) * target / fps)) + 1) if resampled else n_time
     model_fps = float(target) if resampled else (float(fps) if fps else 0.0)
-    total, done = n_ind * -(-n_res // SPAN), 0
+    # blocks of up to SPAN frames, whole blocks per chunk
+    span = max(factor, min(SPAN, int(chunk_frames)) // factor * factor)
+    chunk_frames = max(span, int(chunk_frames) // span * span)
+    total, done = n_ind * -(-n_res // span), 0
 
     def tick(n: int) -> None:  # progress after every batch of blocks
         nonlocal done
@@ -219,12 +223,11 @@ def encode(
     embedding = np.full((*shape, model.config.latent_dim), np.nan, np.float32)
     status = np.ones(shape, np.int8)
     margin = 2 * config.max_anchor_gap + 8 + int(np.ceil(ratio))  # file frames of context
-    chunk_frames = max(SPAN, int(chunk_frames) // SPAN * SPAN)  # whole blocks per chunk
     with torch.no_grad():
         for lo in range(0, n_res, chunk_frames):
             hi = min(lo + chunk_frames, n_res)
-            n_blocks = -(-(hi - lo) // SPAN)
-            r0, r1 = lo - context, lo + n_blocks * SPAN + context  # model frames needed
+            n_blocks = -(-(hi - lo) // span)
+            r0, r1 = lo - context, lo + n_blocks * span + context  # model frames needed
             a = max(0, int(np.floor(max(r0, 0) * ratio)) - margin)
             a -= a % 2  # even, so resampling rounds as over the whole recording
             b = min(n_time, int(np.ceil(r1 * ratio)) + 2 + margin)
@@ -247,6 +250,7 @@ def encode(
                     mask,
                     regions,
                     n_blocks,
+                    span,
                     context,
                     batch_size,
                     (
