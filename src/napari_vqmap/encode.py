@@ -352,7 +352,7 @@ def run_encode(args: argparse.Namespace) -> int:
     settings = {"skeleton": args.skeleton, "fps": args.fps, "batch_size": args.batch_size}
     for path in expand_inputs(args.inputs):
         poses = load_poses(path, fps=args.fps, skeleton=args.skeleton)
-        with tqdm(desc=Path(path).name, unit="window") as bar:
+        with tqdm(desc=Path(path).name, unit="block") as bar:
 
             def progress(done: int, total: int, bar: tqdm = bar) -> None:
                 bar.total = total

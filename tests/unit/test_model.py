@@ -270,6 +270,19 @@ def test_config_json_round_trip() -> None:
         ModelConfig(latent_dim=48)
     with pytest.raises(ValueError, match="integer >= 1"):
         ModelConfig(n_types=0)
+    with pytest.raises(ValueError, match="decoder_depth must be None or an integer >= 0"):
+        ModelConfig(decoder_depth=-1)
+    # configs saved before a key existed load with its default (same architecture)
+    old = {k: v for k, v in cfg.to_dict().items() if k not in ("decoder_depth", "slowness_weight")}
+    assert ModelConfig.from_dict(old) == cfg
+
+
+def test_shallow_decoder_reconstructs_from_nearby_codes_only() -> None:
+    model = VQMAP(ModelConfig(hidden=16, decoder_depth=0), {"a": (4, 3)})
+    z = torch.zeros(1, 16, model.config.latent_dim, requires_grad=True)
+    model.decoder(z)[0, 32].sum().backward()  # frame 32 lies in latent step 8
+    reached = (z.grad.abs().sum(-1)[0] > 0).nonzero().flatten()
+    assert int(reached.min()) >= 6 and int(reached.max()) <= 9
 
 
 def _real_windows(data_dir: Path, window: int, n: int) -> torch.Tensor:
@@ -365,3 +378,13 @@ def test_receptive_field_bounds_what_a_latent_step_sees() -> None:
         assert step * factor - int(reached.min()) <= config.receptive_field
         assert int(reached.max()) - (step * factor + factor - 1) <= config.receptive_field
         assert step * factor - int(reached.min()) > config.receptive_field // 2  # not loose
+
+
+def test_slowness_is_scale_free_and_zero_for_a_constant_latent() -> None:
+    from napari_vqmap.model.vqmap import slowness
+
+    z = torch.randn(4, 16, 8)
+    assert float(slowness(z)) == pytest.approx(float(slowness(10 * z)), rel=1e-5)
+    assert float(slowness(z.cumsum(1))) < float(slowness(z))  # a random walk is slower
+    assert float(slowness(torch.ones(2, 16, 8) + torch.randn(2, 1, 8))) == 0.0
+    assert float(slowness(z[:, :1])) == 0.0

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
-_MAY_BE_ZERO = {"codebook_warmup"}
+_MAY_BE_ZERO = {"codebook_warmup", "decoder_depth"}
 
 
 @dataclass
@@ -29,7 +29,9 @@ class ModelConfig:
     codebook_warmup: int = 100  # training steps with unquantised latents before k-means init
     max_dims: int = 3  # input coordinates handled (2D and 3D)
     res_depth: int = 2  # residual dilated conv units per temporal block (reference: 3)
+    decoder_depth: int | None = None  # the decoder's residual units per block (None: res_depth)
     dilation_growth: int = 3  # dilation of unit i is dilation_growth**i
+    slowness_weight: float = 0.0  # weight of the latent's relative change per step in the loss
     use_motion: bool = False  # a "root" token with the body centre's motion (see preprocess)
     motion_weight: float = 1.0  # weight of the motion reconstruction in the loss
 
@@ -43,6 +45,13 @@ class ModelConfig:
                 )
             if f.type == "float" and (not isinstance(value, int | float) or value < 0):
                 raise ValueError(f"ModelConfig.{f.name} must be a number >= 0, got {value!r}")
+        if self.decoder_depth is not None and (
+            type(self.decoder_depth) is not int or self.decoder_depth < 0
+        ):
+            raise ValueError(
+                f"ModelConfig.decoder_depth must be None or an integer >= 0, "
+                f"got {self.decoder_depth!r}"
+            )
         if self.window % 2**self.n_down:
             raise ValueError(
                 f"ModelConfig.window ({self.window}) must be divisible by "

@@ -263,17 +263,27 @@ class Decoder(nn.Module):
 
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
+        depth = cfg.res_depth if cfg.decoder_depth is None else cfg.decoder_depth
         layers: list[nn.Module] = [nn.Conv1d(cfg.latent_dim, cfg.hidden, 3, padding=1)]
         for _ in range(cfg.n_down):
             layers += [
-                ResidualStack(cfg.hidden, cfg.res_depth, cfg.dilation_growth),
+                ResidualStack(cfg.hidden, depth, cfg.dilation_growth),
                 nn.ConvTranspose1d(cfg.hidden, cfg.hidden, 4, stride=2, padding=1),
             ]
-        layers.append(ResidualStack(cfg.hidden, cfg.res_depth, cfg.dilation_growth))
+        layers.append(ResidualStack(cfg.hidden, depth, cfg.dilation_growth))
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: Tensor) -> Tensor:
         return self.net(z.transpose(1, 2)).transpose(1, 2)
+
+
+def slowness(z: Tensor) -> Tensor:
+    """Mean squared change of the latent between consecutive steps, relative to its
+    spread over the batch (so shrinking the latent cannot lower it); 0 for one step."""
+    if z.shape[1] < 2:
+        return z.new_zeros(())
+    step = (z[:, 1:] - z[:, :-1]).pow(2).sum(-1).mean()
+    return step / (2 * z.flatten(0, 1).var(0).sum()).clamp_min(1e-8)
 
 
 def masked_mse(recon: Tensor, x: Tensor, mask: Tensor) -> Tensor:
@@ -354,16 +364,19 @@ class VQMAP(nn.Module):
             target = (motion * MOTION_SCALE)[:, :, None]
             motion_loss = masked_mse(pred, target, mm[..., None])
         commit_loss = qt.commit_loss + qs.commit_loss
+        slow_loss = slowness(z)
         motif = qt.idx * self.config.n_subtypes + qs.idx
         motif_usage = torch.bincount(motif.flatten(), minlength=self.config.n_motifs).float()
         return {
             "recon": recon,
             "loss": recon_loss
             + self.config.motion_weight * motion_loss
-            + self.config.commitment_weight * commit_loss,
+            + self.config.commitment_weight * commit_loss
+            + self.config.slowness_weight * slow_loss,
             "recon_loss": recon_loss,
             "motion_loss": motion_loss,
             "commit_loss": commit_loss,
+            "slow_loss": slow_loss,
             "z": z,
             "type_idx": qt.idx,
             "subtype_idx": qs.idx,

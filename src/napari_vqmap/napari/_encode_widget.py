@@ -3,7 +3,7 @@ thread, optionally save the results, and colour the layers by motif.
 
 The widget only gathers choices. :func:`encode_datasets` (plain Python) loads the model,
 encodes each recording with :func:`napari_vqmap.encode.encode` (progress and Cancel come
-after every batch of windows) and writes results with
+after every batch of blocks) and writes results with
 :func:`napari_vqmap.results.write_results`; :func:`napari_vqmap.napari.motif_layers.apply_motifs`
 colours the layers on the GUI thread when it is done.
 """
@@ -90,7 +90,7 @@ def encode_datasets(
 ) -> list[Encoded]:
     """Encode each named pose dataset with the model in ``model_dir``; with ``out_dir``,
     write each one's results there (``write_results``). ``progress(fraction)`` is called
-    after every batch of windows; :class:`Cancelled` is raised when ``should_stop()`` turns
+    after every batch of blocks; :class:`Cancelled` is raised when ``should_stop()`` turns
     true."""
     from napari_vqmap.checkpoint import load_model
     from napari_vqmap.encode import encode
