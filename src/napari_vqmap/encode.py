@@ -121,7 +121,8 @@ def _encode_track(
 
     ``x`` and ``mask`` start ``context`` frames before the first block and end ``context``
     frames after the last (zero-padded, masked, past the recording's ends); ``motion`` is
-    the track's body motion and its mask, laid out the same way. Each block is encoded in
+    the track's body motion and its mask, laid out the same way (``None`` for a model
+    without the motion token). Each block is encoded in
     one window with ``context`` frames on either side, at least the encoder's receptive
     field, and keeps only its own latent steps: a frame's motif depends on the frames
     within the receptive field and on nothing else, wherever the blocks fall.
@@ -256,7 +257,9 @@ def encode(
                     (
                         _padded(rec.motion[i], r0 - j0, r1 - j0),
                         _padded(rec.motion_mask[i], r0 - j0, r1 - j0),
-                    ),
+                    )
+                    if model.config.use_motion
+                    else None,
                     tick,
                 )
                 own = mask[context : context + hi - lo]

@@ -364,7 +364,7 @@ class VQMAP(nn.Module):
             target = (motion * MOTION_SCALE)[:, :, None]
             motion_loss = masked_mse(pred, target, mm[..., None])
         commit_loss = qt.commit_loss + qs.commit_loss
-        slow_loss = slowness(z)
+        slow_loss = slowness(z) if self.config.slowness_weight else z.new_zeros(())
         motif = qt.idx * self.config.n_subtypes + qs.idx
         motif_usage = torch.bincount(motif.flatten(), minlength=self.config.n_motifs).float()
         return {
