@@ -50,6 +50,27 @@ def test_clip_video_and_slp_overlay(make_napari_viewer, data_dir):
         assert near.sum() > 50
 
 
+def test_playback_does_not_rebuild_the_skeleton_shader(make_napari_viewer, data_dir, monkeypatch):
+    """Stepping frames redraws the skeleton Vectors layer without recompiling its shader
+    program (vispy rebuilt it on every step before :mod:`napari_vqmap.napari.vispy_fixes`)."""
+    from qtpy.QtWidgets import QApplication
+    from vispy.visuals.shaders.program import ModularProgram
+
+    viewer = make_napari_viewer(show=True)
+    skeleton, _ = viewer.open(data_dir / "sleap-tests" / "clip.slp", plugin="napari-vqmap")
+    viewer.dims.set_point(0, 100)
+    QApplication.processEvents()
+    builds, original = [], ModularProgram._build
+    monkeypatch.setattr(ModularProgram, "_build", lambda self: builds.append(1) or original(self))
+    vectors_seen = []
+    for frame in range(101, 111):
+        viewer.dims.set_point(0, frame)
+        QApplication.processEvents()
+        vectors_seen.append(len(skeleton._view_data))
+    assert min(vectors_seen) > 0  # the skeleton was drawn at every step
+    assert len(builds) == 0
+
+
 def test_3d_netcdf_opens_in_3d(make_napari_viewer, tmp_path):
     """3D poses become [frame, z, y, x] points and switch the viewer to the 3D view."""
     rng = np.random.default_rng(0)

@@ -1,0 +1,47 @@
+"""A workaround for vispy recompiling a mesh's shader program on every data update.
+
+napari draws a Vectors layer (our skeletons) with a vispy ``MeshVisual``. Each time the
+visible vectors change, i.e. on every frame step during playback, ``MeshVisual._update_data``
+builds a *new* colour-transform shader ``Function`` (``_build_color_transform``), which
+marks the program's code as changed, so the next draw regenerates, compiles and links the
+whole program. The new function is identical to the old one unless the colours switched
+between RGBA and colormapped values. Under software OpenGL this rebuild took 9–15 ms of
+each playback step (vispy 0.17; see ``docs/benchmarks.md``, "napari: playback").
+
+:func:`install` wraps ``_build_color_transform`` so that each visual reuses its own RGBA
+(pass-through) transform: assigning the same shader object again is a no-op in vispy, so
+the program is built once. Colormapped meshes (one value per vertex) are left as they are.
+The patch applies to every mesh visual in the process (Vectors, Shapes, Surface layers),
+does not change what is drawn, and is installed when ``napari_vqmap.napari`` is imported.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+_ATTR = "_napari_vqmap_rgba_transform"
+
+
+def install() -> bool:
+    """Patch ``vispy.visuals.mesh.MeshVisual`` once; False if vispy lacks the method."""
+    try:
+        from vispy.visuals.mesh import MeshVisual
+    except ImportError:
+        return False
+    original = getattr(MeshVisual, "_build_color_transform", None)
+    if original is None:
+        return False
+    if getattr(original, "_napari_vqmap", False):
+        return True
+
+    def _build_color_transform(self: Any, colors: Any) -> Any:
+        if getattr(colors, "ndim", 0) == 2 and colors.shape[1] == 1:
+            return original(self, colors)  # values through a colormap: vispy's own path
+        cached = self.__dict__.get(_ATTR)
+        if cached is None:
+            cached = self.__dict__[_ATTR] = original(self, colors)  # visuals are frozen
+        return cached
+
+    _build_color_transform._napari_vqmap = True  # type: ignore[attr-defined]
+    MeshVisual._build_color_transform = _build_color_transform
+    return True
