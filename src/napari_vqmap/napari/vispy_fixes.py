@@ -39,7 +39,10 @@ def install() -> bool:
             return original(self, colors)  # values through a colormap: vispy's own path
         cached = self.__dict__.get(_ATTR)
         if cached is None:
-            cached = self.__dict__[_ATTR] = original(self, colors)  # visuals are frozen
+            cached = original(self, colors)
+            if getattr(cached, "name", None) != "pass":  # not the pass-through: do not keep
+                return cached
+            self.__dict__[_ATTR] = cached  # (visuals are frozen against setattr)
         return cached
 
     _build_color_transform._napari_vqmap = True  # type: ignore[attr-defined]
