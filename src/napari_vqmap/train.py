@@ -65,9 +65,8 @@ class TrainConfig:
     """Optimisation, augmentation and bookkeeping; ``model`` and ``preprocess`` ride along.
 
     ``batch_size`` is per process. ``keypoint_dropout`` is the chance that a window loses
-    1..``dropout_max_fraction`` of its keypoints. ``mirror`` (off by default) swaps
-    left/right keypoints and negates the lateral (y) axis in half of the windows of
-    skeletons with left/right pairs.
+    1..``dropout_max_fraction`` of its keypoints. ``mirror`` swaps left/right keypoints and
+    negates the lateral (y) axis in half of the windows of skeletons with left/right pairs.
     """
 
     steps: int = 2000
@@ -79,7 +78,7 @@ class TrainConfig:
     grad_clip: float = 1.0
     keypoint_dropout: float = 0.5
     dropout_max_fraction: float = 0.3
-    mirror: bool = False
+    mirror: bool = True
     seed: int = 0
     device: str = "auto"
     log_every: int = 10

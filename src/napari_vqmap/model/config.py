@@ -18,10 +18,10 @@ class ModelConfig:
     token_dim: int = 32  # channels per keypoint token after each conv block
     n_heads: int = 4
     n_inducing: int = 6  # induced-set queries per set-attention block
-    latent_dim: int = 16  # split into 2 groups (type, subtype) of code_dim each
+    latent_dim: int = 64  # split into 2 groups (type, subtype) of code_dim each
     n_types: int = 8
     n_subtypes: int = 16
-    code_dim: int = 8  # reference: 32; 8 gives better motifs on SUBTLE (docs/model.md)
+    code_dim: int = 32
     ema_decay: float = 0.99
     commitment_beta: float = 0.25
     commitment_weight: float = 0.02  # weight of the commitment term in the total loss
