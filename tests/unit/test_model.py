@@ -305,7 +305,7 @@ def test_optimisation_on_real_windows_decreases_recon_loss(data_dir: Path) -> No
     model = VQMAP(cfg, {"subtle": (9, 3)}).train()
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
     losses = []
-    for _ in range(50):
+    for _ in range(30):
         out = model(x, mask, regions, "subtle")
         opt.zero_grad()
         out["loss"].backward()

@@ -8,9 +8,10 @@ whole program. The new function is identical to the old one unless the colours s
 between RGBA and colormapped values. Under software OpenGL this rebuild took 9–15 ms of
 each playback step (vispy 0.17; see ``docs/benchmarks.md``, "napari: playback").
 
-:func:`install` wraps ``_build_color_transform`` so that each visual reuses its own RGBA
-(pass-through) transform: assigning the same shader object again is a no-op in vispy, so
-the program is built once. Colormapped meshes (one value per vertex) are left as they are.
+:func:`install` wraps ``_build_color_transform`` so that each visual reuses the first RGBA
+(pass-through) transform vispy built for it: assigning the same shader object again is a
+no-op in vispy, so the program is built once. Colormapped transforms are passed on as
+vispy built them.
 The patch applies to every mesh visual in the process (Vectors, Shapes, Surface layers),
 does not change what is drawn, and is installed when ``napari_vqmap.napari`` is imported.
 """
@@ -35,15 +36,11 @@ def install() -> bool:
         return True
 
     def _build_color_transform(self: Any, colors: Any) -> Any:
-        if getattr(colors, "ndim", 0) == 2 and colors.shape[1] == 1:
-            return original(self, colors)  # values through a colormap: vispy's own path
-        cached = self.__dict__.get(_ATTR)
-        if cached is None:
-            cached = original(self, colors)
-            if getattr(cached, "name", None) != "pass":  # not the pass-through: do not keep
-                return cached
-            self.__dict__[_ATTR] = cached  # (visuals are frozen against setattr)
-        return cached
+        transform = original(self, colors)
+        if getattr(transform, "name", None) != "pass":  # colormapped: vispy's own, as is
+            return transform
+        # the visual's first pass-through, reused (visuals are frozen against setattr)
+        return self.__dict__.setdefault(_ATTR, transform)
 
     _build_color_transform._napari_vqmap = True  # type: ignore[attr-defined]
     MeshVisual._build_color_transform = _build_color_transform
