@@ -107,7 +107,9 @@ class ChannelNorm(nn.LayerNorm):
     """LayerNorm over the channels of a :func:`to_seq` sequence, separately at each step."""
 
     def forward(self, x: Tensor) -> Tensor:
-        y = F.layer_norm(x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps)
+        y = F.layer_norm(
+            x.permute(0, 2, 3, 1), self.normalized_shape, self.weight, self.bias, self.eps
+        )
         return y.permute(0, 3, 1, 2)
 
 
