@@ -266,6 +266,7 @@ def main() -> int:
         key, _, value = item.partition("=")
         section, _, name = key.partition(".")
         setattr(getattr(config, section) if name else config, name or section, json.loads(value))
+    config = TrainConfig.from_dict(config.to_dict())  # checks the overridden values
     datasets = [load_poses(p, skeleton="subtle", fps=20) for p in train_files]
     subtle_datasets = list(datasets)
     named = {f"subtle/{p.stem}": d for p, d in zip(train_files, datasets, strict=True)}

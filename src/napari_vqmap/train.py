@@ -56,7 +56,17 @@ from napari_vqmap.validators import PoseFileError
 STATE_TENSORS = "train_state.safetensors"
 STATE_JSON = "train_state.json"
 HISTORY = "history.csv"
-HISTORY_FIELDS = ("step", "loss", "recon", "commit", "perplexity", "n_dead", "lr", "seconds")
+HISTORY_FIELDS = (
+    "step",
+    "head",
+    "loss",
+    "recon",
+    "commit",
+    "perplexity",
+    "n_dead",
+    "lr",
+    "seconds",
+)
 SECTIONS = ("model", "preprocess", "train")
 
 
@@ -64,9 +74,13 @@ SECTIONS = ("model", "preprocess", "train")
 class TrainConfig:
     """Optimisation, augmentation and bookkeeping; ``model`` and ``preprocess`` ride along.
 
-    ``batch_size`` is per process. ``keypoint_dropout`` is the chance that a window loses
-    1..``dropout_max_fraction`` of its keypoints. ``mirror`` swaps left/right keypoints and
-    negates the lateral (y) axis in half of the windows of skeletons with left/right pairs.
+    ``batch_size`` is per process. A batch's skeleton is drawn with probability
+    proportional to its number of training windows to the power ``skeleton_weighting``
+    (0: every skeleton equally often; 1: in proportion to its data; 0.5, the default, gives
+    a skeleton with 100 times the windows 10 times the batches). ``keypoint_dropout`` is
+    the chance that a window loses 1..``dropout_max_fraction`` of its keypoints. ``mirror``
+    swaps left/right keypoints and negates the lateral (y) axis in half of the windows of
+    skeletons with left/right pairs.
     """
 
     steps: int = 2000
@@ -79,12 +93,19 @@ class TrainConfig:
     keypoint_dropout: float = 0.5
     dropout_max_fraction: float = 0.3
     mirror: bool = True
+    skeleton_weighting: float = 0.5
     seed: int = 0
     device: str = "auto"
     log_every: int = 10
     checkpoint_every: int = 500
     model: ModelConfig = field(default_factory=ModelConfig)
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.skeleton_weighting <= 1:
+            raise ValueError(
+                f"skeleton_weighting must be in [0, 1], got {self.skeleton_weighting!r}"
+            )
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         """``{"model": ..., "preprocess": ..., "train": ...}``: the config-file layout."""
@@ -267,6 +288,13 @@ def _new_group(skeleton: Skeleton, n_dims: int, taken: set[str]) -> Group:
     )
 
 
+def skeleton_probabilities(groups: list[Group], config: TrainConfig) -> np.ndarray:
+    """Chance that a batch comes from each group: windows ** ``skeleton_weighting``."""
+    windows = np.array([sum(len(w) for w in g.windows) for g in groups], dtype=np.float64)
+    weights = windows**config.skeleton_weighting
+    return weights / weights.sum()
+
+
 def sample_batch(
     groups: list[Group], config: TrainConfig, step: int, rank: int = 0
 ) -> tuple[Group, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -275,7 +303,8 @@ def sample_batch(
     The skeleton depends on (seed, step) only, so all DDP ranks use the same head; the
     windows and augmentations also depend on the rank.
     """
-    group = groups[np.random.default_rng([config.seed, step]).integers(len(groups))]
+    pick = np.random.default_rng([config.seed, step])
+    group = groups[pick.choice(len(groups), p=skeleton_probabilities(groups, config))]
     rng = np.random.default_rng([config.seed, step, rank + 1])
     window = config.preprocess.window or config.model.window
     xs, masks, motions, motion_masks = [], [], [], []
@@ -572,7 +601,9 @@ def train(
             optimizer.step()
             step += 1
             if step % config.log_every == 0 or step == config.steps:
-                row = _history_row(step, result, model, lr, time.perf_counter() - start)
+                row = _history_row(
+                    step, group.head, result, model, lr, time.perf_counter() - start
+                )
                 history.append(row)
                 bar.set_postfix(loss=f"{row['loss']:.4f}", ppl=f"{row['perplexity']:.1f}")
                 if progress is not None:
@@ -591,11 +622,12 @@ def train(
 
 
 def _history_row(
-    step: int, result: dict[str, torch.Tensor], model: VQMAP, lr: float, seconds: float
+    step: int, head: str, result: dict[str, torch.Tensor], model: VQMAP, lr: float, seconds: float
 ) -> dict[str, Any]:
     stats = model.codebook_stats()
     return {
         "step": step,
+        "head": head,  # the skeleton of this step's batch (its loss is on that data only)
         "loss": result["loss"].item(),
         "recon": result["recon_loss"].item(),
         "commit": result["commit_loss"].item(),

@@ -19,7 +19,13 @@ from napari_vqmap.cli import main
 from napari_vqmap.io import load_poses
 from napari_vqmap.model import ModelConfig
 from napari_vqmap.preprocess import PreprocessConfig
-from napari_vqmap.train import TrainConfig, train
+from napari_vqmap.train import (
+    TrainConfig,
+    build_groups,
+    sample_batch,
+    skeleton_probabilities,
+    train,
+)
 from napari_vqmap.validators import PoseFileError
 
 torch.set_num_threads(2)
@@ -135,6 +141,21 @@ def test_joint_training_3d_and_2d_skeletons(subtle, data_dir: Path, tmp_path: Pa
     # 1500 frames at 20 fps, 1000 at 100 fps -> 200, 750 at 30 fps -> 500
     assert windows == {"subtle": 93, "dannce_mouse22": 12, "vame6": 31}
     assert meta["inputs"][1]["sha256"].startswith("788a46d5bba5cf6f")
+
+
+def test_skeletons_are_drawn_by_their_weighted_number_of_windows(subtle, data_dir: Path) -> None:
+    datasets = [subtle, load_poses(data_dir / DANNCE), load_poses(data_dir / VAME)]
+    groups = build_groups(datasets, _config())[0]
+    windows = np.array([93, 12, 31])
+    for weighting, expected in [(0.0, np.ones(3) / 3), (0.5, np.sqrt(windows)), (1.0, windows)]:
+        config = _config(skeleton_weighting=weighting)
+        p = skeleton_probabilities(groups, config)
+        np.testing.assert_allclose(p, expected / expected.sum())
+        heads = [sample_batch(groups, config, step)[0].head for step in range(600)]
+        drawn = np.array([heads.count(g.head) for g in groups]) / len(heads)
+        np.testing.assert_allclose(drawn, p, atol=0.06)
+    with pytest.raises(ValueError, match="skeleton_weighting"):
+        TrainConfig(skeleton_weighting=2.0)
 
 
 def test_tampered_checkpoints_fail_clearly(subtle, tmp_path: Path) -> None:
