@@ -295,6 +295,20 @@ def skeleton_probabilities(groups: list[Group], config: TrainConfig) -> np.ndarr
     return weights / weights.sum()
 
 
+def codebook_weights(groups: list[Group], config: TrainConfig) -> np.ndarray:
+    """How much each group's batches move the shared codebook, in (0, 1].
+
+    A group's share of the training windows over its share of the batches, scaled so the
+    least over-sampled group has 1: the codebook then follows the pooled data, as if every
+    window were drawn equally often, while small datasets still train the encoder and
+    their heads often. (Ten windows of one file, drawn in 4 % of the batches, would
+    otherwise pull codes to their few latents and leave the large datasets fewer.)
+    """
+    windows = np.array([sum(len(w) for w in g.windows) for g in groups], dtype=np.float64)
+    ratio = windows / windows.sum() / skeleton_probabilities(groups, config)
+    return ratio / ratio.max()
+
+
 def sample_batch(
     groups: list[Group], config: TrainConfig, step: int, rank: int = 0
 ) -> tuple[Group, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -564,6 +578,7 @@ def train(
         if device.type == "cuda"
         else contextlib.nullcontext()
     )
+    weights = dict(zip((g.head for g in groups), codebook_weights(groups, config), strict=True))
     bar = tqdm(total=config.steps, initial=step, disable=rank != 0, desc="train", unit="step")
     start = time.perf_counter() - elapsed
 
@@ -594,6 +609,7 @@ def train(
                     head=group.head,
                     motion=torch.from_numpy(motion).to(device),
                     motion_mask=torch.from_numpy(motion_mask).to(device),
+                    codebook_weight=float(weights[group.head]),
                 )
             optimizer.zero_grad(set_to_none=True)
             result["loss"].backward()

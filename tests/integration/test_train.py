@@ -22,6 +22,7 @@ from napari_vqmap.preprocess import PreprocessConfig
 from napari_vqmap.train import (
     TrainConfig,
     build_groups,
+    codebook_weights,
     sample_batch,
     skeleton_probabilities,
     train,
@@ -154,6 +155,8 @@ def test_skeletons_are_drawn_by_their_weighted_number_of_windows(subtle, data_di
         heads = [sample_batch(groups, config, step)[0].head for step in range(600)]
         drawn = np.array([heads.count(g.head) for g in groups]) / len(heads)
         np.testing.assert_allclose(drawn, p, atol=0.06)
+        share = windows / windows.sum() / p
+        np.testing.assert_allclose(codebook_weights(groups, config), share / share.max())
     with pytest.raises(ValueError, match="skeleton_weighting"):
         TrainConfig(skeleton_weighting=2.0)
 

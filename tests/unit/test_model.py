@@ -210,6 +210,29 @@ def test_dead_code_reset_revives_unused_codes() -> None:
     assert q(z).usage[dead].sum() > 0
 
 
+def test_batch_weight_scales_the_codebook_update_and_revival() -> None:
+    torch.manual_seed(0)
+    z = torch.randn(256, 4)
+    moved = {}
+    for weight in (1.0, 0.5, 0.0):
+        torch.manual_seed(1)
+        q = EMAQuantizer(8, 4, decay=0.9).train()
+        q(z)  # initialises the codebook on z
+        before = q.embed_sum.clone(), q.cluster_size.clone()
+        q(z + 1.0, weight)
+        moved[weight] = (q.embed_sum - before[0]).abs().sum() + (
+            q.cluster_size - before[1]
+        ).abs().sum()
+    assert moved[0.0] == 0 and moved[1.0] > 0
+    assert torch.isclose(moved[0.5], moved[1.0] / 2, rtol=0.05)
+    q = EMAQuantizer(8, 4, decay=0.9, dead_threshold=1e-2).train()
+    q(z)
+    q.codebook[:4] = 100.0
+    q.cluster_size[:4] = 1e-6  # four dead codes
+    q(z, 0.5)
+    assert q.stats()["n_dead"] == 2  # half of them revived from this batch
+
+
 def test_codebook_stats(model: VQMAP) -> None:
     stats = model.codebook_stats()
     assert set(stats) == {"type", "subtype"}

@@ -112,8 +112,13 @@ class EMAQuantizer(nn.Module):
         """Code vectors for indices of any shape -> (*idx.shape, dim)."""
         return F.embedding(idx, self.codebook)
 
-    def forward(self, z: Tensor) -> QuantizerOutput:
-        """Quantise latents (..., dim); in training mode also update the codebook."""
+    def forward(self, z: Tensor, weight: float = 1.0) -> QuantizerOutput:
+        """Quantise latents (..., dim); in training mode also update the codebook.
+
+        ``weight`` in (0, 1] scales this batch's say in the codebook: the EMA moves
+        ``weight`` times as far, and only ``weight`` of the dead codes are revived from it
+        (see :func:`napari_vqmap.train.codebook_weights`).
+        """
         flat = z.reshape(-1, self.dim)
         if self.training:
             self.steps += 1
@@ -129,7 +134,7 @@ class EMAQuantizer(nn.Module):
         commit = self.beta * F.mse_loss(flat, q.detach())
         counts = torch.bincount(idx, minlength=self.n_codes).float()
         if self.training:
-            self._update(flat.detach().float(), idx, counts)
+            self._update(flat.detach().float(), idx, counts, weight)
         usage = counts / counts.sum().clamp_min(1)
         quantized = flat + (q - flat).detach()
         return QuantizerOutput(
@@ -207,27 +212,28 @@ class EMAQuantizer(nn.Module):
         self.initialised.fill_(True)
 
     @torch.no_grad()
-    def _update(self, z: Tensor, idx: Tensor, counts: Tensor) -> None:
+    def _update(self, z: Tensor, idx: Tensor, counts: Tensor, weight: float = 1.0) -> None:
         sums = torch.zeros_like(self.embed_sum).index_add_(0, idx, z)
         if _distributed():
             stacked = torch.cat([counts[:, None], sums], dim=1)
             dist.all_reduce(stacked)
             counts, sums = stacked[:, 0], stacked[:, 1:]
-        self.cluster_size.mul_(self.decay).add_(counts, alpha=1 - self.decay)
-        self.embed_sum.mul_(self.decay).add_(sums, alpha=1 - self.decay)
+        rate = (1 - self.decay) * weight
+        self.cluster_size.mul_(1 - rate).add_(counts, alpha=rate)
+        self.embed_sum.mul_(1 - rate).add_(sums, alpha=rate)
         # Laplace smoothing keeps codes with no assignments from dividing by zero.
         n = self.cluster_size.sum()
         smoothed = (self.cluster_size + self.eps) / (n + self.n_codes * self.eps) * n
         self.codebook.copy_(self.embed_sum / smoothed[:, None])
-        self._reset_dead(z)
+        self._reset_dead(z, weight)
 
     @torch.no_grad()
-    def _reset_dead(self, z: Tensor) -> None:
+    def _reset_dead(self, z: Tensor, weight: float = 1.0) -> None:
         usage = self.cluster_size / self.cluster_size.sum()
-        dead = usage < self.dead_threshold
-        n_dead = int(dead.sum())
+        n_dead = int(int((usage < self.dead_threshold).sum()) * weight)
         if n_dead == 0:
             return
+        dead = usage.argsort(stable=True)[:n_dead]  # the least used first
         far = self.distances(z).min(1).values
         fresh = self._sample_latents(z, n_dead, far)
         # A revived code starts with an average count, so it is not reset again at once.

@@ -391,17 +391,21 @@ class VQMAP(nn.Module):
         head: str,
         motion: Tensor | None = None,
         motion_mask: Tensor | None = None,
+        codebook_weight: float = 1.0,
     ) -> dict[str, Tensor]:
         """Encode, quantise and reconstruct windows on ``head``; returns losses and codes.
 
         x (B, T, K, D) float, mask (B, T, K) bool (True = visible), regions (K,) or (B, K),
         motion (B, T, 3) and motion_mask (B, T) bool (optional: body-centre motion).
+        ``codebook_weight`` scales this batch's codebook update (see
+        :meth:`EMAQuantizer.forward`).
         """
         self._check_head(x, head)
         mask, regions = self._inputs(x, mask, regions)
         z = self.encoder(x, mask, regions, motion, motion_mask)
         z_type, z_sub = z.split(self.config.code_dim, dim=-1)
-        qt, qs = self.type_q(z_type), self.subtype_q(z_sub)
+        qt = self.type_q(z_type, codebook_weight)
+        qs = self.subtype_q(z_sub, codebook_weight)
         zq = torch.cat([qt.quantized, qs.quantized], dim=-1)
         features = self.decoder(zq)
         recon = self._head(features, head)
