@@ -80,7 +80,8 @@ class TrainConfig:
     a skeleton with 100 times the windows 10 times the batches). ``keypoint_dropout`` is
     the chance that a window loses 1..``dropout_max_fraction`` of its keypoints. ``mirror``
     swaps left/right keypoints and negates the lateral (y) axis in half of the windows of
-    skeletons with left/right pairs.
+    skeletons with left/right pairs. ``balance_losses`` scales each batch's loss by
+    :class:`LossBalance` (no effect with one skeleton).
     """
 
     steps: int = 2000
@@ -94,6 +95,7 @@ class TrainConfig:
     dropout_max_fraction: float = 0.3
     mirror: bool = True
     skeleton_weighting: float = 0.5
+    balance_losses: bool = True
     seed: int = 0
     device: str = "auto"
     log_every: int = 10
@@ -309,6 +311,27 @@ def codebook_weights(groups: list[Group], config: TrainConfig) -> np.ndarray:
     return ratio / ratio.max()
 
 
+class LossBalance:
+    """Per-skeleton running mean of the reconstruction loss, and the factor for a batch's
+    loss: the mean of those running means over its own skeleton's.
+
+    Skeletons' errors differ by an order of magnitude (noisy 2D tracks against clean 3D
+    ones); unscaled, the noisiest dataset's gradients would steer the shared encoder and
+    decoder. With one skeleton the factor is exactly 1. ``running`` is saved with the
+    training state, so a resumed run continues exactly.
+    """
+
+    def __init__(self, running: dict[str, float] | None = None, decay: float = 0.9) -> None:
+        self.running = dict(running or {})
+        self.decay = decay
+
+    def factor(self, head: str, recon: float) -> float:
+        """Update ``head``'s running mean with this batch's ``recon``; the batch's factor."""
+        mean = self.running.get(head, recon)
+        self.running[head] = mean = self.decay * mean + (1 - self.decay) * recon
+        return float(np.mean(list(self.running.values()))) / max(mean, 1e-12)
+
+
 def sample_batch(
     groups: list[Group], config: TrainConfig, step: int, rank: int = 0
 ) -> tuple[Group, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -451,7 +474,12 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_train_state(
-    out: Path, optimizer: torch.optim.Optimizer, step: int, elapsed: float, done: bool
+    out: Path,
+    optimizer: torch.optim.Optimizer,
+    step: int,
+    elapsed: float,
+    done: bool,
+    loss_balance: dict[str, float] | None = None,
 ) -> None:
     """Optimizer tensors (safetensors) and step, RNG and sampler state (JSON), atomically.
 
@@ -472,6 +500,7 @@ def save_train_state(
         "param_groups": sd["param_groups"],
         "rng": _rng_state(),
         "sampler": {"kind": "seeded by (seed, step, rank)", "next_step": step},
+        "loss_balance": loss_balance or {},
     }
     atomic_write_text(out / STATE_JSON, json.dumps(state, indent=1))
 
@@ -561,9 +590,9 @@ def train(
     model.to(device)
     optimizer = make_optimizer(model, config)
     meta = _meta(config, groups, inputs, target_fps, world)
-    step, elapsed, history = 0, 0.0, []
+    step, elapsed, history, balance = 0, 0.0, [], LossBalance()
     if resume:
-        step, elapsed, history = _resume(out, model, optimizer, meta, device)
+        step, elapsed, history, balance = _resume(out, model, optimizer, meta, device)
     net = model
     if world > 1:
         ids = [device.index] if device.type == "cuda" else None
@@ -590,7 +619,8 @@ def train(
         if rank == 0:
             save_model(out, model, {**meta, "step": step})
             _write_history(out, history)
-            save_train_state(out, optimizer, step, time.perf_counter() - start, done)
+            seconds = time.perf_counter() - start
+            save_train_state(out, optimizer, step, seconds, done, balance.running)
 
     model.train()
     try:
@@ -611,8 +641,15 @@ def train(
                     motion_mask=torch.from_numpy(motion_mask).to(device),
                     codebook_weight=float(weights[group.head]),
                 )
+            loss = result["loss"]
+            if config.balance_losses:
+                recon = result["recon_loss"].detach().float()
+                if world > 1:  # the same factor on every rank
+                    torch.distributed.all_reduce(recon)
+                    recon = recon / world
+                loss = loss * balance.factor(group.head, recon.item())
             optimizer.zero_grad(set_to_none=True)
-            result["loss"].backward()
+            loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
             optimizer.step()
             step += 1
@@ -696,7 +733,7 @@ def _check_resume(out: Path, config: TrainConfig) -> None:
 
 def _resume(
     out: Path, model: VQMAP, optimizer: torch.optim.Optimizer, meta: dict, device: torch.device
-) -> tuple[int, float, list[dict[str, Any]]]:
+) -> tuple[int, float, list[dict[str, Any]], LossBalance]:
     saved = read_config(out)
     if set(saved["heads"]) != set(meta["heads"]):
         raise ValueError(
@@ -706,7 +743,8 @@ def _resume(
     tensors = load_file(str(out / "model.safetensors"), device=str(device))
     model.load_state_dict(tensors)
     state = load_train_state(out, optimizer)
-    return state["step"], float(state["seconds"]), _read_history(out, state["step"])
+    history = _read_history(out, state["step"])
+    return state["step"], float(state["seconds"]), history, LossBalance(state.get("loss_balance"))
 
 
 # ---------------------------------------------------------------- command line

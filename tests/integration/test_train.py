@@ -20,6 +20,7 @@ from napari_vqmap.io import load_poses
 from napari_vqmap.model import ModelConfig
 from napari_vqmap.preprocess import PreprocessConfig
 from napari_vqmap.train import (
+    LossBalance,
     TrainConfig,
     build_groups,
     codebook_weights,
@@ -81,7 +82,7 @@ def test_training_writes_all_files(subtle, tmp_path: Path) -> None:
     assert [r["step"] for r in rows] == list(range(1, 7)) and rows[-1]["steps"] == 6
     assert all(np.isfinite(r["loss"]) for r in rows)
     history = (out / "history.csv").read_text().splitlines()
-    assert history[0] == "step,loss,recon,commit,perplexity,n_dead,lr,seconds"
+    assert history[0] == "step,head,loss,recon,commit,perplexity,n_dead,lr,seconds"
     assert len(history) == 7
     meta = json.loads((out / "config.json").read_text())
     assert meta["format_version"] == 1 and meta["seed"] == 0 and meta["step"] == 6
@@ -159,6 +160,29 @@ def test_skeletons_are_drawn_by_their_weighted_number_of_windows(subtle, data_di
         np.testing.assert_allclose(codebook_weights(groups, config), share / share.max())
     with pytest.raises(ValueError, match="skeleton_weighting"):
         TrainConfig(skeleton_weighting=2.0)
+
+
+def test_loss_balance_evens_out_skeletons_and_is_one_for_a_single_skeleton() -> None:
+    single = LossBalance()
+    assert all(single.factor("a", loss) == 1.0 for loss in (0.3, 0.01, 2.0))
+    both = LossBalance()
+    for _ in range(50):
+        noisy, clean = both.factor("noisy", 0.2), both.factor("clean", 0.02)
+    assert noisy == pytest.approx(0.11 / 0.2) and clean == pytest.approx(0.11 / 0.02)
+    assert noisy * 0.2 == pytest.approx(clean * 0.02)  # equal weight in the gradients
+    assert LossBalance(both.running).factor("clean", 0.02) == pytest.approx(clean, rel=1e-3)
+
+
+def test_joint_resume_keeps_the_loss_balance(subtle, data_dir: Path, tmp_path: Path) -> None:
+    datasets = [subtle, load_poses(data_dir / DANNCE)]
+    full = train(datasets, tmp_path / "full", _config(steps=8))
+    calls = iter(range(100))
+    stop = lambda: next(calls) >= 4  # noqa: E731
+    part = train(datasets, tmp_path / "part", _config(steps=8), should_stop=stop)
+    state = json.loads((part / "train_state.json").read_text())
+    assert state["step"] == 4 and state["loss_balance"]
+    train(datasets, part, _config(steps=8), resume=True)
+    _assert_same(full, part)
 
 
 def test_tampered_checkpoints_fail_clearly(subtle, tmp_path: Path) -> None:

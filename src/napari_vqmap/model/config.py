@@ -28,7 +28,7 @@ class ModelConfig:
     dead_code_threshold: float = 1e-2  # EMA share of assignments under which a code is reset
     codebook_warmup: int = 100  # training steps with unquantised latents before k-means init
     max_dims: int = 3  # input coordinates handled (2D and 3D)
-    res_depth: int = 2  # residual dilated conv units per temporal block (reference: 3)
+    res_depth: int = 1  # residual dilated conv units per temporal block (reference: 3)
     decoder_depth: int | None = None  # the decoder's residual units per block (None: res_depth)
     dilation_growth: int = 3  # dilation of unit i is dilation_growth**i
     slowness_weight: float = 0.0  # weight of the latent's relative change per step in the loss
