@@ -2,7 +2,7 @@
 
 The encoder is convolutional in time (its set attention mixes keypoints within a time
 step), so a latent step depends only on the frames within the encoder's receptive field
-(``ModelConfig.receptive_field``, 30 frames on each side for the defaults, less than half
+(``ModelConfig.receptive_field``, 12 frames on each side for the defaults, less than half
 a training window). A recording is therefore encoded in blocks of :data:`SPAN` frames, each
 in one window with that much context on either side, keeping the block's own latent steps:
 every frame is encoded once, with its full context, and the result does not depend on
@@ -43,7 +43,7 @@ STATUS = {0: "ok", 1: "too few visible keypoints or anchors missing"}
 
 CHUNK_FRAMES = 32768  # (model-rate) frames owned by each chunk of a long recording
 SPAN = 1024  # (model-rate) frames whose latents one encoder window keeps
-BATCH_BLOCKS = 4  # blocks (windows) per forward pass
+BATCH_BLOCKS = 8  # blocks (windows) per forward pass
 
 
 def check_skeleton(poses: xr.Dataset, skeleton: Skeleton, meta: dict[str, Any]) -> None:
