@@ -159,6 +159,11 @@ class Group:
     regions: torch.Tensor
     mirror: np.ndarray | None
 
+    @property
+    def n_windows(self) -> int:
+        """Training windows over all the group's recordings."""
+        return sum(len(w) for w in self.windows)
+
 
 # ---------------------------------------------------------------- data
 
@@ -292,7 +297,7 @@ def _new_group(skeleton: Skeleton, n_dims: int, taken: set[str]) -> Group:
 
 def skeleton_probabilities(groups: list[Group], config: TrainConfig) -> np.ndarray:
     """Chance that a batch comes from each group: windows ** ``skeleton_weighting``."""
-    windows = np.array([sum(len(w) for w in g.windows) for g in groups], dtype=np.float64)
+    windows = np.array([g.n_windows for g in groups], dtype=np.float64)
     weights = windows**config.skeleton_weighting
     return weights / weights.sum()
 
@@ -306,7 +311,7 @@ def codebook_weights(groups: list[Group], config: TrainConfig) -> np.ndarray:
     their heads often. (Ten windows of one file, drawn in 4 % of the batches, would
     otherwise pull codes to their few latents and leave the large datasets fewer.)
     """
-    windows = np.array([sum(len(w) for w in g.windows) for g in groups], dtype=np.float64)
+    windows = np.array([g.n_windows for g in groups], dtype=np.float64)
     ratio = windows / windows.sum() / skeleton_probabilities(groups, config)
     return ratio / ratio.max()
 

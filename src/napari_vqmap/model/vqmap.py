@@ -75,31 +75,29 @@ def from_seq(x: Tensor) -> Tensor:
     return x.permute(0, 2, 3, 1).squeeze(1)
 
 
+def _height_one(layer: nn.Conv1d | nn.ConvTranspose1d) -> dict[str, tuple[int, int]]:
+    """A 1-D conv layer's stride, padding and dilation for the same conv in 2-D, height 1."""
+    return {
+        "stride": (1, layer.stride[0]),
+        "padding": (0, layer.padding[0]),
+        "dilation": (1, layer.dilation[0]),
+    }
+
+
 class Conv(nn.Conv1d):
     """``nn.Conv1d`` (same parameters) applied to a :func:`to_seq` sequence."""
 
     def forward(self, x: Tensor) -> Tensor:
-        return F.conv2d(
-            x,
-            self.weight[:, :, None],
-            self.bias,
-            stride=(1, self.stride[0]),
-            padding=(0, self.padding[0]),
-            dilation=(1, self.dilation[0]),
-        )
+        return F.conv2d(x, self.weight[:, :, None], self.bias, **_height_one(self))
 
 
 class ConvTranspose(nn.ConvTranspose1d):
     """``nn.ConvTranspose1d`` (same parameters) applied to a :func:`to_seq` sequence."""
 
     def forward(self, x: Tensor) -> Tensor:
+        extra = (0, self.output_padding[0])
         return F.conv_transpose2d(
-            x,
-            self.weight[:, :, None],
-            self.bias,
-            stride=(1, self.stride[0]),
-            padding=(0, self.padding[0]),
-            output_padding=(0, self.output_padding[0]),
+            x, self.weight[:, :, None], self.bias, output_padding=extra, **_height_one(self)
         )
 
 
@@ -287,7 +285,8 @@ class Encoder(nn.Module):
             tok_valid = valid.view(b, k, t).transpose(1, 2).reshape(b * t, k) > 0
             tokens = isab(tokens.reshape(b * t, k, -1), tok_valid)
             tokens = tokens * tok_valid[..., None]
-            seq = to_seq(tokens.view(b, t, k, -1).transpose(1, 2).reshape(b * k, t, -1))
+            if i + 1 < len(self.convs):  # back to one sequence per keypoint
+                seq = to_seq(tokens.view(b, t, k, -1).transpose(1, 2).reshape(b * k, t, -1))
         z = self.pool(tokens, tok_valid)
         return z.view(b, t, -1)
 
