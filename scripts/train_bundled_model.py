@@ -8,8 +8,8 @@ One model, trained jointly on five skeletons from the shared data folder (see
 * DANNCE markerless mouse 3D, 22 keypoints (1000 frames at 100 fps);
 * VAME test mouse 2D, 6 keypoints (DeepLabCut csv, 25 fps);
 * DeepOF test mice 2D, 14 keypoints (DeepLabCut h5; frame rate not stated, taken as 25);
-* DLCAnalyzer elevated plus maze 2D, the 13 mouse keypoints (the 12 static maze points
-  are dropped; 25 fps).
+* DLCAnalyzer elevated plus maze 2D, the 13 mouse keypoints (its 12 maze points are
+  arena points, left out; 25 fps).
 
 Everything is resampled to 20 fps (the lowest rate). In the 2D DeepLabCut files, points
 with a likelihood under 0.9 or further than 3 body lengths from the body centre (tracking
@@ -73,7 +73,7 @@ def clean(ds, min_conf: float = 0.9, max_reach: float = 3.0):
 
 def bundled_datasets(data: Path) -> dict[str, object]:
     """The training inputs as named pose datasets (name -> ``xarray.Dataset``)."""
-    from napari_vqmap.io import attach_skeleton, load_poses, skeleton_of
+    from napari_vqmap.io import attach_skeleton, load_poses, skeleton_of, without_arena
 
     subtle = sorted((data / "subtle-avatar-3d" / "y3a6" / "coords").glob("*.csv"))
     if not subtle:
@@ -98,9 +98,7 @@ def bundled_datasets(data: Path) -> dict[str, object]:
     epm = load_poses(
         data / "dlcanalyzer-epm" / "EPM_15DeepCut_resnet50_epmMay17shuffle1_1030000.csv", fps=25
     )
-    skel = skeleton_of(epm)
-    mouse = [k for k in skel.keypoints if skel.region_of(k) != "other"]  # no maze points
-    out["dlcanalyzer/epm"] = clean(attach_skeleton(epm.sel(keypoint=mouse), skel))
+    out["dlcanalyzer/epm"] = clean(without_arena(epm))  # the 13 mouse points, no maze
     return out
 
 

@@ -35,7 +35,7 @@ from napari_vqmap.preprocess import (
     preprocess,
     resampled_start,
 )
-from napari_vqmap.skeletons import REGIONS, Skeleton
+from napari_vqmap.skeletons import Skeleton
 from napari_vqmap.validators import PoseFileError
 
 STATUS = {0: "ok", 1: "too few visible keypoints or anchors missing"}
@@ -186,16 +186,17 @@ def encode(
     Variables: ``motif``, ``motif_type``, ``motif_subtype`` (-1 where not encodable),
     ``confidence``, ``embedding`` (time, individual, latent) and ``status`` (0 ok).
     """
-    from napari_vqmap.io import skeleton_of
+    from napari_vqmap.io import skeleton_of, without_arena
 
     meta = meta or {}
     config = PreprocessConfig.from_dict(meta.get("preprocess", {}))
     window = config.window or meta.get("window") or model.config.window
     factor = 2**model.config.n_down
     context = -(-model.config.receptive_field // factor) * factor
+    poses = without_arena(poses)
     skeleton = skeleton_of(poses)
     check_skeleton(poses, skeleton, meta)
-    regions = torch.tensor([REGIONS.index(skeleton.region_of(k)) for k in skeleton.keypoints])
+    regions = torch.tensor(skeleton.region_ids())
     n_time, n_ind = poses.sizes["time"], poses.sizes["individual"]
     fps = poses.attrs.get("fps") or None
     target = meta.get("fps") or config.target_fps

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from napari_vqmap.io import skeleton_of
+
 
 def describe(ds: xr.Dataset) -> str:
     """A short multi-line summary of a pose dataset."""
@@ -31,6 +33,9 @@ def describe(ds: xr.Dataset) -> str:
         f"({len(ds.attrs.get('skeleton') or [])} edges)",
         f"  visible      {100 * visible.mean():.1f} % of keypoint positions",
     ]
+    arena = skeleton_of(ds).arena
+    if arena:
+        lines.append(f"  arena points {', '.join(arena)} (fixed in the scene; not modelled)")
     empty = ds.attrs.get("empty_keypoints") or []
     if empty:
         lines.append(f"  never seen   {', '.join(empty)}")

@@ -39,7 +39,7 @@ from tqdm.auto import tqdm
 
 from napari_vqmap import __version__
 from napari_vqmap.checkpoint import read_config, save_model, state_sha256
-from napari_vqmap.io import POSE_SUFFIXES, load_poses, skeleton_of
+from napari_vqmap.io import POSE_SUFFIXES, load_poses, skeleton_of, without_arena
 from napari_vqmap.io.atomic import atomic_write, atomic_write_text
 from napari_vqmap.model import VQMAP, ModelConfig
 from napari_vqmap.preprocess import (
@@ -50,7 +50,7 @@ from napari_vqmap.preprocess import (
     make_windows,
     preprocess,
 )
-from napari_vqmap.skeletons import REGIONS, Skeleton, get_skeleton
+from napari_vqmap.skeletons import Skeleton, get_skeleton
 from napari_vqmap.validators import PoseFileError
 
 STATE_TENSORS = "train_state.safetensors"
@@ -250,7 +250,7 @@ def build_groups(
     """
     sk = None if skeleton is None else get_skeleton(skeleton)
     paths = expand_inputs(items)
-    datasets = [_load(p, sk, fps) for p in paths]
+    datasets = [without_arena(_load(p, sk, fps)) for p in paths]
     target = common_fps(datasets, config.preprocess)
     window = config.preprocess.window or config.model.window
     stride = config.preprocess.stride or max(1, window // 4)
@@ -283,7 +283,7 @@ def _new_group(skeleton: Skeleton, n_dims: int, taken: set[str]) -> Group:
     head, n = skeleton.name.replace(".", "_") or "skeleton", 2
     while head in taken:
         head, n = f"{skeleton.name}_{n}", n + 1
-    regions = [REGIONS.index(skeleton.region_of(k)) for k in skeleton.keypoints]
+    regions = skeleton.region_ids()
     return Group(
         head=head,
         skeleton=skeleton,

@@ -10,7 +10,7 @@ import pytest
 import scipy.io
 
 from napari_vqmap.skeletons import (
-    REGIONS,
+    SKELETON_REGIONS,
     Skeleton,
     get_skeleton,
     guess_skeleton,
@@ -38,7 +38,7 @@ def test_preset_is_valid(name):
     assert sk.name == name
     assert sk.dims in (2, 3)
     assert set(sk.regions) == set(sk.keypoints)
-    assert set(sk.regions.values()) <= set(REGIONS)
+    assert set(sk.regions.values()) <= set(SKELETON_REGIONS)
     assert sk.centre, "every preset needs a centre anchor"
     assert sk.description
     assert len(set(map(frozenset, sk.edges))) == len(sk.edges), "duplicate edge"

@@ -111,7 +111,9 @@ def _set_fps(ds: xr.Dataset, fps: float) -> xr.Dataset:
 def attach_skeleton(
     ds: xr.Dataset, skeleton: Skeleton | None = None, path: Path | None = None
 ) -> xr.Dataset:
-    """Attach ``skeleton`` (checked against the data), or the matching preset, or a guess."""
+    """Attach ``skeleton`` (checked against the data), or the matching preset, or a guess;
+    unmapped keypoints that stay put while the animal moves become arena points
+    (:func:`~napari_vqmap.io.arena.mark_static_as_arena`)."""
     keypoints = [str(k) for k in ds["keypoint"].values]
     if skeleton is not None:
         unknown = [k for k in keypoints if k not in skeleton.keypoints]
@@ -129,6 +131,7 @@ def attach_skeleton(
             sk = guess_skeleton(keypoints)
             if file_edges:  # the file's own edges beat a guess
                 sk = Skeleton(**{**sk.__dict__, "edges": tuple(file_edges)})
+    sk = mark_static_as_arena(ds, sk)
     if not ds.attrs.get("skeleton") or skeleton is not None:
         ds.attrs["skeleton"] = [tuple(e) for e in sk.edges]
     ds.attrs["skeleton_name"] = sk.name
@@ -144,6 +147,7 @@ def skeleton_of(ds: xr.Dataset) -> Skeleton:
     return skeleton_of(attach_skeleton(ds.copy()))
 
 
+from napari_vqmap.io.arena import mark_static_as_arena, without_arena  # noqa: E402
 from napari_vqmap.io.netcdf import save_poses  # noqa: E402
 
 __all__ = [
@@ -155,4 +159,5 @@ __all__ = [
     "load_poses",
     "save_poses",
     "skeleton_of",
+    "without_arena",
 ]

@@ -33,7 +33,7 @@ from napari_vqmap.napari.skeleton_edit import (
     edit_skeleton,
     save_skeleton,
 )
-from napari_vqmap.skeletons import REGIONS, Skeleton
+from napari_vqmap.skeletons import SKELETON_REGIONS, Skeleton
 
 
 class SkeletonEditor(QGroupBox):
@@ -128,7 +128,7 @@ class SkeletonEditor(QGroupBox):
             for row, kp in enumerate(sk.keypoints):
                 self.table.setItem(row, 0, QTableWidgetItem(kp))
                 combo = QComboBox()
-                combo.addItems(REGIONS)
+                combo.addItems(SKELETON_REGIONS)
                 combo.setCurrentText(sk.region_of(kp))
                 combo.currentTextChanged.connect(self._apply)
                 self.table.setCellWidget(row, 1, combo)

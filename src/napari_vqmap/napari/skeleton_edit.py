@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from napari_vqmap.skeletons import REGIONS, Skeleton
+from napari_vqmap.skeletons import SKELETON_REGIONS, Skeleton
 
 ANCHORS = ("centre", "anterior", "posterior")
 EDITED_SUFFIX = "_edited"
@@ -49,8 +49,9 @@ def edit_skeleton(
     for kp, region in (regions or {}).items():
         if kp not in new_regions:
             raise ValueError(f"{kp!r} is not a keypoint of skeleton {skeleton.name!r}")
-        if region not in REGIONS:
-            raise ValueError(f"unknown region {region!r}; use one of {', '.join(REGIONS)}")
+        if region not in SKELETON_REGIONS:
+            choices = ", ".join(SKELETON_REGIONS)
+            raise ValueError(f"unknown region {region!r}; use one of {choices}")
         new_regions[kp] = region
     roles = {role: getattr(skeleton, role) for role in ANCHORS}
     for role, value in (anchors or {}).items():
@@ -82,8 +83,8 @@ def same_mapping(a: Skeleton, b: Skeleton) -> bool:
 
 
 def region_counts(skeleton: Skeleton) -> dict[str, int]:
-    """Keypoints per region (regions in :data:`REGIONS` order, empty ones left out)."""
-    counts = {r: 0 for r in REGIONS}
+    """Keypoints per region (in :data:`SKELETON_REGIONS` order, empty ones left out)."""
+    counts = {r: 0 for r in SKELETON_REGIONS}
     for kp in skeleton.keypoints:
         counts[skeleton.region_of(kp)] += 1
     return {r: n for r, n in counts.items() if n}

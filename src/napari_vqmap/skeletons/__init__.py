@@ -1,9 +1,10 @@
 """Named skeleton presets, a YAML format for user skeletons, and guesses for unknown ones.
 
 A :class:`Skeleton` lists keypoint names, edges (name pairs), the body region of each
-keypoint (one of :data:`REGIONS`) and anchor keypoints: ``centre`` (to centre the body),
-``anterior`` and ``posterior`` (the heading runs posterior -> anterior). Anchors are lists:
-the mean of whichever are visible in a frame is used.
+keypoint (one of :data:`REGIONS`, or :data:`ARENA` for points fixed in the scene, such as
+maze corners, which are shown but never given to the model) and anchor keypoints:
+``centre`` (to centre the body), ``anterior`` and ``posterior`` (the heading runs posterior
+-> anterior). Anchors are lists: the mean of whichever are visible in a frame is used.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ REGIONS = (
     "hindlimb_right",
     "other",
 )
+ARENA = "arena"  # a point of the scene, not of the animal: left out of the model's input
+SKELETON_REGIONS = (*REGIONS, ARENA)  # what a skeleton may give a keypoint
 
 
 @dataclass(frozen=True)
@@ -56,19 +59,41 @@ class Skeleton:
         for kp, region in self.regions.items():
             if kp not in kps:
                 raise ValueError(f"skeleton {self.name!r}: region for unknown keypoint {kp!r}")
-            if region not in REGIONS:
+            if region not in SKELETON_REGIONS:
                 raise ValueError(
                     f"skeleton {self.name!r}: unknown region {region!r} for {kp!r}; "
-                    f"use one of {', '.join(REGIONS)}"
+                    f"use one of {', '.join(SKELETON_REGIONS)}"
                 )
         for role in ("centre", "anterior", "posterior"):
             bad = [k for k in getattr(self, role) if k not in kps]
             if bad:
                 raise ValueError(f"skeleton {self.name!r}: {role} anchor(s) {bad} not keypoints")
+            fixed = [k for k in getattr(self, role) if self.regions.get(k) == ARENA]
+            if fixed:
+                raise ValueError(
+                    f"skeleton {self.name!r}: {role} anchor(s) {fixed} are arena points"
+                )
 
     def region_of(self, keypoint: str) -> str:
         """The body region of ``keypoint`` ('other' when unmapped)."""
         return self.regions.get(keypoint, "other")
+
+    @property
+    def arena(self) -> tuple[str, ...]:
+        """Keypoints fixed in the scene (region :data:`ARENA`): not part of the animal."""
+        return tuple(k for k in self.keypoints if self.regions.get(k) == ARENA)
+
+    @property
+    def body_keypoints(self) -> tuple[str, ...]:
+        """Keypoints on the animal: every keypoint but the arena points."""
+        return tuple(k for k in self.keypoints if self.regions.get(k) != ARENA)
+
+    def region_ids(self) -> list[int]:
+        """Each keypoint's index in :data:`REGIONS` (the model's region embedding); arena
+        points have none, so leave them out first (:func:`napari_vqmap.io.without_arena`)."""
+        if self.arena:
+            raise ValueError(f"skeleton {self.name!r}: arena points {self.arena} have no id")
+        return [REGIONS.index(self.region_of(k)) for k in self.keypoints]
 
     def subset(self, keypoints: Iterable[str]) -> Skeleton:
         """This skeleton restricted to ``keypoints`` (in the given order)."""
@@ -192,7 +217,9 @@ def match_skeleton(keypoints: Sequence[str]) -> Skeleton | None:
 from napari_vqmap.skeletons.guess import guess_skeleton  # noqa: E402
 
 __all__ = [
+    "ARENA",
     "REGIONS",
+    "SKELETON_REGIONS",
     "Skeleton",
     "get_skeleton",
     "guess_skeleton",
