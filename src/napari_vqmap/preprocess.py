@@ -4,6 +4,8 @@ A pose dataset becomes a :class:`Recording`: positions (individual, time, keypoi
 centred on the skeleton's ``centre`` anchor, rotated so that the posterior -> anterior
 heading points to +x (about the vertical z axis only in 3D), divided by the recording's
 body length, with a boolean mask of usable keypoints. Masked entries are 0, never NaN.
+A point further than ``max_reach`` body lengths from the centre is a tracking jump (a
+tracker that lost a paw marks it across the arena) and is masked too.
 
 Per-frame alignment removes the animal's own movement through the arena (walking and
 standing still look alike), so a recording also carries the body centre's ``motion``:
@@ -33,6 +35,8 @@ class PreprocessConfig:
 
     target_fps: float | None = None
     conf_threshold: float = 0.0
+    max_reach: float | None = 4.0  # body lengths from the centre beyond which a point is a
+    # tracking error (masked); None keeps every point
     max_anchor_gap: int = 10
     window: int | None = None
     stride: int | None = None
@@ -49,6 +53,10 @@ class PreprocessConfig:
         if unknown:
             raise ValueError(f"unknown preprocess option(s): {', '.join(sorted(unknown))}")
         return cls(**d)
+
+    def __post_init__(self) -> None:
+        if self.max_reach is not None and not self.max_reach > 0:
+            raise ValueError(f"max_reach must be > 0 or None, got {self.max_reach!r}")
 
 
 @dataclass
@@ -274,6 +282,10 @@ def preprocess(
     x, mask, scale, motion, motion_mask = align(
         pos, mask, skeleton, config.max_anchor_gap, body_length, fps
     )
+    if config.max_reach is not None:  # tracking jumps: points far outside the body
+        far = np.linalg.norm(x, axis=-1) > config.max_reach
+        mask &= ~far
+        x[far] = 0.0
     frames = np.asarray(ds["frame"].values if "frame" in ds.coords else np.arange(x.shape[1]))
     target = target_fps or config.target_fps
     if fps and target and not np.isclose(fps, target):

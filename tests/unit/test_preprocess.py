@@ -125,6 +125,18 @@ def test_windows_keep_provenance_and_cover_the_tail() -> None:
     assert x.shape == (32, 5, 2) and mask[:10].all() and not mask[10:].any()
 
 
+def test_points_far_from_the_body_are_masked() -> None:
+    pos = _body(50, 2, np.zeros(50))
+    pos[10, :, 3] += 40.0  # lpaw jumps 10 body lengths away in frame 10
+    ds = _poses(pos)
+    rec = preprocess(ds, SKELETON, PreprocessConfig())
+    assert not rec.mask[0, 10, 3] and rec.mask[0, 9, 3] and rec.mask[0, 10].sum() == 4
+    assert (rec.x[0, 10, 3] == 0).all()
+    assert preprocess(ds, SKELETON, PreprocessConfig(max_reach=None)).mask[0, 10, 3]
+    with pytest.raises(ValueError, match="max_reach"):
+        PreprocessConfig(max_reach=0)
+
+
 def test_config_round_trip() -> None:
     cfg = PreprocessConfig(target_fps=20, window=32)
     assert PreprocessConfig.from_dict(cfg.to_dict()) == cfg
