@@ -785,6 +785,8 @@ def run_train(args: argparse.Namespace) -> int:
         out = train(
             args.data, args.out, config, skeleton=args.skeleton, resume=args.resume, fps=args.fps
         )
+        if _distributed():  # rank 0 may still be writing: leave the group together
+            torch.distributed.barrier()
     finally:
         if _distributed():
             torch.distributed.destroy_process_group()
