@@ -132,3 +132,23 @@ def test_find_and_sibling_layers(make_napari_viewer, poses: xr.Dataset) -> None:
     assert ml.layers_of(viewer, p2) == (p2, s2)
     ml.apply_motifs([skeleton, points], fake_result(poses), None)
     assert ml.find_motif_layers(viewer) == [(points, skeleton)]
+
+
+def test_arena_points_stay_grey_and_unlabelled(data_dir: Path) -> None:
+    """The elevated-plus-maze file: 12 maze corners among the mouse's 13 points."""
+    from napari_vqmap.io import skeleton_of
+    from napari_vqmap.napari.layer_styles import ARENA_RGBA
+
+    epm = load_poses(
+        data_dir / "dlcanalyzer-epm/EPM_15DeepCut_resnet50_epmMay17shuffle1_1030000.csv"
+    )
+    skeleton, points = make_layers(epm)
+    arena = points.features["keypoint"].astype(str).isin(skeleton_of(epm).arena).to_numpy()
+    assert arena.any() and (points.face_color[arena] == ARENA_RGBA).all()
+    assert not (points.face_color[~arena] == ARENA_RGBA).all(axis=1).any()
+    body_only = make_layers(epm.sel(keypoint=list(skeleton_of(epm).body_keypoints)))[1]
+    assert points.size[0] == pytest.approx(body_only.size[0])  # sized by the mouse, not the maze
+    ml.apply_motifs([skeleton, points], fake_result(epm), MotifNames(N_TYPES, N_SUB))
+    np.testing.assert_array_equal(points.face_color[arena], np.tile(ARENA_RGBA, (arena.sum(), 1)))
+    labelled = points.features[ml.LABEL].astype(str).to_numpy() != ""
+    assert labelled.sum() > 0.9 * epm.sizes["time"] and not (labelled & arena).any()

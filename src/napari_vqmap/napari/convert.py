@@ -53,6 +53,17 @@ def _base_name(ds: xr.Dataset, name: str | None) -> str:
     return Path(source).stem if source else "poses"
 
 
+def _arena(ds: xr.Dataset) -> np.ndarray:
+    """(keypoint,) True for the skeleton's arena points (fixed in the scene)."""
+    return np.isin([str(k) for k in ds["keypoint"].values], skeleton_of(ds).arena)
+
+
+def _body_size(ds: xr.Dataset, coords: np.ndarray) -> float:
+    """Typical body size from the keypoints on the animal (arena points left out)."""
+    body = ~_arena(ds)
+    return styles.body_size(coords[:, body] if body.any() else coords)
+
+
 def points_layer(ds: xr.Dataset, name: str | None = None) -> LayerData:
     """The keypoints of ``ds`` as a napari Points layer data tuple (missing points dropped)."""
     coords = napari_coords(ds)
@@ -78,12 +89,13 @@ def points_layer(ds: xr.Dataset, name: str | None = None) -> LayerData:
     )
     by_individual = n_ind > 1
     colours = styles.palette(n_ind if by_individual else n_kp)[i_idx if by_individual else k_idx]
+    colours[_arena(ds)[k_idx]] = styles.ARENA_RGBA
     meta = {
         "name": f"{_base_name(ds, name)} keypoints",
         "features": features,
         "face_color": colours,
         "border_width": 0,
-        "size": styles.POINT_SIZE_FRACTION * styles.body_size(coords),
+        "size": styles.POINT_SIZE_FRACTION * _body_size(ds, coords),
         "opacity": styles.POINT_OPACITY,
         "projection_mode": "none",
         "metadata": _metadata(ds, n_space),
@@ -124,7 +136,7 @@ def skeleton_layer(ds: xr.Dataset, name: str | None = None) -> LayerData | None:
         "name": f"{_base_name(ds, name)} skeleton",
         "features": features,
         "edge_color": styles.palette(n_ind)[i_idx],
-        "edge_width": styles.LINE_WIDTH_FRACTION * styles.body_size(coords),
+        "edge_width": styles.LINE_WIDTH_FRACTION * _body_size(ds, coords),
         "vector_style": "line",
         "opacity": styles.SKELETON_OPACITY,
         "projection_mode": "none",

@@ -64,6 +64,7 @@ def body_size(coords: np.ndarray) -> float:
 
 
 UNENCODED_RGBA = np.array([0.55, 0.55, 0.55, 0.6], dtype=np.float32)
+ARENA_RGBA = np.array([0.8, 0.8, 0.8, 0.8], dtype=np.float32)  # arena points: never modelled
 
 
 def motif_palette(n_types: int, n_subtypes: int) -> np.ndarray:

@@ -18,7 +18,9 @@ Contract (the Encode and Motifs widgets and the reader code against it)
   sets the features ``motif`` (merges applied), ``motif_type``, ``motif_subtype``,
   ``motif_name`` and ``motif_confidence``. The keypoints layer also gets ``motif_label``:
   the motif name on one keypoint per animal and frame (the top-most one), empty elsewhere,
-  shown as the layer's text, so the current motif's name follows each animal. Call it
+  shown as the layer's text, so the current motif's name follows each animal. Arena
+  points (fixed in the scene, e.g. maze corners) stay light grey and never carry the
+  name. Call it
   again after renaming or merging in the names to refresh colours and names.
 * :func:`find_motif_layers` lists ``(points, skeleton | None)`` for every encoded file in
   a viewer; :func:`layers_of` finds a pose layer's sibling of the same file.
@@ -39,8 +41,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from napari_vqmap.io import skeleton_of
 from napari_vqmap.names import NAMES_FILE, MotifNames
-from napari_vqmap.napari.layer_styles import motif_palette
+from napari_vqmap.napari.layer_styles import ARENA_RGBA, motif_palette
 
 MOTIF_FEATURES = ("motif", "motif_type", "motif_subtype", "motif_name", "motif_confidence")
 LABEL = "motif_label"
@@ -165,10 +168,16 @@ def styled_points(
     result: xr.Dataset,
     names: MotifNames,
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Features (old plus motif columns and ``motif_label``) and face colours for points."""
+    """Features (old plus motif columns and ``motif_label``) and face colours for points.
+    Arena points (fixed in the scene) keep their own colour and never carry the label."""
     t_idx, i_idx = row_index(data[:, 0], features["individual"], poses, result)
     new, colours = row_motif_features(t_idx, i_idx, result, names)
-    label = np.where(label_rows(data, t_idx, i_idx), new["motif_name"].astype(str), "")
+    arena = np.zeros(len(data), bool)
+    if poses is not None and skeleton_of(poses).arena:
+        arena = features["keypoint"].astype(str).isin(skeleton_of(poses).arena).to_numpy()
+        colours[arena] = ARENA_RGBA
+    on_body = np.where(arena, -1, t_idx)
+    label = np.where(label_rows(data, on_body, i_idx), new["motif_name"].astype(str), "")
     new[LABEL] = pd.Categorical(label)
     return _merge_features(features, new), colours
 
