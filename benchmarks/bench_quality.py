@@ -36,53 +36,18 @@ DEFAULT_DATA = Path(
 # ---------------------------------------------------------------- label agreement
 
 
-def _contingency(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Counts of each (a, b) label pair, (n_a, n_b)."""
-    _, ia = np.unique(a, return_inverse=True)
-    _, ib = np.unique(b, return_inverse=True)
-    table = np.zeros((ia.max() + 1, ib.max() + 1), dtype=np.int64)
-    np.add.at(table, (ia, ib), 1)
-    return table
-
-
-def _entropy(counts: np.ndarray) -> float:
-    p = counts[counts > 0] / counts.sum()
-    return float(-(p * np.log(p)).sum())
-
-
-def nmi(a: np.ndarray, b: np.ndarray) -> float:
-    """Normalised mutual information (arithmetic-mean normalisation)."""
-    c = _contingency(a, b)
-    n = c.sum()
-    pa, pb = c.sum(1), c.sum(0)
-    nz = c > 0
-    mi = float((c[nz] / n * np.log(c[nz] * n / np.outer(pa, pb)[nz])).sum())
-    h = (_entropy(pa) + _entropy(pb)) / 2
-    return mi / h if h > 0 else 1.0
-
-
-def ari(a: np.ndarray, b: np.ndarray) -> float:
-    """Adjusted Rand index."""
-    c = _contingency(a, b)
-
-    def pairs(x: np.ndarray) -> float:
-        return float((x * (x - 1) / 2).sum())
-
-    index, sa, sb = pairs(c), pairs(c.sum(1)), pairs(c.sum(0))
-    expected = sa * sb / pairs(np.array([c.sum()]))
-    top = (sa + sb) / 2
-    return (index - expected) / (top - expected) if top != expected else 1.0
-
-
 def majority_accuracy(clusters: np.ndarray, labels: np.ndarray) -> float:
     """Accuracy when each cluster is mapped to its most frequent label."""
-    return float(_contingency(clusters, labels).max(1).sum() / len(labels))
+    from napari_vqmap.evaluate import purity
+
+    return purity(labels, clusters)
 
 
 def perplexity(codes: np.ndarray, n_codes: int) -> tuple[float, int]:
     """exp(entropy) of code usage and the number of codes never used."""
     counts = np.bincount(codes, minlength=n_codes)
-    return float(np.exp(_entropy(counts))), int((counts == 0).sum())
+    p = counts[counts > 0] / counts.sum()
+    return float(np.exp(-(p * np.log(p)).sum())), int((counts == 0).sum())
 
 
 # ---------------------------------------------------------------- model side
@@ -151,9 +116,9 @@ def spans(x: np.ndarray, span: int) -> np.ndarray:
 
 
 def baseline(
-    train_x: list[np.ndarray], test_x: np.ndarray, span: int, seed: int
+    train_x: list[np.ndarray], test_x: np.ndarray, span: int, seed: int, k: int = 128
 ) -> tuple[np.ndarray, np.ndarray]:
-    """PCA (16 components) + k-means (128) fitted on training spans.
+    """PCA (16 components) + k-means (``k`` clusters) fitted on training spans.
 
     Returns per-frame clusters of the test frames (the last span's cluster repeated over a
     tail shorter than a span) and the test frames rebuilt from their span's centroid.
@@ -164,7 +129,7 @@ def baseline(
     mean = data.mean(0)
     _, _, vt = np.linalg.svd(data - mean, full_matrices=False)
     proj = vt[:16].T
-    centroids, _ = kmeans2((data - mean) @ proj, 128, seed=seed, minit="++")
+    centroids, _ = kmeans2((data - mean) @ proj, k, seed=seed, minit="++")
     labels, _ = vq((spans(test_x, span) - mean) @ proj, centroids)
     recon = (centroids[labels] @ proj.T + mean).reshape(-1, *test_x.shape[1:])
     frames = np.repeat(labels, span)
@@ -246,6 +211,7 @@ def main() -> int:
     import torch
 
     from napari_vqmap.checkpoint import load_model
+    from napari_vqmap.evaluate import ari, nmi
     from napari_vqmap.io import load_poses
     from napari_vqmap.preprocess import PreprocessConfig, preprocess
     from napari_vqmap.skeletons import Skeleton
@@ -344,6 +310,8 @@ def main() -> int:
     file_rec = preprocess(test_ds, skel, PreprocessConfig())
     base4 = baseline(train_x, file_rec.x[0], 4, args.seed)[0]
     base, base_recon = baseline(train_x, file_rec.x[0], file_span, args.seed)
+    n_types = model.config.n_types
+    base_types = baseline(train_x, file_rec.x[0], 4, args.seed, k=n_types)[0]
     valid = file_rec.mask[0]
     base_err = np.linalg.norm(base_recon - file_rec.x[0], axis=-1)[valid].mean()
     mean_pose = np.concatenate([r[m] for r, m in zip(train_x, train_m, strict=True)]).mean(0)
@@ -389,6 +357,11 @@ def main() -> int:
     rows = [("VQ-MAP (`encode`)", voted), ("PCA + k-means, 4-frame spans (0.2 s)", base4)]
     if file_span != 4:
         rows.append((f"PCA + k-means, {file_span}-frame spans (one latent step)", base))
+    n_sub = model.config.n_subtypes
+    rows += [
+        (f"VQ-MAP types only ({n_types})", np.where(voted >= 0, voted // n_sub, -1)),
+        (f"PCA + k-means, {n_types} clusters, 4-frame spans", base_types),
+    ]
     for name, f in rows:
         agree.append(
             [

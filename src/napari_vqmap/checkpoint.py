@@ -82,7 +82,8 @@ def load_model(model_dir: str | Path, device: str | torch.device = "cpu") -> tup
     meta = read_config(model_dir)
     config_path, weights_path = model_dir / CONFIG_FILE, model_dir / WEIGHTS_FILE
     try:
-        config = ModelConfig.from_dict(meta["model"])
+        # Model folders written before residual subtypes existed split the latent in two.
+        config = ModelConfig.from_dict({"residual": False, **meta["model"]})
         heads = {name: (h["n_keypoints"], h["n_dims"]) for name, h in meta["heads"].items()}
         model = VQMAP(config, heads)
     except (KeyError, TypeError, ValueError) as err:

@@ -42,14 +42,11 @@ def _train(data_dir: Path, out: Path, steps: int) -> Path:
     # a few steps leave the codebooks collapsed; codes taken from the latents of real frames
     # give varied motifs, so that comparisons below mean something
     model, meta = load_model(model_dir)
-    z = encode(model, ds, meta)["embedding"].values[:, 0]
+    z = torch.from_numpy(encode(model, ds, meta)["embedding"].values[:, 0])
     rng = np.random.default_rng(steps)
-    for q, part in (
-        (model.type_q, z[:, : model.config.code_dim]),
-        (model.subtype_q, z[:, model.config.code_dim :]),
-    ):
-        pick = part[rng.choice(len(part), len(q.codebook), replace=False)]
-        q.codebook.copy_(torch.from_numpy(pick))
+    for q in (model.type_q, model.subtype_q):  # types first: subtypes code the residuals
+        part = z if q is model.type_q else z - model.type_q.lookup(model.type_q.assign(z)[0])
+        q.codebook.copy_(part[rng.choice(len(part), len(q.codebook), replace=False)])
     save_model(model_dir, model, {k: v for k, v in meta.items() if k != "model"})
     return model_dir
 

@@ -208,6 +208,19 @@ def test_tampered_checkpoints_fail_clearly(subtle, tmp_path: Path) -> None:
         load_model(out)
 
 
+def test_model_folders_from_before_residual_subtypes_load_grouped(subtle, tmp_path: Path) -> None:
+    """A config.json without ``residual`` (written before it existed) is a grouped model."""
+    config = _config(steps=2)
+    config.model = ModelConfig(**SMALL, residual=False, latent_dim=64)
+    out = train([subtle], tmp_path / "m", config)
+    config_path = out / "config.json"
+    meta = json.loads(config_path.read_text())
+    del meta["model"]["residual"]
+    config_path.write_text(json.dumps(meta))
+    model, _ = load_model(out)
+    assert not model.config.residual and model.config.latent_dim == 64
+
+
 def test_cli_train_and_resume(data_dir: Path, tmp_path: Path) -> None:
     config = _config().to_dict()
     config["preprocess"]["target_fps"] = None

@@ -290,7 +290,7 @@ def test_config_json_round_trip() -> None:
     with pytest.raises(ValueError, match="divisible"):
         ModelConfig(window=30)
     with pytest.raises(ValueError, match="2 \\* code_dim"):
-        ModelConfig(latent_dim=48)
+        ModelConfig(residual=False, latent_dim=48)
     with pytest.raises(ValueError, match="integer >= 1"):
         ModelConfig(n_types=0)
     with pytest.raises(ValueError, match="decoder_depth must be None or an integer >= 0"):
@@ -411,3 +411,32 @@ def test_slowness_is_scale_free_and_zero_for_a_constant_latent() -> None:
     assert float(slowness(z.cumsum(1))) < float(slowness(z))  # a random walk is slower
     assert float(slowness(torch.ones(2, 16, 8) + torch.randn(2, 1, 8))) == 0.0
     assert float(slowness(z[:, :1])) == 0.0
+
+
+def test_residual_subtypes_refine_the_type_code() -> None:
+    """With ``residual``, the subtype codebook quantises what the type code leaves over:
+    training forward, ``encode`` and ``decode_codes`` agree on codes and on the latent."""
+    torch.manual_seed(0)
+    cfg = small_config(residual=True, latent_dim=8, code_dim=8, codebook_warmup=2)
+    model = VQMAP(cfg, HEADS).train()
+    x, mask, regions = make_batch(4, cfg.window, 9, 3)
+    for step in range(1, 6):
+        out = model(x, mask, regions, "subtle")
+        assert torch.isfinite(out["loss"])
+        # The subtypes wait until the types exist (twice the warm-up): residuals before
+        # that are all zero.
+        assert bool(model.type_q.initialised) == (step > 2)
+        assert bool(model.subtype_q.initialised) == (step > 4)
+    model.eval()
+    out = model(x, mask, regions, "subtle")
+    enc = model.encode(x, mask, regions)
+    assert torch.equal(out["type_idx"], enc["type_idx"])
+    assert torch.equal(out["subtype_idx"], enc["subtype_idx"])
+    residual = enc["z"] - model.type_q.lookup(enc["type_idx"])
+    assert torch.equal(enc["subtype_idx"], model.subtype_q.assign(residual)[0])
+    decoded = model.decode_codes(enc["type_idx"], enc["subtype_idx"], "subtle")
+    torch.testing.assert_close(decoded, out["recon"])
+    out["loss"].backward()
+    assert model.encoder.convs[0].down.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="must equal code_dim"):
+        ModelConfig(residual=True, latent_dim=64, code_dim=32)

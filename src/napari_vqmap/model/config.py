@@ -18,7 +18,8 @@ class ModelConfig:
     token_dim: int = 32  # channels per keypoint token after each conv block
     n_heads: int = 4
     n_inducing: int = 6  # induced-set queries per set-attention block
-    latent_dim: int = 64  # split into 2 groups (type, subtype) of code_dim each
+    latent_dim: int = 32  # = code_dim (residual), or 2 * code_dim split into type | subtype
+    residual: bool = True  # subtypes quantise the latent minus its type code (hierarchical)
     n_types: int = 8
     n_subtypes: int = 16
     code_dim: int = 32
@@ -62,7 +63,12 @@ class ModelConfig:
                 f"ModelConfig.token_dim ({self.token_dim}) must be divisible by "
                 f"n_heads ({self.n_heads})"
             )
-        if self.latent_dim != 2 * self.code_dim:
+        if self.residual and self.latent_dim != self.code_dim:
+            raise ValueError(
+                f"ModelConfig.latent_dim ({self.latent_dim}) must equal code_dim "
+                f"({self.code_dim}) with residual subtypes"
+            )
+        if not self.residual and self.latent_dim != 2 * self.code_dim:
             raise ValueError(
                 f"ModelConfig.latent_dim ({self.latent_dim}) must be 2 * code_dim "
                 f"({self.code_dim}): the latent is split into a type half and a subtype half"

@@ -35,8 +35,11 @@ the same set-attention, conv and pooling blocks as the keypoint tokens. The deco
 reconstructs it with a shared linear head (``motion_weight`` in the loss). Without motion
 input (``motion=None``) the root token is masked, i.e. absent.
 
-Quantiser. z is split into a type half and a subtype half, each snapped to its own EMA
-codebook (``n_types`` and ``n_subtypes`` codes of size ``code_dim``): a motif is the pair,
+Quantiser. With ``residual`` (the default) z is snapped to the nearest of ``n_types`` type
+codes, and z minus that code to the nearest of ``n_subtypes`` subtype codes; the decoder
+reads their sum, so a subtype refines its type. Without it (model folders written before
+residual subtypes), z is split into a type half and a subtype half, each snapped to its own
+codebook. Both codebooks are EMA codebooks of size ``code_dim``; a motif is the pair,
 ``motif = type * n_subtypes + subtype``.
 
 Decoder. The quantised latent goes through residual temporal convs and ``n_down`` stride-2
@@ -357,6 +360,8 @@ class VQMAP(nn.Module):
             warmup=config.codebook_warmup,
         )
         self.type_q = EMAQuantizer(config.n_types, config.code_dim, **q)
+        if config.residual:  # residuals exist only once the type codes are initialised
+            q["warmup"] = 2 * config.codebook_warmup
         self.subtype_q = EMAQuantizer(config.n_subtypes, config.code_dim, **q)
         self.decoder = Decoder(config)
         if config.use_motion:
@@ -402,10 +407,15 @@ class VQMAP(nn.Module):
         self._check_head(x, head)
         mask, regions = self._inputs(x, mask, regions)
         z = self.encoder(x, mask, regions, motion, motion_mask)
-        z_type, z_sub = z.split(self.config.code_dim, dim=-1)
-        qt = self.type_q(z_type, codebook_weight)
-        qs = self.subtype_q(z_sub, codebook_weight)
-        zq = torch.cat([qt.quantized, qs.quantized], dim=-1)
+        if self.config.residual:
+            qt = self.type_q(z, codebook_weight)
+            qs = self.subtype_q(z - qt.quantized.detach(), codebook_weight)
+            zq = qt.quantized + qs.quantized.detach()  # value type + subtype code, grad 1
+        else:
+            z_type, z_sub = z.split(self.config.code_dim, dim=-1)
+            qt = self.type_q(z_type, codebook_weight)
+            qs = self.subtype_q(z_sub, codebook_weight)
+            zq = torch.cat([qt.quantized, qs.quantized], dim=-1)
         features = self.decoder(zq)
         recon = self._head(features, head)
         recon_loss = masked_mse(recon, x, mask)
@@ -452,9 +462,13 @@ class VQMAP(nn.Module):
         """Latents, codes and confidences (B, T'); never updates the codebooks."""
         mask, regions = self._inputs(x, mask, regions)
         z = self.encoder(x, mask, regions, motion, motion_mask)
-        z_type, z_sub = z.split(self.config.code_dim, dim=-1)
-        type_idx, type_conf = self.type_q.assign(z_type)
-        subtype_idx, subtype_conf = self.subtype_q.assign(z_sub)
+        if self.config.residual:
+            type_idx, type_conf = self.type_q.assign(z)
+            subtype_idx, subtype_conf = self.subtype_q.assign(z - self.type_q.lookup(type_idx))
+        else:
+            z_type, z_sub = z.split(self.config.code_dim, dim=-1)
+            type_idx, type_conf = self.type_q.assign(z_type)
+            subtype_idx, subtype_conf = self.subtype_q.assign(z_sub)
         return {
             "z": z,
             "type_idx": type_idx,
@@ -470,7 +484,8 @@ class VQMAP(nn.Module):
         """Pose sequences (B, T, K, D) on ``head`` for code sequences (B, T')."""
         if head not in self.heads:
             raise KeyError(f"unknown head {head!r}; known: {sorted(self.heads)}")
-        zq = torch.cat([self.type_q.lookup(type_idx), self.subtype_q.lookup(subtype_idx)], -1)
+        codes = self.type_q.lookup(type_idx), self.subtype_q.lookup(subtype_idx)
+        zq = codes[0] + codes[1] if self.config.residual else torch.cat(codes, -1)
         return self._head(self.decoder(zq), head)
 
     def codebook_stats(self) -> dict[str, dict[str, float | int | list[float]]]:
