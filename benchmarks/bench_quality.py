@@ -312,6 +312,13 @@ def main() -> int:
     base, base_recon = baseline(train_x, file_rec.x[0], file_span, args.seed)
     n_types = model.config.n_types
     base_types = baseline(train_x, file_rec.x[0], 4, args.seed, k=n_types)[0]
+    # The same baseline on coordinates scaled as the model's reconstruction loss weights them.
+    scale = np.sqrt(np.asarray(meta["heads"][head].get("recon_weight", 1.0)))
+    base_scaled = base_scaled_types = None
+    if not np.allclose(scale, 1.0):
+        scaled_x, scaled_test = [t * scale for t in train_x], file_rec.x[0] * scale
+        base_scaled = baseline(scaled_x, scaled_test, 4, args.seed)[0]
+        base_scaled_types = baseline(scaled_x, scaled_test, 4, args.seed, k=n_types)[0]
     valid = file_rec.mask[0]
     base_err = np.linalg.norm(base_recon - file_rec.x[0], axis=-1)[valid].mean()
     mean_pose = np.concatenate([r[m] for r, m in zip(train_x, train_m, strict=True)]).mean(0)
@@ -357,11 +364,15 @@ def main() -> int:
     rows = [("VQ-MAP (`encode`)", voted), ("PCA + k-means, 4-frame spans (0.2 s)", base4)]
     if file_span != 4:
         rows.append((f"PCA + k-means, {file_span}-frame spans (one latent step)", base))
+    if base_scaled is not None:
+        rows.append(("PCA + k-means, 4-frame spans, loss-weighted coordinates", base_scaled))
     n_sub = model.config.n_subtypes
     rows += [
         (f"VQ-MAP types only ({n_types})", np.where(voted >= 0, voted // n_sub, -1)),
         (f"PCA + k-means, {n_types} clusters, 4-frame spans", base_types),
     ]
+    if base_scaled_types is not None:
+        rows.append((f"PCA + k-means, {n_types} clusters, loss-weighted", base_scaled_types))
     for name, f in rows:
         agree.append(
             [

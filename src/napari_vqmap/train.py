@@ -68,6 +68,7 @@ HISTORY_FIELDS = (
     "seconds",
 )
 SECTIONS = ("model", "preprocess", "train")
+RECON_WEIGHTINGS = ("none", "keypoint", "coordinate")
 
 
 @dataclass
@@ -81,7 +82,8 @@ class TrainConfig:
     the chance that a window loses 1..``dropout_max_fraction`` of its keypoints. ``mirror``
     swaps left/right keypoints and negates the lateral (y) axis in half of the windows of
     skeletons with left/right pairs. ``balance_losses`` scales each batch's loss by
-    :class:`LossBalance` (no effect with one skeleton).
+    :class:`LossBalance` (no effect with one skeleton). ``recon_weighting`` weights the
+    reconstruction error of each keypoint coordinate (:func:`recon_weights`).
     """
 
     steps: int = 2000
@@ -96,6 +98,7 @@ class TrainConfig:
     mirror: bool = True
     skeleton_weighting: float = 0.5
     balance_losses: bool = True
+    recon_weighting: str = "coordinate"
     seed: int = 0
     device: str = "auto"
     log_every: int = 10
@@ -104,6 +107,11 @@ class TrainConfig:
     preprocess: PreprocessConfig = field(default_factory=PreprocessConfig)
 
     def __post_init__(self) -> None:
+        if self.recon_weighting not in RECON_WEIGHTINGS:
+            raise ValueError(
+                f"recon_weighting must be one of {', '.join(RECON_WEIGHTINGS)}, "
+                f"got {self.recon_weighting!r}"
+            )
         if not 0 <= self.skeleton_weighting <= 1:
             raise ValueError(
                 f"skeleton_weighting must be in [0, 1], got {self.skeleton_weighting!r}"
@@ -293,6 +301,36 @@ def _new_group(skeleton: Skeleton, n_dims: int, taken: set[str]) -> Group:
         regions=torch.tensor(regions, dtype=torch.long),
         mirror=mirror_permutation(skeleton),
     )
+
+
+def recon_weights(group: Group, how: str = "coordinate") -> torch.Tensor:
+    """Weights (K, D), of mean 1, of each keypoint coordinate's reconstruction error.
+
+    ``"coordinate"``: the inverse of the coordinate's variance over the group's visible
+    aligned frames; ``"keypoint"``: the same, pooled over a keypoint's coordinates;
+    ``"none"``: all 1. Variances are floored at a quarter of their mean (the centre
+    keypoint, always at 0, would get an infinite weight) and averaged over left/right
+    partners, so a mirrored window is weighted as its original. With it, a tail tip that
+    swings three times as far as a paw no longer dominates the loss.
+    """
+    k, d = len(group.skeleton.keypoints), group.n_dims
+    if how == "none":
+        return torch.ones(k, d)
+    total, sq, count = np.zeros((k, d)), np.zeros((k, d)), np.zeros((k, 1))
+    for rec in group.recordings:
+        m = rec.mask[..., None]
+        total += (rec.x * m).sum((0, 1))
+        sq += (rec.x**2 * m).sum((0, 1))
+        count += m.sum((0, 1))
+    mean = total / np.maximum(count, 1)
+    var = np.maximum(sq / np.maximum(count, 1) - mean**2, 0.0)
+    if how == "keypoint":
+        var = np.repeat(var.mean(1, keepdims=True), d, axis=1)
+    if group.mirror is not None:
+        var = (var + var[group.mirror]) / 2
+    var = np.maximum(var, 0.25 * var.mean()) if var.mean() > 0 else np.ones_like(var)
+    weight = 1 / var
+    return torch.tensor(weight / weight.mean(), dtype=torch.float32)
 
 
 def skeleton_probabilities(groups: list[Group], config: TrainConfig) -> np.ndarray:
@@ -613,6 +651,9 @@ def train(
         else contextlib.nullcontext()
     )
     weights = dict(zip((g.head for g in groups), codebook_weights(groups, config), strict=True))
+    recon_w = {g.head: recon_weights(g, config.recon_weighting) for g in groups}
+    for head, w in recon_w.items():
+        meta["heads"][head]["recon_weight"] = np.round(w.numpy(), 4).tolist()
     bar = tqdm(total=config.steps, initial=step, disable=rank != 0, desc="train", unit="step")
     start = time.perf_counter() - elapsed
 
@@ -645,6 +686,7 @@ def train(
                     motion=torch.from_numpy(motion).to(device),
                     motion_mask=torch.from_numpy(motion_mask).to(device),
                     codebook_weight=float(weights[group.head]),
+                    recon_weight=recon_w[group.head].to(device),
                 )
             loss = result["loss"]
             if config.balance_losses:
@@ -726,11 +768,14 @@ def _meta(
 
 
 def _check_resume(out: Path, config: TrainConfig) -> None:
-    saved = TrainConfig.from_dict({k: read_config(out)[k] for k in SECTIONS})
+    raw = read_config(out)
+    saved = TrainConfig.from_dict({k: raw[k] for k in SECTIONS})
+    weighting = raw["train"].get("recon_weighting", "none")  # folders from before it existed
     for what, a, b in [
         ("model", saved.model, config.model),
         ("preprocess", saved.preprocess, config.preprocess),
         ("seed", saved.seed, config.seed),
+        ("recon_weighting", weighting, config.recon_weighting),
     ]:
         if a != b:
             raise ValueError(f"{out}: cannot resume with a different {what} config ({a} != {b})")

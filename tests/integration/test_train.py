@@ -24,6 +24,7 @@ from napari_vqmap.train import (
     TrainConfig,
     build_groups,
     codebook_weights,
+    recon_weights,
     sample_batch,
     skeleton_probabilities,
     train,
@@ -160,6 +161,37 @@ def test_skeletons_are_drawn_by_their_weighted_number_of_windows(subtle, data_di
         np.testing.assert_allclose(codebook_weights(groups, config), share / share.max())
     with pytest.raises(ValueError, match="skeleton_weighting"):
         TrainConfig(skeleton_weighting=2.0)
+
+
+def test_recon_weights_even_out_keypoint_spread(subtle, tmp_path: Path) -> None:
+    group = build_groups([subtle], _config())[0][0]
+    names = list(group.skeleton.keypoints)
+    tip, centre = names.index("tip"), names.index(group.skeleton.centre[0])
+    assert torch.equal(recon_weights(group, "none"), torch.ones(9, 3))
+    for how in ("coordinate", "keypoint"):
+        w = recon_weights(group, how)
+        assert w.shape == (9, 3) and w.mean().item() == pytest.approx(1.0)
+        assert torch.isfinite(w).all() and (w > 0).all()
+        assert w.mean(1).argmin().item() == tip  # the far-swinging tail tip counts least
+        assert w[centre].min() == pytest.approx(w.max().item())  # floored, not infinite
+        assert torch.allclose(w[names.index("lfoot")], w[names.index("rfoot")])  # mirror
+    assert torch.allclose(recon_weights(group, "keypoint").std(1), torch.zeros(9), atol=1e-6)
+    out = train([subtle], tmp_path / "w", _config(steps=2, recon_weighting="coordinate"))
+    saved = load_model(out)[1]["heads"]["subtle"]["recon_weight"]
+    np.testing.assert_allclose(saved, recon_weights(group, "coordinate"), atol=1e-4)
+    with pytest.raises(ValueError, match="recon_weighting"):
+        TrainConfig(recon_weighting="tail")
+
+
+def test_folders_from_before_recon_weighting_resume_unweighted(subtle, tmp_path: Path) -> None:
+    out = train([subtle], tmp_path / "old", _config(steps=2, recon_weighting="none"))
+    config = json.loads((out / "config.json").read_text())
+    del config["train"]["recon_weighting"]  # as written before the option existed
+    (out / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ValueError, match="different recon_weighting"):
+        train([subtle], out, _config(steps=4), resume=True)
+    train([subtle], out, _config(steps=4, recon_weighting="none"), resume=True)
+    assert json.loads((out / "train_state.json").read_text())["step"] == 4
 
 
 def test_loss_balance_evens_out_skeletons_and_is_one_for_a_single_skeleton() -> None:

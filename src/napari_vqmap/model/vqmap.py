@@ -45,8 +45,8 @@ codebook. Both codebooks are EMA codebooks of size ``code_dim``; a motif is the 
 Decoder. The quantised latent goes through residual temporal convs and ``n_down`` stride-2
 transposed convs back to T frames, then a per-skeleton linear head maps the C channels of
 each frame to K x D coordinates. The loss is the MSE over the visible keypoints' D
-coordinates, plus ``motion_weight`` times the MSE of the (scaled) body motion, plus
-``commitment_weight`` times the commitment loss.
+coordinates (optionally weighted per coordinate), plus ``motion_weight`` times the MSE
+of the (scaled) body motion, plus ``commitment_weight`` times the commitment loss.
 """
 
 from __future__ import annotations
@@ -337,9 +337,14 @@ def slowness(z: Tensor) -> Tensor:
     return step / (2 * z.flatten(0, 1).var(0).sum()).clamp_min(1e-8)
 
 
-def masked_mse(recon: Tensor, x: Tensor, mask: Tensor) -> Tensor:
-    """Mean squared error over the D coordinates of visible keypoints only (0 if none)."""
+def masked_mse(recon: Tensor, x: Tensor, mask: Tensor, weight: Tensor | None = None) -> Tensor:
+    """Mean squared error over the D coordinates of visible keypoints only (0 if none).
+
+    ``weight`` (K, D), of mean 1, scales each keypoint coordinate's squared error.
+    """
     err = (recon - torch.where(mask[..., None], x, 0.0)).pow(2) * mask[..., None]
+    if weight is not None:
+        err = err * weight
     return err.sum() / (mask.sum() * x.shape[-1]).clamp_min(1)
 
 
@@ -396,13 +401,15 @@ class VQMAP(nn.Module):
         motion: Tensor | None = None,
         motion_mask: Tensor | None = None,
         codebook_weight: float = 1.0,
+        recon_weight: Tensor | None = None,
     ) -> dict[str, Tensor]:
         """Encode, quantise and reconstruct windows on ``head``; returns losses and codes.
 
         x (B, T, K, D) float, mask (B, T, K) bool (True = visible), regions (K,) or (B, K),
         motion (B, T, 3) and motion_mask (B, T) bool (optional: body-centre motion).
         ``codebook_weight`` scales this batch's codebook update (see
-        :meth:`EMAQuantizer.forward`).
+        :meth:`EMAQuantizer.forward`); ``recon_weight`` (K, D) weights the reconstruction
+        error of each keypoint coordinate (see :func:`masked_mse`).
         """
         self._check_head(x, head)
         mask, regions = self._inputs(x, mask, regions)
@@ -418,7 +425,7 @@ class VQMAP(nn.Module):
             zq = torch.cat([qt.quantized, qs.quantized], dim=-1)
         features = self.decoder(zq)
         recon = self._head(features, head)
-        recon_loss = masked_mse(recon, x, mask)
+        recon_loss = masked_mse(recon, x, mask, recon_weight)
         motion_loss = recon_loss.new_zeros(())
         if self.config.use_motion and motion is not None:
             mm = torch.ones_like(mask[..., 0]) if motion_mask is None else motion_mask.bool()
