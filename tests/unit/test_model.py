@@ -440,3 +440,30 @@ def test_residual_subtypes_refine_the_type_code() -> None:
     assert model.encoder.convs[0].down.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="must equal code_dim"):
         ModelConfig(residual=True, latent_dim=64, code_dim=32)
+
+
+def test_subtypes_per_type_pick_codes_of_their_own_type_only() -> None:
+    """With ``subtypes_per_type`` each type has its own ``n_subtypes`` subtype codes: the
+    forward pass, ``encode`` and ``decode_codes`` agree, and a residual is only ever
+    compared with its type's codes."""
+    torch.manual_seed(0)
+    cfg = small_config(subtypes_per_type=True, n_types=4, n_subtypes=3, codebook_warmup=2)
+    model = VQMAP(cfg, HEADS).train()
+    assert model.subtype_q.n_codes == 12
+    x, mask, regions = make_batch(6, cfg.window, 9, 3)
+    for _ in range(6):
+        out = model(x, mask, regions, "subtle")
+        assert torch.isfinite(out["loss"])
+    model.eval()
+    out = model(x, mask, regions, "subtle")
+    enc = model.encode(x, mask, regions)
+    assert torch.equal(out["motif_idx"], enc["motif_idx"])
+    assert int(enc["subtype_idx"].max()) < 3 and int(enc["motif_idx"].max()) < 12
+    residual = enc["z"] - model.type_q.lookup(enc["type_idx"])
+    d = model.subtype_q.distances(residual.reshape(-1, cfg.code_dim)).view(-1, 4, 3)
+    own = d[torch.arange(len(d)), enc["type_idx"].flatten()].argmin(1)
+    assert torch.equal(own.view_as(enc["subtype_idx"]), enc["subtype_idx"])
+    decoded = model.decode_codes(enc["type_idx"], enc["subtype_idx"], "subtle")
+    torch.testing.assert_close(decoded, out["recon"])
+    with pytest.raises(ValueError, match="needs residual"):
+        ModelConfig(subtypes_per_type=True, residual=False, latent_dim=64)

@@ -76,9 +76,11 @@ class EMAQuantizer(nn.Module):
         dead_threshold: float = 1e-3,
         eps: float = 1e-5,
         warmup: int = 0,
+        n_groups: int = 1,
     ) -> None:
         super().__init__()
         self.n_codes, self.dim = n_codes, dim
+        self.group_size = n_codes // n_groups  # codes [g * size, (g + 1) * size) form group g
         self.decay, self.beta, self.dead_threshold, self.eps = decay, beta, dead_threshold, eps
         self.warmup = warmup
         self.register_buffer("codebook", torch.randn(n_codes, dim))
@@ -97,13 +99,22 @@ class EMAQuantizer(nn.Module):
         d = z.pow(2).sum(1, keepdim=True) - 2 * z @ self.codebook.T
         return (d + self.codebook.pow(2).sum(1)).clamp_min(0)
 
-    def assign(self, z: Tensor) -> tuple[Tensor, Tensor]:
-        """Nearest code index and a confidence in [0, 1] for latents (..., dim).
+    def _within(self, d: Tensor, group: Tensor | None) -> Tensor:
+        """Distances (N, n_codes) with every code outside each latent's ``group`` (...,)
+        set to infinity (no change without a group)."""
+        if group is None:
+            return d
+        code_group = torch.arange(self.n_codes, device=d.device) // self.group_size
+        return d.masked_fill(code_group != group.reshape(-1, 1), float("inf"))
+
+    def assign(self, z: Tensor, group: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """Nearest code index and a confidence in [0, 1] for latents (..., dim), among
+        the codes of each latent's ``group`` when given.
 
         The confidence is the margin between the nearest (d1) and second-nearest (d2) code
         distances, ``(d2 - d1) / (d2 + d1)``: 0 when equidistant, 1 on a code.
         """
-        d = self.distances(z.reshape(-1, self.dim))
+        d = self._within(self.distances(z.reshape(-1, self.dim)), group)
         top = d.topk(2, dim=1, largest=False).values.sqrt()
         conf = (top[:, 1] - top[:, 0]) / (top[:, 1] + top[:, 0]).clamp_min(1e-12)
         return d.argmin(1).view(z.shape[:-1]), conf.view(z.shape[:-1])
@@ -112,8 +123,12 @@ class EMAQuantizer(nn.Module):
         """Code vectors for indices of any shape -> (*idx.shape, dim)."""
         return F.embedding(idx, self.codebook)
 
-    def forward(self, z: Tensor, weight: float = 1.0) -> QuantizerOutput:
+    def forward(
+        self, z: Tensor, weight: float = 1.0, group: Tensor | None = None
+    ) -> QuantizerOutput:
         """Quantise latents (..., dim); in training mode also update the codebook.
+
+        With ``group`` (...,), each latent takes the nearest code of its own group.
 
         ``weight`` in (0, 1] scales this batch's say in the codebook: the EMA moves
         ``weight`` times as far, and only ``weight`` of the dead codes are revived from it
@@ -125,11 +140,11 @@ class EMAQuantizer(nn.Module):
             if not bool(self.initialised):
                 if int(self.steps) <= self.warmup:
                     self._keep(flat.detach().float())
-                    return self._passthrough(z)
+                    return self._passthrough(z, group)
                 kept = min(self.warmup, RESERVOIR_BATCHES) * RESERVOIR_PER_BATCH
                 self._initialise(torch.cat([self.reservoir[:kept], flat.detach().float()]))
                 self.reservoir.zero_()
-        idx = self.distances(flat.detach()).argmin(1)
+        idx = self._within(self.distances(flat.detach()), group).argmin(1)
         q = self.lookup(idx).to(z.dtype)
         commit = self.beta * F.mse_loss(flat, q.detach())
         counts = torch.bincount(idx, minlength=self.n_codes).float()
@@ -154,9 +169,9 @@ class EMAQuantizer(nn.Module):
             "perplexity": float(perplexity(usage)),
         }
 
-    def _passthrough(self, z: Tensor) -> QuantizerOutput:
+    def _passthrough(self, z: Tensor, group: Tensor | None = None) -> QuantizerOutput:
         """Warm-up output: the latents themselves, no commitment, no codebook update."""
-        idx = self.distances(z.detach().reshape(-1, self.dim)).argmin(1)
+        idx = self._within(self.distances(z.detach().reshape(-1, self.dim)), group).argmin(1)
         usage = torch.bincount(idx, minlength=self.n_codes).float() / max(idx.numel(), 1)
         return QuantizerOutput(
             quantized=z,

@@ -367,7 +367,12 @@ class VQMAP(nn.Module):
         self.type_q = EMAQuantizer(config.n_types, config.code_dim, **q)
         if config.residual:  # residuals exist only once the type codes are initialised
             q["warmup"] = 2 * config.codebook_warmup
-        self.subtype_q = EMAQuantizer(config.n_subtypes, config.code_dim, **q)
+        n_sub = config.n_subtypes
+        if config.subtypes_per_type:  # n_types groups of n_subtypes codes; same share rule
+            q["dead_threshold"] = config.dead_code_threshold / config.n_types
+            q["n_groups"] = config.n_types
+            n_sub *= config.n_types
+        self.subtype_q = EMAQuantizer(n_sub, config.code_dim, **q)
         self.decoder = Decoder(config)
         if config.use_motion:
             self.motion_head = nn.Linear(config.hidden, MOTION_DIMS)
@@ -416,7 +421,7 @@ class VQMAP(nn.Module):
         z = self.encoder(x, mask, regions, motion, motion_mask)
         if self.config.residual:
             qt = self.type_q(z, codebook_weight)
-            qs = self.subtype_q(z - qt.quantized.detach(), codebook_weight)
+            qs = self.subtype_q(z - qt.quantized.detach(), codebook_weight, self._group(qt.idx))
             zq = qt.quantized + qs.quantized.detach()  # value type + subtype code, grad 1
         else:
             z_type, z_sub = z.split(self.config.code_dim, dim=-1)
@@ -434,7 +439,8 @@ class VQMAP(nn.Module):
             motion_loss = masked_mse(pred, target, mm[..., None])
         commit_loss = qt.commit_loss + qs.commit_loss
         slow_loss = slowness(z) if self.config.slowness_weight else z.new_zeros(())
-        motif = qt.idx * self.config.n_subtypes + qs.idx
+        subtype_idx = qs.idx % self.config.n_subtypes
+        motif = qt.idx * self.config.n_subtypes + subtype_idx
         motif_usage = torch.bincount(motif.flatten(), minlength=self.config.n_motifs).float()
         return {
             "recon": recon,
@@ -448,7 +454,7 @@ class VQMAP(nn.Module):
             "slow_loss": slow_loss,
             "z": z,
             "type_idx": qt.idx,
-            "subtype_idx": qs.idx,
+            "subtype_idx": subtype_idx,
             "motif_idx": motif,
             "perplexity": perplexity(motif_usage),
             "type_usage": qt.usage,
@@ -471,7 +477,9 @@ class VQMAP(nn.Module):
         z = self.encoder(x, mask, regions, motion, motion_mask)
         if self.config.residual:
             type_idx, type_conf = self.type_q.assign(z)
-            subtype_idx, subtype_conf = self.subtype_q.assign(z - self.type_q.lookup(type_idx))
+            residual = z - self.type_q.lookup(type_idx)
+            subtype_idx, subtype_conf = self.subtype_q.assign(residual, self._group(type_idx))
+            subtype_idx = subtype_idx % self.config.n_subtypes
         else:
             z_type, z_sub = z.split(self.config.code_dim, dim=-1)
             type_idx, type_conf = self.type_q.assign(z_type)
@@ -491,9 +499,15 @@ class VQMAP(nn.Module):
         """Pose sequences (B, T, K, D) on ``head`` for code sequences (B, T')."""
         if head not in self.heads:
             raise KeyError(f"unknown head {head!r}; known: {sorted(self.heads)}")
+        if self.config.subtypes_per_type:
+            subtype_idx = type_idx * self.config.n_subtypes + subtype_idx
         codes = self.type_q.lookup(type_idx), self.subtype_q.lookup(subtype_idx)
         zq = codes[0] + codes[1] if self.config.residual else torch.cat(codes, -1)
         return self._head(self.decoder(zq), head)
+
+    def _group(self, type_idx: Tensor) -> Tensor | None:
+        """Each latent's subtype group (its type) with per-type subtypes, else None."""
+        return type_idx if self.config.subtypes_per_type else None
 
     def codebook_stats(self) -> dict[str, dict[str, float | int | list[float]]]:
         """Per codebook ("type", "subtype"): EMA usage per code, n_dead, perplexity."""
