@@ -76,14 +76,25 @@ def read_config(model_dir: str | Path) -> dict[str, Any]:
     return meta
 
 
+# Model options added after models were first saved, with the value an older folder meant:
+# before residual subtypes the latent was split in two, before per-type subtypes the
+# subtype codes were shared by all types.
+LEGACY_MODEL_OPTIONS = {"residual": False, "subtypes_per_type": False}
+
+
+def saved_model_config(meta: dict) -> dict:
+    """A model folder's ``model`` config section, with options it predates filled in as
+    they were when it was written (:data:`LEGACY_MODEL_OPTIONS`)."""
+    return {**LEGACY_MODEL_OPTIONS, **meta["model"]}
+
+
 def load_model(model_dir: str | Path, device: str | torch.device = "cpu") -> tuple[VQMAP, dict]:
     """Load a trained model folder; returns the model (in eval mode) and its config dict."""
     model_dir = Path(model_dir)
     meta = read_config(model_dir)
     config_path, weights_path = model_dir / CONFIG_FILE, model_dir / WEIGHTS_FILE
     try:
-        # Model folders written before residual subtypes existed split the latent in two.
-        config = ModelConfig.from_dict({"residual": False, **meta["model"]})
+        config = ModelConfig.from_dict(saved_model_config(meta))
         heads = {name: (h["n_keypoints"], h["n_dims"]) for name, h in meta["heads"].items()}
         model = VQMAP(config, heads)
     except (KeyError, TypeError, ValueError) as err:

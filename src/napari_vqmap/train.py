@@ -38,7 +38,7 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from napari_vqmap import __version__
-from napari_vqmap.checkpoint import read_config, save_model, state_sha256
+from napari_vqmap.checkpoint import read_config, save_model, saved_model_config, state_sha256
 from napari_vqmap.io import POSE_SUFFIXES, load_poses, skeleton_of, without_arena
 from napari_vqmap.io.atomic import atomic_write, atomic_write_text
 from napari_vqmap.model import VQMAP, ModelConfig
@@ -769,7 +769,8 @@ def _meta(
 
 def _check_resume(out: Path, config: TrainConfig) -> None:
     raw = read_config(out)
-    saved = TrainConfig.from_dict({k: raw[k] for k in SECTIONS})
+    sections = {k: raw[k] for k in SECTIONS} | {"model": saved_model_config(raw)}
+    saved = TrainConfig.from_dict(sections)
     weighting = raw["train"].get("recon_weighting", "none")  # folders from before it existed
     for what, a, b in [
         ("model", saved.model, config.model),

@@ -253,6 +253,25 @@ def test_model_folders_from_before_residual_subtypes_load_grouped(subtle, tmp_pa
     assert not model.config.residual and model.config.latent_dim == 64
 
 
+def test_model_folders_from_before_per_type_subtypes_load_and_resume_shared(
+    subtle, tmp_path: Path
+) -> None:
+    """A config.json without ``subtypes_per_type`` has one subtype codebook for all types."""
+    config = _config(steps=2)
+    config.model = ModelConfig(**SMALL, subtypes_per_type=False)
+    out = train([subtle], tmp_path / "m", config)
+    meta = json.loads((out / "config.json").read_text())
+    del meta["model"]["subtypes_per_type"]
+    (out / "config.json").write_text(json.dumps(meta))
+    model, _ = load_model(out)
+    assert not model.config.subtypes_per_type
+    assert model.subtype_q.n_codes == model.config.n_subtypes
+    config.steps = 4
+    train([subtle], out, config, resume=True)
+    with pytest.raises(ValueError, match="different model"):
+        train([subtle], out, _config(steps=6), resume=True)  # the per-type default
+
+
 def test_cli_train_and_resume(data_dir: Path, tmp_path: Path) -> None:
     config = _config().to_dict()
     config["preprocess"]["target_fps"] = None

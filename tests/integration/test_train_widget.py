@@ -190,7 +190,8 @@ def test_edited_mapping_is_trained_saved_and_exported(
     head = meta["heads"]["vame6_edited"]["skeleton"]
     assert head["regions"]["Nose"] == "trunk" and head["centre"] == ["Tailroot"]
     assert widget.usage_plot.has_data()
-    assert [len(widget.usage_plot.usage[c]) for c in ("type", "subtype")] == [4, 3]
+    # 4 types, each with its own 3 subtype codes
+    assert [len(widget.usage_plot.usage[c]) for c in ("type", "subtype")] == [4, 12]
     assert sum(widget.usage_plot.usage["type"]) == pytest.approx(1, abs=1e-4)
 
     assert widget.save_model_button.isEnabled()

@@ -59,7 +59,7 @@ def test_forward_shapes_every_head(model: VQMAP, head: str) -> None:
     assert out["z"].shape == (3, tl, cfg.latent_dim)
     assert torch.equal(out["motif_idx"], out["type_idx"] * cfg.n_subtypes + out["subtype_idx"])
     assert out["type_usage"].shape == (cfg.n_types,)
-    assert out["subtype_usage"].shape == (cfg.n_subtypes,)
+    assert out["subtype_usage"].shape == (cfg.n_subtype_codes,)
     for key in ("loss", "recon_loss", "commit_loss", "perplexity"):
         assert out[key].ndim == 0 and torch.isfinite(out[key])
     assert 1 <= out["perplexity"] <= cfg.n_motifs
@@ -237,7 +237,7 @@ def test_codebook_stats(model: VQMAP) -> None:
     stats = model.codebook_stats()
     assert set(stats) == {"type", "subtype"}
     assert len(stats["type"]["usage"]) == model.config.n_types
-    assert len(stats["subtype"]["usage"]) == model.config.n_subtypes
+    assert len(stats["subtype"]["usage"]) == model.config.n_subtype_codes
     assert stats["type"]["n_dead"] == 0
     assert stats["type"]["perplexity"] == pytest.approx(model.config.n_types)
     json.dumps(stats)
@@ -433,7 +433,8 @@ def test_residual_subtypes_refine_the_type_code() -> None:
     assert torch.equal(out["type_idx"], enc["type_idx"])
     assert torch.equal(out["subtype_idx"], enc["subtype_idx"])
     residual = enc["z"] - model.type_q.lookup(enc["type_idx"])
-    assert torch.equal(enc["subtype_idx"], model.subtype_q.assign(residual)[0])
+    own = model.subtype_q.assign(residual, enc["type_idx"])[0] % cfg.n_subtypes
+    assert torch.equal(enc["subtype_idx"], own)
     decoded = model.decode_codes(enc["type_idx"], enc["subtype_idx"], "subtle")
     torch.testing.assert_close(decoded, out["recon"])
     out["loss"].backward()
@@ -465,5 +466,5 @@ def test_subtypes_per_type_pick_codes_of_their_own_type_only() -> None:
     assert torch.equal(own.view_as(enc["subtype_idx"]), enc["subtype_idx"])
     decoded = model.decode_codes(enc["type_idx"], enc["subtype_idx"], "subtle")
     torch.testing.assert_close(decoded, out["recon"])
-    with pytest.raises(ValueError, match="needs residual"):
-        ModelConfig(subtypes_per_type=True, residual=False, latent_dim=64)
+    shared = ModelConfig(residual=False, latent_dim=64)  # the grouped quantiser shares them
+    assert shared.subtypes_per_type and shared.n_subtype_codes == shared.n_subtypes

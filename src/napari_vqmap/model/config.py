@@ -20,7 +20,7 @@ class ModelConfig:
     n_inducing: int = 6  # induced-set queries per set-attention block
     latent_dim: int = 32  # = code_dim (residual), or 2 * code_dim split into type | subtype
     residual: bool = True  # subtypes quantise the latent minus its type code (hierarchical)
-    subtypes_per_type: bool = False  # residual only: each type has its own subtype codes
+    subtypes_per_type: bool = True  # each type its own subtype codes (residual only)
     n_types: int = 8
     n_subtypes: int = 16
     code_dim: int = 32
@@ -69,8 +69,6 @@ class ModelConfig:
                 f"ModelConfig.latent_dim ({self.latent_dim}) must equal code_dim "
                 f"({self.code_dim}) with residual subtypes"
             )
-        if self.subtypes_per_type and not self.residual:
-            raise ValueError("ModelConfig.subtypes_per_type needs residual subtypes")
         if not self.residual and self.latent_dim != 2 * self.code_dim:
             raise ValueError(
                 f"ModelConfig.latent_dim ({self.latent_dim}) must be 2 * code_dim "
@@ -85,6 +83,13 @@ class ModelConfig:
     def n_motifs(self) -> int:
         """Number of (type, subtype) motifs."""
         return self.n_types * self.n_subtypes
+
+    @property
+    def n_subtype_codes(self) -> int:
+        """Size of the subtype codebook: ``n_subtypes`` per type with residual, per-type
+        subtypes, else ``n_subtypes`` shared by all types."""
+        per_type = self.residual and self.subtypes_per_type
+        return self.n_subtypes * (self.n_types if per_type else 1)
 
     @property
     def receptive_field(self) -> int:

@@ -36,7 +36,8 @@ reconstructs it with a shared linear head (``motion_weight`` in the loss). Witho
 input (``motion=None``) the root token is masked, i.e. absent.
 
 Quantiser. With ``residual`` (the default) z is snapped to the nearest of ``n_types`` type
-codes, and z minus that code to the nearest of ``n_subtypes`` subtype codes; the decoder
+codes, and z minus that code to the nearest of that type's ``n_subtypes`` subtype codes
+(``subtypes_per_type``; otherwise the subtype codes are shared by all types); the decoder
 reads their sum, so a subtype refines its type. Without it (model folders written before
 residual subtypes), z is split into a type half and a subtype half, each snapped to its own
 codebook. Both codebooks are EMA codebooks of size ``code_dim``; a motif is the pair,
@@ -367,12 +368,10 @@ class VQMAP(nn.Module):
         self.type_q = EMAQuantizer(config.n_types, config.code_dim, **q)
         if config.residual:  # residuals exist only once the type codes are initialised
             q["warmup"] = 2 * config.codebook_warmup
-        n_sub = config.n_subtypes
-        if config.subtypes_per_type:  # n_types groups of n_subtypes codes; same share rule
+        if config.n_subtype_codes > config.n_subtypes:  # n_types groups of n_subtypes codes
             q["dead_threshold"] = config.dead_code_threshold / config.n_types
             q["n_groups"] = config.n_types
-            n_sub *= config.n_types
-        self.subtype_q = EMAQuantizer(n_sub, config.code_dim, **q)
+        self.subtype_q = EMAQuantizer(config.n_subtype_codes, config.code_dim, **q)
         self.decoder = Decoder(config)
         if config.use_motion:
             self.motion_head = nn.Linear(config.hidden, MOTION_DIMS)
@@ -499,15 +498,19 @@ class VQMAP(nn.Module):
         """Pose sequences (B, T, K, D) on ``head`` for code sequences (B, T')."""
         if head not in self.heads:
             raise KeyError(f"unknown head {head!r}; known: {sorted(self.heads)}")
-        if self.config.subtypes_per_type:
+        if self._per_type:
             subtype_idx = type_idx * self.config.n_subtypes + subtype_idx
         codes = self.type_q.lookup(type_idx), self.subtype_q.lookup(subtype_idx)
         zq = codes[0] + codes[1] if self.config.residual else torch.cat(codes, -1)
         return self._head(self.decoder(zq), head)
 
+    @property
+    def _per_type(self) -> bool:
+        return self.config.n_subtype_codes > self.config.n_subtypes
+
     def _group(self, type_idx: Tensor) -> Tensor | None:
         """Each latent's subtype group (its type) with per-type subtypes, else None."""
-        return type_idx if self.config.subtypes_per_type else None
+        return type_idx if self._per_type else None
 
     def codebook_stats(self) -> dict[str, dict[str, float | int | list[float]]]:
         """Per codebook ("type", "subtype"): EMA usage per code, n_dead, perplexity."""
