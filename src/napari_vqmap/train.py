@@ -69,6 +69,9 @@ HISTORY_FIELDS = (
 )
 SECTIONS = ("model", "preprocess", "train")
 RECON_WEIGHTINGS = ("none", "keypoint", "coordinate")
+# Train options added after models were first saved, with the value an older folder meant
+# (the model section's counterpart is ``checkpoint.LEGACY_MODEL_OPTIONS``).
+LEGACY_TRAIN_OPTIONS = {"recon_weighting": "none"}
 
 
 @dataclass
@@ -653,7 +656,8 @@ def train(
     weights = dict(zip((g.head for g in groups), codebook_weights(groups, config), strict=True))
     recon_w = {g.head: recon_weights(g, config.recon_weighting) for g in groups}
     for head, w in recon_w.items():
-        meta["heads"][head]["recon_weight"] = np.round(w.numpy(), 4).tolist()
+        meta["heads"][head]["recon_weight"] = np.round(w.numpy().astype(float), 4).tolist()
+        recon_w[head] = w.to(device)
     bar = tqdm(total=config.steps, initial=step, disable=rank != 0, desc="train", unit="step")
     start = time.perf_counter() - elapsed
 
@@ -686,7 +690,7 @@ def train(
                     motion=torch.from_numpy(motion).to(device),
                     motion_mask=torch.from_numpy(motion_mask).to(device),
                     codebook_weight=float(weights[group.head]),
-                    recon_weight=recon_w[group.head].to(device),
+                    recon_weight=recon_w[group.head],
                 )
             loss = result["loss"]
             if config.balance_losses:
@@ -770,13 +774,13 @@ def _meta(
 def _check_resume(out: Path, config: TrainConfig) -> None:
     raw = read_config(out)
     sections = {k: raw[k] for k in SECTIONS} | {"model": saved_model_config(raw)}
+    sections["train"] = {**LEGACY_TRAIN_OPTIONS, **sections["train"]}
     saved = TrainConfig.from_dict(sections)
-    weighting = raw["train"].get("recon_weighting", "none")  # folders from before it existed
     for what, a, b in [
         ("model", saved.model, config.model),
         ("preprocess", saved.preprocess, config.preprocess),
         ("seed", saved.seed, config.seed),
-        ("recon_weighting", weighting, config.recon_weighting),
+        ("recon_weighting", saved.recon_weighting, config.recon_weighting),
     ]:
         if a != b:
             raise ValueError(f"{out}: cannot resume with a different {what} config ({a} != {b})")

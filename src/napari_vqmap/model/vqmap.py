@@ -368,7 +368,7 @@ class VQMAP(nn.Module):
         self.type_q = EMAQuantizer(config.n_types, config.code_dim, **q)
         if config.residual:  # residuals exist only once the type codes are initialised
             q["warmup"] = 2 * config.codebook_warmup
-        if config.n_subtype_codes > config.n_subtypes:  # n_types groups of n_subtypes codes
+        if self._per_type:  # n_types groups of n_subtypes codes
             q["dead_threshold"] = config.dead_code_threshold / config.n_types
             q["n_groups"] = config.n_types
         self.subtype_q = EMAQuantizer(config.n_subtype_codes, config.code_dim, **q)
