@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import warnings
 from collections.abc import Sequence
 
 from napari_vqmap.validators import PoseFileError
@@ -82,5 +83,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
-if __name__ == "__main__":  # pragma: no cover
+def print_warnings_plainly() -> None:
+    """Show each warning as one line, ``napari-vqmap: warning: ...``, above any progress
+    bar, instead of Python's form with our source file, line and code."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        from tqdm import tqdm
+
+        tqdm.write(f"napari-vqmap: warning: {message}", file=sys.stderr)
+
+    warnings.showwarning = show
+
+
+def run() -> None:
+    """The installed ``napari-vqmap`` command: :func:`main`, warnings shown plainly."""
+    print_warnings_plainly()
     sys.exit(main())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    run()

@@ -23,6 +23,7 @@ import numpy as np
 import xarray as xr
 
 from napari_vqmap.skeletons import Skeleton
+from napari_vqmap.validators import check_option
 
 
 @dataclass
@@ -55,8 +56,17 @@ class PreprocessConfig:
         return cls(**d)
 
     def __post_init__(self) -> None:
-        if self.max_reach is not None and not self.max_reach > 0:
-            raise ValueError(f"max_reach must be > 0 or None, got {self.max_reach!r}")
+        for name in ("target_fps", "max_reach"):
+            check_option(
+                "PreprocessConfig", name, getattr(self, name), 0, above=True, none_ok=True
+            )
+        for name in ("window", "stride"):
+            check_option(
+                "PreprocessConfig", name, getattr(self, name), 1, integer=True, none_ok=True
+            )
+        check_option("PreprocessConfig", "max_anchor_gap", self.max_anchor_gap, 0, integer=True)
+        check_option("PreprocessConfig", "conf_threshold", self.conf_threshold, 0)
+        check_option("PreprocessConfig", "min_visible_fraction", self.min_visible_fraction, 0, 1)
 
 
 @dataclass

@@ -26,7 +26,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +51,7 @@ from napari_vqmap.preprocess import (
     preprocess,
 )
 from napari_vqmap.skeletons import Skeleton, get_skeleton
-from napari_vqmap.validators import PoseFileError
+from napari_vqmap.validators import PoseFileError, check_option
 
 STATE_TENSORS = "train_state.safetensors"
 STATE_JSON = "train_state.json"
@@ -69,6 +69,7 @@ HISTORY_FIELDS = (
 )
 SECTIONS = ("model", "preprocess", "train")
 RECON_WEIGHTINGS = ("none", "keypoint", "coordinate")
+DEVICES = ("auto", "cpu", "cuda", "mps")
 # Train options added after models were first saved, with the value an older folder meant
 # (the model section's counterpart is ``checkpoint.LEGACY_MODEL_OPTIONS``).
 LEGACY_TRAIN_OPTIONS = {"recon_weighting": "none"}
@@ -115,9 +116,21 @@ class TrainConfig:
                 f"recon_weighting must be one of {', '.join(RECON_WEIGHTINGS)}, "
                 f"got {self.recon_weighting!r}"
             )
-        if not 0 <= self.skeleton_weighting <= 1:
+        for name in ("steps", "batch_size", "log_every", "checkpoint_every"):
+            check_option("TrainConfig", name, getattr(self, name), 1, integer=True)
+        for name in ("warmup_steps", "seed"):
+            check_option("TrainConfig", name, getattr(self, name), 0, integer=True)
+        for name in ("lr", "grad_clip"):
+            check_option("TrainConfig", name, getattr(self, name), 0, above=True)
+        check_option("TrainConfig", "weight_decay", self.weight_decay, 0)
+        for name in ("min_lr_ratio", "keypoint_dropout", "dropout_max_fraction"):
+            check_option("TrainConfig", name, getattr(self, name), 0, 1)
+        check_option("TrainConfig", "skeleton_weighting", self.skeleton_weighting, 0, 1)
+        base, _, index = str(self.device).partition(":")
+        if base not in DEVICES or (index and not (base == "cuda" and index.isdigit())):
             raise ValueError(
-                f"skeleton_weighting must be in [0, 1], got {self.skeleton_weighting!r}"
+                f"TrainConfig.device must be one of {', '.join(DEVICES)} (or cuda:N), "
+                f"got {self.device!r}"
             )
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
@@ -805,15 +818,30 @@ def _resume(
 # ---------------------------------------------------------------- command line
 
 
+def _at_least(low: int) -> Callable[[str], int]:
+    """An argparse type: an integer >= ``low``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}")
+        return value
+
+    return parse
+
+
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``napari-vqmap train`` (and ``python -m napari_vqmap.train``)."""
     parser.add_argument("data", nargs="+", help="pose files, folders of pose files, or globs")
     parser.add_argument("--out", required=True, help="model folder to write")
     parser.add_argument("--skeleton", help="skeleton preset name or YAML file for the data")
     parser.add_argument("--config", help="YAML file with model:, preprocess:, train: sections")
-    parser.add_argument("--steps", type=int, help="number of optimisation steps")
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"], help="device")
-    parser.add_argument("--seed", type=int, help="random seed")
+    parser.add_argument("--steps", type=_at_least(1), help="number of optimisation steps")
+    parser.add_argument("--device", choices=DEVICES, help="device")
+    parser.add_argument("--seed", type=_at_least(0), help="random seed")
     parser.add_argument("--fps", type=float, help="frame rate, for files that lack one")
     parser.add_argument("--resume", action="store_true", help="continue a run in --out")
 
@@ -826,9 +854,8 @@ def run_train(args: argparse.Namespace) -> int:
         config = TrainConfig.from_dict({k: read_config(args.out)[k] for k in SECTIONS})
     else:
         config = TrainConfig()
-    for name in ("steps", "device", "seed"):
-        if getattr(args, name) is not None:
-            setattr(config, name, getattr(args, name))
+    given = {k: getattr(args, k) for k in ("steps", "device", "seed")}
+    config = replace(config, **{k: v for k, v in given.items() if v is not None})
     setup_distributed(config.device)
     rank = _rank_world()[0]
     try:
@@ -858,4 +885,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    from napari_vqmap.cli import print_warnings_plainly
+
+    print_warnings_plainly()
     sys.exit(main())

@@ -6,9 +6,11 @@ whose message names the file and what is wrong with it.
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import xarray as xr
@@ -27,6 +29,42 @@ class PoseFileError(ValueError):
         self.problem = problem
         where = f"{self.path}: " if self.path is not None else ""
         super().__init__(f"{where}{problem}")
+
+
+def check_option(
+    owner: str,
+    name: str,
+    value: Any,
+    low: float,
+    high: float = math.inf,
+    *,
+    integer: bool = False,
+    above: bool = False,
+    none_ok: bool = False,
+) -> None:
+    """Raise a ValueError naming ``owner.name`` unless ``value`` is a number (an int with
+    ``integer``) in [low, high] (``above``: greater than ``low``), or None with ``none_ok``."""
+    if value is None and none_ok:
+        return
+    kind = "an integer" if integer else "a number"
+    ok_type = type(value) is int if integer else isinstance(value, int | float)
+    if not ok_type or isinstance(value, bool) or math.isnan(value):
+        ok = False
+    else:
+        ok = (value > low if above else value >= low) and value <= high
+    if not ok:
+        bound = f"> {low:g}" if above else f">= {low:g}"
+        if high != math.inf:
+            bound = f"in {'(' if above else '['}{low:g}, {high:g}]"
+        extra = " or None" if none_ok else ""
+        hint = ""
+        if isinstance(value, str):
+            try:
+                float(value)
+                hint = " (text: YAML reads 1e-3 as text, write 1.0e-3)"
+            except ValueError:
+                pass
+        raise ValueError(f"{owner}.{name} must be {kind} {bound}{extra}, got {value!r}{hint}")
 
 
 def check_file(path: str | Path, suffixes: Sequence[str] | None = None) -> Path:

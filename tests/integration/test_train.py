@@ -163,6 +163,31 @@ def test_skeletons_are_drawn_by_their_weighted_number_of_windows(subtle, data_di
         TrainConfig(skeleton_weighting=2.0)
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("steps", 0, "steps must be an integer >= 1"),
+        ("batch_size", 8.0, "batch_size must be an integer >= 1"),
+        ("lr", 0.0, "lr must be a number > 0"),
+        ("grad_clip", 0, "grad_clip must be a number > 0"),
+        ("keypoint_dropout", 1.2, r"keypoint_dropout must be a number in \[0, 1\]"),
+        ("seed", -1, "seed must be an integer >= 0"),
+        ("device", "gpu", "device must be one of auto, cpu, cuda, mps"),
+    ],
+)
+def test_config_rejects_out_of_range_options(option: str, value: object, says: str) -> None:
+    with pytest.raises(ValueError, match=f"TrainConfig.{says}"):
+        TrainConfig(**{option: value})
+    assert TrainConfig(device="cuda:1").device == "cuda:1"
+
+
+def test_config_file_with_unreadable_number_says_how_to_write_it(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("train:\n  lr: 1e-3\n")  # YAML 1.1 reads this as text
+    with pytest.raises(PoseFileError, match=r"config.yaml: .*lr must be a number > 0.*1\.0e-3"):
+        TrainConfig.from_yaml(path)
+
+
 def test_recon_weights_even_out_keypoint_spread(subtle, tmp_path: Path) -> None:
     group = build_groups([subtle], _config())[0][0]
     names = list(group.skeleton.keypoints)

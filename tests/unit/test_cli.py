@@ -47,3 +47,25 @@ def test_demo_gui_without_a_display_says_how(monkeypatch, capsys):
     monkeypatch.setattr(sys, "platform", "linux")
     with pytest.raises(SystemExit, match="xvfb-run"):
         main(["demo", "--gui"])
+
+
+def test_installed_command_prints_each_warning_as_one_plain_line(data_dir, tmp_path):
+    poses = data_dir / "sleap-tests" / "clip.slp"  # a fly: the bundled model has no head
+    result = subprocess.run(
+        [sys.executable, "-m", "napari_vqmap.cli", "encode", str(poses), "--out", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    lines = result.stderr.replace("\r", "\n").splitlines()
+    warned = [line for line in lines if "warning" in line.lower()]
+    assert warned and all(line.startswith("napari-vqmap: warning: ") for line in warned)
+    assert "no head for skeleton 'fly13'" in warned[0]
+    assert "UserWarning" not in result.stderr and "result = encode(" not in result.stderr
+
+
+def test_train_rejects_zero_steps_before_reading_data(tmp_path, capsys):
+    with pytest.raises(SystemExit):
+        main(["train", str(tmp_path / "none.csv"), "--out", str(tmp_path / "m"), "--steps", "0"])
+    assert "--steps: must be an integer >= 1, got '0'" in capsys.readouterr().err

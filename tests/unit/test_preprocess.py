@@ -144,6 +144,22 @@ def test_config_round_trip() -> None:
         PreprocessConfig.from_dict({"bogus": 1})
 
 
+@pytest.mark.parametrize(
+    ("option", "value", "says"),
+    [
+        ("target_fps", 0, "target_fps must be a number > 0 or None"),
+        ("window", 2.5, "window must be an integer >= 1 or None"),
+        ("stride", 0, "stride must be an integer >= 1"),
+        ("max_anchor_gap", -1, "max_anchor_gap must be an integer >= 0"),
+        ("conf_threshold", float("nan"), "conf_threshold must be a number >= 0"),
+        ("min_visible_fraction", 1.5, r"min_visible_fraction must be a number in \[0, 1\]"),
+    ],
+)
+def test_config_rejects_out_of_range_options(option: str, value: object, says: str) -> None:
+    with pytest.raises(ValueError, match=f"PreprocessConfig.{says}"):
+        PreprocessConfig(**{option: value})
+
+
 def test_body_motion_in_the_heading_frame_per_second() -> None:
     n, fps = 61, 20.0  # _body drifts 6 units along +x over the recording; body length 4
     speed = 6 / (n - 1) / 4 * fps  # body lengths per second
