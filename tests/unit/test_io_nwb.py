@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import h5py
 import numpy as np
 import pytest
@@ -22,7 +24,8 @@ def _check(ds, shape):
 def test_vame_nwb_matches_its_csv(data_dir):
     path = data_dir / "vame-tests" / "cropped_video.nwb"
     assert detect_format(path) == "NWB"
-    ds = load_poses(path)
+    with pytest.warns(UserWarning, match="cropped_video.nwb: the timestamps run 0, 1, 2"):
+        ds = load_poses(path)
     _check(ds, (750, 2, 6, 1))
     csv = load_poses(data_dir / "vame-tests" / "cropped_video.csv")
     assert set(ds["keypoint"].values) == set(csv["keypoint"].values)
@@ -33,9 +36,12 @@ def test_vame_nwb_matches_its_csv(data_dir):
     np.testing.assert_allclose(
         ds["confidence"].sel(keypoint=order).values, csv["confidence"].values, rtol=1e-6
     )
-    # the file's timestamps are 0, 1, 2, ... seconds
+    # the file's timestamps are 0, 1, 2, ... seconds: frame numbers, read as 1 fps
     assert ds.attrs["fps"] == pytest.approx(1.0)
     np.testing.assert_array_equal(ds["frame"].values, np.arange(750))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a given frame rate: no warning
+        assert load_poses(path, fps=30).attrs["fps"] == 30
 
 
 def test_ndx_pose_011_mixed_dims_padded(data_dir):

@@ -147,6 +147,14 @@ def _combine(path: Path, groups: list[dict], individuals: list[str] | None, fps:
     if all(s["confidence"] is None for s in all_series):
         confidence = None
     file_fps, frames = _fps_and_frames(first, n_time)
+    stamps = first["timestamps"]
+    if fps is None and first["rate"] is None and file_fps == 1.0 and stamps[0] == 0:
+        warnings.warn(
+            f"{path}: the timestamps run 0, 1, 2, ... seconds, so they may be frame "
+            "numbers; read as 1 fps. If they are, pass the video's frame rate (fps=, --fps)",
+            UserWarning,
+            stacklevel=4,
+        )
     return make_poses(
         position,
         keypoints,
