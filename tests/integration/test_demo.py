@@ -169,6 +169,10 @@ def test_demo_gui_video_window(make_napari_viewer, report, qtbot):
     assert viewer.dims.ndisplay == 2
     viewer.dims.set_point(0, 300)
     qtbot.wait(500)  # let the dock lay out before the screenshot
+    width, height = viewer.window._qt_viewer.canvas._scene_canvas.size
+    camera = getattr(viewer, "scene", viewer).camera
+    video = viewer.layers["cropped_video"].data.shape[1:3]  # (rows, columns)
+    assert camera.zoom * video[1] <= width + 1 and camera.zoom * video[0] <= height + 1
     save_screenshot(viewer.screenshot(canvas_only=False, flash=False), "demo_gui_video.png")
 
 

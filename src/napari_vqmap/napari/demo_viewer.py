@@ -64,7 +64,9 @@ def show_video_demo(viewer: napari.Viewer, report: DemoReport) -> Any:
     add_recording(viewer, rec, report)
     viewer.title = f"napari-vqmap demo: {rec.title}"
     viewer.dims.set_current_step(0, 0)
-    return dock_motifs(viewer, rec)
+    widget = dock_motifs(viewer, rec)
+    fit_view(viewer)
+    return widget
 
 
 def show_3d_demo(viewer: napari.Viewer, report: DemoReport) -> Any:
@@ -75,11 +77,24 @@ def show_3d_demo(viewer: napari.Viewer, report: DemoReport) -> Any:
     viewer.title = f"napari-vqmap demo: {rec.title}"
     viewer.dims.ndisplay = 3
     viewer.dims.set_current_step(0, 0)
+    widget = dock_motifs(viewer, rec)
+    fit_view(viewer, angles=CAMERA_ANGLES, zoom=1.5)  # the arena is much larger than the mouse
+    return widget
+
+
+def fit_view(
+    viewer: napari.Viewer, angles: tuple[float, float, float] | None = None, zoom: float = 1.0
+) -> None:
+    """Fit the data to the canvas as it is once the docks are laid out (narrower than
+    before), then turn the camera to ``angles`` and zoom by ``zoom``."""
+    from qtpy.QtWidgets import QApplication
+
+    QApplication.processEvents()
     viewer.reset_view()
-    scene = getattr(viewer, "scene", viewer)  # napari >= 0.9: viewer.scene.camera
-    scene.camera.angles = CAMERA_ANGLES
-    scene.camera.zoom *= 1.5  # the arena is much larger than the mouse
-    return dock_motifs(viewer, rec)
+    camera = getattr(viewer, "scene", viewer).camera  # napari >= 0.9: viewer.scene.camera
+    if angles is not None:
+        camera.angles = angles
+    camera.zoom *= zoom
 
 
 def open_demo(report: DemoReport) -> None:  # pragma: no cover (runs the event loop)
