@@ -17,8 +17,9 @@ HEADER = """# Command-line reference
 Every command is `napari-vqmap COMMAND ...` (also `python -m napari_vqmap.cli COMMAND ...`).
 Errors in input files stop the command with exit status 2 and a message naming the file and
 the problem; warnings (a keypoint missing in every frame, a skeleton the model has no head
-for) print as one line each, `napari-vqmap: warning: ...`, and the command goes on. This page is generated from the commands' own `--help` by
-`scripts/cli_reference.py`; a test keeps it in step with the code.
+for) print as one line each, `napari-vqmap: warning: ...`, and the command goes on.
+This page is generated from the commands' own `--help` by `scripts/cli_reference.py`;
+a test keeps it in step with the code.
 """
 
 

@@ -91,6 +91,8 @@ def test_scores_shown_equal_evaluate_scores(make_napari_viewer, data_dir, qtbot,
     viewer.camera.center = tuple(np.nanmean(pose, axis=0))
     viewer.camera.angles = (0, 35, 70)
     viewer.camera.zoom = 300 / np.nanmax(np.ptp(pose, axis=0))
+    qtbot.wait(50)  # the resize reaches the plot, which redraws in its thread
+    qtbot.waitUntil(widget.plot.is_drawn, timeout=10000)
     shot = viewer.screenshot(canvas_only=False, flash=False)
     save_screenshot(shot, "evaluate_widget.png")
 

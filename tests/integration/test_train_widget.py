@@ -85,6 +85,9 @@ def test_two_skeletons_train_and_screenshot(make_napari_viewer, data_dir, qtbot,
     viewer.layers.selection.active = viewer.layers[-1]
     viewer.reset_view()
     viewer.dims.set_point(0, 300)
+    qtbot.wait(50)  # the resize reaches the plots, which redraw in their thread
+    for plot in (widget.plot, widget.usage_plot):
+        qtbot.waitUntil(plot.is_drawn, timeout=10000)
     shot = viewer.screenshot(canvas_only=False, flash=False)
     save_screenshot(shot, "train_widget.png")
 

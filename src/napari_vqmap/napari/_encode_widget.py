@@ -34,6 +34,7 @@ from qtpy.QtWidgets import (
 
 from napari_vqmap.names import MotifNames
 from napari_vqmap.napari._pose_layer_list import PoseLayerList
+from napari_vqmap.napari.background import short_gil_turns
 from napari_vqmap.napari.motif_layers import apply_motifs, layers_of, motif_styles
 
 if TYPE_CHECKING:
@@ -256,11 +257,14 @@ class EncodeWidget(QWidget):
 
         @thread_worker(ignore_errors=True)  # errors go to _on_error
         def run() -> list[tuple[Encoded, list]]:
-            encoded = encode_datasets(
-                model_dir, chosen, out_dir, self._bridge.progress.emit, self._stop.is_set
-            )
-            # colours and features are computed here, so the GUI thread only assigns them
-            return [(e, motif_styles(targets[e.layer][::-1], e.result, e.names)) for e in encoded]
+            with short_gil_turns():
+                encoded = encode_datasets(
+                    model_dir, chosen, out_dir, self._bridge.progress.emit, self._stop.is_set
+                )
+                # colours and features are computed here: the GUI thread only assigns them
+                return [
+                    (e, motif_styles(targets[e.layer][::-1], e.result, e.names)) for e in encoded
+                ]
 
         self.worker = run()
         self.worker.returned.connect(self._on_done)

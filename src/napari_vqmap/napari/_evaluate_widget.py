@@ -31,6 +31,7 @@ from qtpy.QtWidgets import (
 
 from napari_vqmap.evaluate import evaluate_result, read_label_table
 from napari_vqmap.names import MotifNames
+from napari_vqmap.napari.background import short_gil_turns
 from napari_vqmap.napari.motif_layers import find_motif_layers
 from napari_vqmap.napari.plots import ConfusionPlot
 
@@ -166,7 +167,8 @@ class EvaluateWidget(QWidget):
 
         @thread_worker(ignore_errors=True)  # errors go to _on_error
         def run() -> dict[str, Any]:
-            return evaluate_result(result, read_label_table(path), ignore, names)
+            with short_gil_turns():
+                return evaluate_result(result, read_label_table(path), ignore, names)
 
         self.worker = run()
         self.worker.returned.connect(lambda report: self._on_done(report, names))

@@ -38,6 +38,7 @@ from napari_vqmap.analysis import motif_stats, type_usage
 from napari_vqmap.names import NAMES_FILE, MotifNames
 from napari_vqmap.napari import motif_layers
 from napari_vqmap.napari._ethogram_strip import EthogramStrip
+from napari_vqmap.napari.background import short_gil_turns
 from napari_vqmap.napari.ethogram import next_bout
 from napari_vqmap.napari.layer_styles import motif_palette, palette
 from napari_vqmap.napari.prototype_view import (
@@ -522,7 +523,8 @@ class MotifsWidget(QWidget):
 
         @thread_worker(ignore_errors=True)
         def run() -> tuple[tuple, Prototypes]:
-            return key, load_prototypes(model_dir, poses, names)
+            with short_gil_turns():
+                return key, load_prototypes(model_dir, poses, names)
 
         self.proto_worker = run()
         self.proto_worker.returned.connect(self._on_protos)

@@ -6,9 +6,10 @@ plain functions, and all training happens in ``train``.
 The skeleton editor (:mod:`._skeleton_editor`) changes the mapping of a layer's pose dataset
 in place, so training uses the edited regions and anchors; **Save model…** copies the
 trained model folder elsewhere (:func:`~napari_vqmap.napari.skeleton_edit.export_model`).
-Progress rows reach the GUI through a Qt signal (queued to the GUI thread); Cancel sets
-an event that ``train`` polls through ``should_stop`` and answers by saving a resumable
-checkpoint.
+Progress rows reach the GUI through a Qt signal (queued to the GUI thread); the plots are
+redrawn from them at most every ``PLOT_INTERVAL_MS`` (a redraw takes tens of milliseconds
+while training shares the CPU). Cancel sets an event that ``train`` polls through
+``should_stop`` and answers by saving a resumable checkpoint.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import xarray as xr
 from napari.qt.threading import FunctionWorker, thread_worker
 from napari.utils.notifications import show_error
-from qtpy.QtCore import QObject, Qt, Signal
+from qtpy.QtCore import QObject, Qt, QTimer, Signal
 from qtpy.QtWidgets import (
     QComboBox,
     QFileDialog,
@@ -41,6 +42,7 @@ from napari_vqmap.io import skeleton_of
 from napari_vqmap.model import ModelConfig
 from napari_vqmap.napari._pose_layer_list import PoseLayerList
 from napari_vqmap.napari._skeleton_editor import SkeletonEditor
+from napari_vqmap.napari.background import preload_torch_optim, short_gil_turns
 from napari_vqmap.napari.plots import LossPlot, UsagePlot
 from napari_vqmap.napari.skeleton_edit import ANCHORS, export_model
 from napari_vqmap.train import TrainConfig, train
@@ -49,6 +51,7 @@ if TYPE_CHECKING:
     import napari
 
 DEVICES = ("auto", "cpu", "cuda")
+PLOT_INTERVAL_MS = 1000
 
 
 def skeleton_summary(name: str, ds: xr.Dataset) -> str:
@@ -102,6 +105,10 @@ class TrainWidget(QWidget):
         self._stop = threading.Event()
         self._bridge = _Bridge()
         self._bridge.progress.connect(self._on_progress)
+        self._plot_timer = QTimer(self)
+        self._plot_timer.setInterval(PLOT_INTERVAL_MS)
+        self._plot_timer.timeout.connect(self._refresh_plots)
+        self._plotted_rows = 0
 
         self.layer_list = PoseLayerList()
         self.layer_list.setMaximumHeight(80)
@@ -183,6 +190,7 @@ class TrainWidget(QWidget):
         for event in ("inserted", "removed"):
             getattr(self.viewer.layers.events, event).connect(self.refresh_layers)
         self.refresh_layers()
+        preload_torch_optim()
 
     @staticmethod
     def _spin(low: int, high: int, value: int, step: int = 1) -> QSpinBox:
@@ -237,6 +245,7 @@ class TrainWidget(QWidget):
             self._fail(str(err))
             return
         self.history = []
+        self._plotted_rows = 0
         self.plot.set_data([], [], [])
         self.progress_bar.setRange(0, config.steps)
         self.progress_bar.setValue(0)
@@ -249,19 +258,21 @@ class TrainWidget(QWidget):
 
         @thread_worker(ignore_errors=True)  # errors go to _on_error, not re-raised
         def run() -> Path:
-            return train(
-                chosen,
-                out,
-                config,
-                progress=self._bridge.progress.emit,
-                should_stop=self._stop.is_set,
-            )
+            with short_gil_turns():
+                return train(
+                    chosen,
+                    out,
+                    config,
+                    progress=self._bridge.progress.emit,
+                    should_stop=self._stop.is_set,
+                )
 
         self.worker = run()
         self.worker.returned.connect(self._on_done)
         self.worker.errored.connect(self._on_error)
         self.worker.finished.connect(self._on_finished)
         self.worker.start()
+        self._plot_timer.start()
 
     def cancel(self) -> None:
         """Ask the running training to save a resumable checkpoint and stop."""
@@ -273,13 +284,20 @@ class TrainWidget(QWidget):
         self.history.append(row)
         self.progress_bar.setMaximum(int(row["steps"]))
         self.progress_bar.setValue(int(row["step"]))
+
+    def _refresh_plots(self) -> None:
+        """Redraw the loss and usage plots if progress rows came since the last redraw."""
+        if self._plotted_rows == len(self.history):
+            return
+        self._plotted_rows = len(self.history)
         self.plot.set_data(
             [r["step"] for r in self.history],
             [r["loss"] for r in self.history],
             [r["perplexity"] for r in self.history],
         )
-        if "codebook" in row:
-            self.usage_plot.set_stats(row["codebook"])
+        stats = next((r["codebook"] for r in reversed(self.history) if "codebook" in r), None)
+        if stats is not None:
+            self.usage_plot.set_stats(stats)
 
     def _on_done(self, out: Path) -> None:
         self.model_dir = Path(out)
@@ -295,6 +313,8 @@ class TrainWidget(QWidget):
         self._fail(f"Training failed: {err}")
 
     def _on_finished(self) -> None:
+        self._plot_timer.stop()
+        self._refresh_plots()
         self.worker = None
         self.start_button.setEnabled(True)
         self.cancel_button.setEnabled(False)

@@ -1,0 +1,48 @@
+"""short_gil_turns sets and restores Python's switch interval, also when blocks overlap."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+from napari_vqmap.napari.background import GIL_TURN_S, preload_torch_optim, short_gil_turns
+
+
+def test_short_gil_turns_restores_after_the_last_overlapping_block():
+    before = sys.getswitchinterval()
+    inside, release = threading.Event(), threading.Event()
+
+    def other() -> None:
+        with short_gil_turns():
+            inside.set()
+            release.wait(5)
+
+    thread = threading.Thread(target=other)
+    with short_gil_turns():
+        assert sys.getswitchinterval() == min(before, GIL_TURN_S)
+        thread.start()
+        assert inside.wait(5)
+    assert sys.getswitchinterval() == min(before, GIL_TURN_S)  # the other block still runs
+    release.set()
+    thread.join(5)
+    assert sys.getswitchinterval() == before
+
+
+def test_short_gil_turns_restores_after_an_error():
+    before = sys.getswitchinterval()
+    try:
+        with short_gil_turns():
+            raise KeyError("boom")
+    except KeyError:
+        pass
+    assert sys.getswitchinterval() == before
+
+
+def test_preload_torch_optim_imports_in_the_background():
+    preload_torch_optim()
+    for thread in threading.enumerate():
+        if thread.name == "vqmap-preload":
+            thread.join(60)
+    assert "torch._dynamo" in sys.modules
+    preload_torch_optim()  # already imported: no new thread
+    assert not any(t.name == "vqmap-preload" for t in threading.enumerate())
