@@ -89,23 +89,28 @@ def bench_main_thread(model_dir, poses_path) -> dict[str, float]:
     for _ in range(20):
         app.processEvents()
     widget.start()
-    # the recolour after the worker returns runs on the GUI thread: counted by `after`
-    seconds, gaps = _gaps_while(lambda: widget.worker is not None)
+    returned: list[float] = []  # when the worker hands its results to the GUI thread
+    widget.worker.returned.connect(lambda _: returned.append(time.perf_counter()))
+    seconds, ticks = _ticks_while(lambda: widget.worker is not None)
     status = widget.status.text()
     viewer.close()
+    gaps = np.diff(ticks) * 1000
+    encoding = ticks[1:] <= returned[0]  # gaps that ended before the colouring began
     return {
         "seconds": seconds,
-        "ticks": len(gaps) + 1,
+        "ticks": len(ticks),
         "max_gap_ms": float(gaps.max()),
         "p99_gap_ms": float(np.percentile(gaps, 99)),
+        "encoding_max_gap_ms": float(gaps[encoding].max()),
+        "colouring_max_gap_ms": float(gaps[~encoding].max()),
         "status": status,
     }
 
 
-def _gaps_while(busy, after_ms: int = 200) -> tuple[float, np.ndarray]:
+def _ticks_while(busy, after_ms: int = 200) -> tuple[float, np.ndarray]:
     """Run Qt's event loop (as napari does) while ``busy()``, with a 10 ms timer on the GUI
-    thread; (seconds busy, gaps between the timer's ticks in ms). The loop runs
-    ``after_ms`` more so that work queued when the worker ends is counted."""
+    thread; (seconds busy, the timer's tick times in s). The loop runs ``after_ms`` more
+    so that work queued when the worker ends is counted."""
     from qtpy.QtCore import QEventLoop, QTimer
 
     ticks: list[float] = []
@@ -125,16 +130,16 @@ def _gaps_while(busy, after_ms: int = 200) -> tuple[float, np.ndarray]:
     QTimer.singleShot(after_ms, loop.quit)
     loop.exec()
     timer.stop()
-    return seconds, np.diff(ticks) * 1000
+    return seconds, np.array(ticks)
 
 
 def bench_train_main_thread(poses_path, steps: int) -> dict[str, float]:
-    """The Train widget trains ``steps`` steps on the SUBTLE session in its worker, with
-    the live loss and codebook-usage plots redrawn from every progress row."""
+    """The Train widget opens (preloading torch.optim's imports in a thread), then trains
+    ``steps`` steps on the SUBTLE session in its worker, with the live plots."""
     import tempfile
+    import threading
 
     import napari
-    from qtpy.QtWidgets import QApplication
 
     from napari_vqmap.napari._train_widget import TrainWidget
 
@@ -142,19 +147,21 @@ def bench_train_main_thread(poses_path, steps: int) -> dict[str, float]:
     viewer.open(str(poses_path), plugin="napari-vqmap")
     widget = TrainWidget(viewer)
     viewer.window.add_dock_widget(widget)
-    app = QApplication.instance()
+    _, open_ticks = _ticks_while(
+        lambda: any(t.name == "vqmap-preload" for t in threading.enumerate())
+    )
     with tempfile.TemporaryDirectory() as tmp:
         widget.out_dir.setText(str(Path(tmp) / "model"))
         widget.steps.setValue(steps)
         widget.device.setCurrentText("cpu")
-        for _ in range(20):
-            app.processEvents()
         widget.start()
-        seconds, gaps = _gaps_while(lambda: widget.worker is not None)
+        seconds, ticks = _ticks_while(lambda: widget.worker is not None)
         rows = len(widget.history)
         status = widget.status.text()
     viewer.close()
+    gaps = np.diff(ticks) * 1000
     return {
+        "open_max_gap_ms": float(np.diff(open_ticks).max() * 1000),
         "seconds": seconds,
         "rows": rows,
         "max_gap_ms": float(gaps.max()),
@@ -190,19 +197,21 @@ def main() -> None:
     print()
     print(
         "Encode widget | frames | encode + apply (s) | timer ticks | max gap (ms) | p99 (ms) "
-        "| < 100 ms"
+        "| max gap encoding / colouring (ms) | < 100 ms"
     )
     print(
-        "--------------|--------|--------------------|-------------|--------------|----------|---------"
+        "--------------|--------|--------------------|-------------|--------------|----------"
+        "|-----------------------------------|---------"
     )
     print(
         f"SUBTLE session | {poses.sizes['time']:,} | {m['seconds']:.2f} | {m['ticks']} | "
-        f"{m['max_gap_ms']:.1f} | {m['p99_gap_ms']:.1f} | "
-        f"{'yes' if m['max_gap_ms'] < 100 else 'NO'}"
+        f"{m['max_gap_ms']:.1f} | {m['p99_gap_ms']:.1f} | {m['encoding_max_gap_ms']:.1f} / "
+        f"{m['colouring_max_gap_ms']:.1f} | {'yes' if m['max_gap_ms'] < 100 else 'NO'}"
     )
     print(m["status"])
     t = bench_train_main_thread(subtle_paths()[0], args.train_steps)
     print()
+    print(f"Train widget opening (preloading torch.optim): max gap {t['open_max_gap_ms']:.1f} ms")
     print("Train widget | steps | train (s) | progress rows | max gap (ms) | p99 (ms) | < 100 ms")
     print("-------------|-------|-----------|---------------|--------------|----------|---------")
     print(

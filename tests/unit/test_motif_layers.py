@@ -152,3 +152,27 @@ def test_arena_points_stay_grey_and_unlabelled(data_dir: Path) -> None:
     np.testing.assert_array_equal(points.face_color[arena], np.tile(ARENA_RGBA, (arena.sum(), 1)))
     labelled = points.features[ml.LABEL].astype(str).to_numpy() != ""
     assert labelled.sum() > 0.9 * epm.sizes["time"] and not (labelled & arena).any()
+
+
+def test_apply_steps_one_napari_property_each(poses: xr.Dataset) -> None:
+    """apply_steps: the skeleton's style, the keypoints' style, then their text; nothing
+    changes before a step runs, and all steps together equal apply_motifs."""
+    skeleton, points = make_layers(poses)
+    result = fake_result(poses)
+    steps = ml.apply_steps([skeleton, points], result)
+    assert len(steps) == 3
+    assert "motif" not in points.features and "motif" not in skeleton.features
+    steps[0]()
+    assert "motif" in skeleton.features and "motif" not in points.features
+    steps[1]()
+    labelled = np.flatnonzero(points.features[ml.LABEL].astype(str) != "")[0]
+    assert np.asarray(points.text.values).ndim == 0  # no text yet: one constant string
+    steps[2]()
+    assert points.text.values[labelled] == points.features[ml.LABEL][labelled] != ""
+
+    skeleton2, points2 = make_layers(poses)
+    ml.apply_motifs([skeleton2, points2], result)
+    np.testing.assert_allclose(points.face_color, points2.face_color)
+    np.testing.assert_allclose(skeleton.edge_color, skeleton2.edge_color)
+    assert points.metadata["motifs"] is skeleton.metadata["motifs"] is result
+    assert len(ml.apply_steps([skeleton, points], result, text=False)) == 2

@@ -4,8 +4,10 @@ thread, optionally save the results, and colour the layers by motif.
 The widget only gathers choices. :func:`encode_datasets` (plain Python) loads the model,
 encodes each recording with :func:`napari_vqmap.encode.encode` (progress and Cancel come
 after every batch of blocks) and writes results with
-:func:`napari_vqmap.results.write_results`; :func:`napari_vqmap.napari.motif_layers.apply_motifs`
-colours the layers on the GUI thread when it is done.
+:func:`napari_vqmap.results.write_results`. The colours and features are computed in the
+worker too; the GUI thread then assigns them, one
+:func:`~napari_vqmap.napari.motif_layers.apply_steps` step per turn of its event loop, so
+the viewer stays responsive; the run ends after the last step.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import xarray as xr
 from napari.qt.threading import FunctionWorker, thread_worker
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import QObject, Qt, Signal
+from qtpy.QtCore import QObject, Qt, QTimer, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -35,7 +37,7 @@ from qtpy.QtWidgets import (
 from napari_vqmap.names import MotifNames
 from napari_vqmap.napari._pose_layer_list import PoseLayerList
 from napari_vqmap.napari.background import short_gil_turns
-from napari_vqmap.napari.motif_layers import apply_motifs, layers_of, motif_styles
+from napari_vqmap.napari.motif_layers import apply_steps, layers_of, motif_styles
 
 if TYPE_CHECKING:
     import napari
@@ -145,6 +147,7 @@ class EncodeWidget(QWidget):
         super().__init__()
         self.viewer = napari_viewer
         self.worker: FunctionWorker | None = None
+        self._steps: list[Callable[[], None]] = []  # colouring steps after a run
         self._targets: dict[str, tuple[Any, Any]] = {}  # layers being encoded, per file
         self._stop = threading.Event()
         self._bridge = _Bridge()
@@ -282,12 +285,15 @@ class EncodeWidget(QWidget):
         self.progress_bar.setValue(int(round(1000 * fraction)))
 
     def _on_done(self, done: list[tuple[Encoded, list]]) -> None:
+        """Queue the colouring of the encoded layers, one step per turn of the event loop
+        (each step is one napari property set on a large layer, and its redraw)."""
         encoded = [item for item, _ in done]
+        steps: list[Callable[[], None]] = []
         for item, styles in done:
             if item.layer not in self.viewer.layers:
                 continue  # removed while encoding
             points, skeleton = layers_of(self.viewer, self.viewer.layers[item.layer])
-            apply_motifs(
+            steps += apply_steps(
                 [skeleton, points],
                 item.result,
                 item.names,
@@ -296,6 +302,18 @@ class EncodeWidget(QWidget):
                 # styles were computed for the layers found at Start; recompute if they changed
                 styles=styles if _same((points, skeleton), self._targets[item.layer]) else None,
             )
+        steps.append(lambda: self._report(encoded))
+        self._steps = steps
+        QTimer.singleShot(0, self._next_step)
+
+    def _next_step(self) -> None:
+        self._steps.pop(0)()
+        if self._steps:
+            QTimer.singleShot(0, self._next_step)
+        else:
+            self._idle()
+
+    def _report(self, encoded: list[Encoded]) -> None:
         self.progress_bar.setValue(1000)
         saved = (
             f"; results in {encoded[0].results_dir}" if encoded and encoded[0].results_dir else ""
@@ -311,6 +329,10 @@ class EncodeWidget(QWidget):
         self._fail(f"Encoding failed: {err}")
 
     def _on_finished(self) -> None:
+        if not self._steps:  # else the last colouring step ends the run
+            self._idle()
+
+    def _idle(self) -> None:
         self.worker = None
         self.encode_button.setEnabled(True)
         self.cancel_button.setEnabled(False)

@@ -2,9 +2,11 @@
 
 Worker threads that run Python code (preprocessing, matplotlib drawing) hold the GIL, and
 the GUI thread waits up to Python's switch interval (5 ms by default) each time it takes
-the GIL back. A repaint of the viewer takes it dozens of times, so a busy worker stalled
-the viewer for about 100 ms per repaint. :func:`short_gil_turns` shortens the interval
-while such work runs; :func:`preload_torch_optim` moves a slow first-use import of
+the GIL back. Qt calls into Python for many events (napari overrides event handlers in
+Python), so a busy worker stalled the viewer for about 100 ms per repaint.
+:func:`short_gil_turns` shortens the interval to 0.2 ms while such work runs (measured in
+``benchmarks/bench_napari_motifs.py``: gaps while training with the live plots fell from
+~100 ms at 1 ms to ~25 ms); :func:`preload_torch_optim` moves a slow first-use import of
 ``torch.optim`` to a moment when nothing runs.
 """
 
@@ -15,7 +17,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-GIL_TURN_S = 0.001
+GIL_TURN_S = 0.0002
 _lock = threading.Lock()
 _users = 0
 _saved_interval = sys.getswitchinterval()
@@ -50,8 +52,9 @@ def _import_torch_dynamo() -> None:
 def preload_torch_optim() -> None:
     """Import what ``torch.optim`` imports when the first optimizer is made.
 
-    That is ``torch._dynamo`` (about 2 s, holding the GIL for stretches of ~0.3 s): done
-    in a background thread when the Train widget opens, not when training starts.
+    That is ``torch._dynamo`` (1-2 s, in which unpacking its and sympy's large compiled
+    modules holds the GIL for up to ~0.1-0.3 s at a time, whatever the switch interval):
+    done in a background thread when the Train widget opens, not when training starts.
     """
     if "torch._dynamo" not in sys.modules:
         threading.Thread(target=_import_torch_dynamo, name="vqmap-preload", daemon=True).start()

@@ -33,7 +33,8 @@ codes, and its motif by indexing the (time, individual) motif array.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -233,6 +234,21 @@ def apply_motifs(
     ``names`` defaults to the layers' current names, else default names for the codebook.
     ``text`` shows the motif name next to each animal on the keypoints layer.
     """
+    for step in apply_steps(layers, result, names, results_dir, text, styles):
+        step()
+
+
+def apply_steps(
+    layers: Sequence[Any],
+    result: xr.Dataset,
+    names: MotifNames | None = None,
+    results_dir: str | None = None,
+    text: bool = True,
+    styles: list[tuple[pd.DataFrame, np.ndarray]] | None = None,
+) -> list[Callable[[], None]]:
+    """:func:`apply_motifs` as steps to run in order: each layer's features, colours and
+    metadata, then the keypoints layer's text. Napari checks and redraws after each, so a
+    GUI that runs one step per turn of its event loop stays responsive on large layers."""
     layers = [layer for layer in layers if layer is not None]
     if names is None:
         current = [la.metadata.get("motif_names") for la in layers]
@@ -243,15 +259,23 @@ def apply_motifs(
             (la.metadata["results_dir"] for la in layers if la.metadata.get("results_dir")), None
         )
     styles = styles or motif_styles(layers, result, names)
+    metadata = _motif_metadata(result, names, results_dir)
+    steps: list[Callable[[], None]] = []
     for layer, (features, colours) in zip(layers, styles, strict=True):
-        layer.features = features
-        if layer.data.ndim == 3:  # vectors: (n, 2, ndim)
-            layer.edge_color = colours
-        else:
-            layer.face_color = colours
-            if text:
-                layer.text = text_style(layer.data, layer.size if layer.size.size else 1.0)
-        layer.metadata.update(_motif_metadata(result, names, results_dir))
+        steps.append(partial(_set_style, layer, features, colours, metadata))
+        if text and layer.data.ndim != 3:
+            style = text_style(layer.data, layer.size if layer.size.size else 1.0)
+            steps.append(partial(setattr, layer, "text", style))
+    return steps
+
+
+def _set_style(layer: Any, features: pd.DataFrame, colours: np.ndarray, metadata: dict) -> None:
+    layer.features = features
+    if layer.data.ndim == 3:  # vectors: (n, 2, ndim)
+        layer.edge_color = colours
+    else:
+        layer.face_color = colours
+    layer.metadata.update(metadata)
 
 
 def layer_data_with_motifs(
