@@ -205,3 +205,34 @@ def test_edited_mapping_is_trained_saved_and_exported(
     editor.reset()
     assert skeleton_of(ds).name == "vame6" and skeleton_of(ds).centre == ("Nose", "Tailroot")
     assert editor.anchors["centre"].currentText() == "Nose, Tailroot"
+
+
+def test_pose_files_train_without_layers(make_napari_viewer, data_dir, qtbot, tmp_path):
+    """Add pose files: two SUBTLE sessions are listed (ticked) beside the open DLC layer and
+    trained on together; a truncated file is named in the status line and not added; the
+    same file is listed once."""
+    viewer = make_napari_viewer(show=True)
+    viewer.open(data_dir / VAME, plugin="napari-vqmap")
+    out = tmp_path / "model"
+    widget = _widget(viewer, out, steps=3)
+    sessions = sorted((data_dir / "subtle-avatar-3d/y3a6/coords").glob("*.csv"))[:2]
+    broken = tmp_path / "broken.h5"
+    broken.write_bytes((data_dir / "deepof-tests/testDLC_h5_table_madlc.h5").read_bytes()[:5000])
+    widget.add_files([*sessions, broken])
+    qtbot.waitUntil(lambda: widget.files_worker is None, timeout=30000)
+    labels = [f"coords/{p.name}" for p in sessions]
+    assert widget.layer_list.names()[1:] == labels and widget.layer_list.selected()[1:] == labels
+    assert "Added 2 pose file(s)" in widget.status.text() and "broken.h5" in widget.status.text()
+    assert len(viewer.layers) == 2  # no layers were made for the files
+    assert "coords/" in widget.summary.text() and "subtle" in widget.summary.text()
+    widget.add_files(sessions[:1])  # already listed: nothing happens
+    assert widget.files_worker is None and len(widget.layer_list.names()) == 3
+
+    widget.start_button.click()
+    _wait_done(qtbot, widget)
+    from napari_vqmap.checkpoint import load_model
+
+    _, meta = load_model(out)
+    assert set(meta["heads"]) == {"subtle", "vame6"} and len(widget.history) == 3
+    trained_on = {Path(i["path"]).name for i in meta["inputs"]}
+    assert trained_on == {"cropped_video.csv", *(p.name for p in sessions)}

@@ -1,4 +1,5 @@
-"""The checklist of pose layers shared by the Train and Encode widgets."""
+"""The checklist of pose layers shared by the Train and Encode widgets (the Train widget also
+lists pose files loaded without layers: :attr:`PoseLayerList.files`)."""
 
 from __future__ import annotations
 
@@ -26,14 +27,19 @@ def pose_datasets(layers: Any) -> dict[str, xr.Dataset]:
 
 
 class PoseLayerList(QListWidget):
-    """One tickable row per pose file in the viewer (see :func:`pose_datasets`)."""
+    """One tickable row per pose file in the viewer (see :func:`pose_datasets`), then one
+    per entry of :attr:`files` (label -> pose dataset loaded without layers)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.files: dict[str, xr.Dataset] = {}
 
     def refresh(self, layers: Any) -> None:
-        """Re-list the pose layers; new ones are ticked, others keep their tick."""
+        """Re-list the pose layers and files; new ones are ticked, others keep their tick."""
         ticked, known = set(self.selected()), set(self.names())
         self.blockSignals(True)
         self.clear()
-        for name in pose_datasets(layers):
+        for name in [*pose_datasets(layers), *self.files]:
             item = QListWidgetItem(name)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
             item.setCheckState(CHECKED if name in ticked or name not in known else UNCHECKED)
@@ -55,8 +61,8 @@ class PoseLayerList(QListWidget):
             item.setCheckState(CHECKED if item.text() in names else UNCHECKED)
 
     def chosen(self, layers: Any) -> dict[str, xr.Dataset]:
-        """Name -> pose dataset of the ticked layers that are still in ``layers``."""
-        datasets = pose_datasets(layers)
+        """Name -> pose dataset of the ticked layers still in ``layers``, and ticked files."""
+        datasets = {**pose_datasets(layers), **self.files}
         return {n: datasets[n] for n in self.selected() if n in datasets}
 
     def _ticked(self, i: int) -> bool:

@@ -15,6 +15,7 @@ while training shares the CPU). Cancel sets an event that ``train`` polls throug
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,7 +39,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_vqmap.io import skeleton_of
+from napari_vqmap.io import load_poses, skeleton_of
 from napari_vqmap.model import ModelConfig
 from napari_vqmap.napari._pose_layer_list import PoseLayerList
 from napari_vqmap.napari._skeleton_editor import SkeletonEditor
@@ -63,6 +64,29 @@ def skeleton_summary(name: str, ds: xr.Dataset) -> str:
         f"<b>{name}</b>: skeleton <i>{sk.name}</i>, {len(sk.keypoints)} keypoints, "
         f"{ds.sizes['space']}D, {ds.sizes['time']} frames<br>{anchors}"
     )
+
+
+def load_pose_files(
+    paths: list[str | Path], taken: Collection[str] = ()
+) -> tuple[dict[str, xr.Dataset], list[str]]:
+    """(label -> pose dataset, error messages) for pose files; a label is ``folder/name``,
+    numbered when it is in ``taken`` or repeats. Plain Python: the widget runs it in a
+    worker."""
+    files: dict[str, xr.Dataset] = {}
+    errors: list[str] = []
+    for path in map(Path, paths):
+        try:
+            ds = load_poses(path)
+        except (OSError, ValueError) as err:  # PoseFileError is a ValueError
+            errors.append(str(err))
+            continue
+        label = base = f"{path.parent.name}/{path.name}"
+        n = 1
+        while label in set(taken) | set(files):
+            n += 1
+            label = f"{base} ({n})"
+        files[label] = ds
+    return files, errors
 
 
 def make_config(
@@ -111,8 +135,14 @@ class TrainWidget(QWidget):
         self._plotted_rows = 0
 
         self.layer_list = PoseLayerList()
-        self.layer_list.setMaximumHeight(80)
+        self.layer_list.setMaximumHeight(100)
         self.layer_list.itemChanged.connect(self._update_summary)
+        self.add_files_button = QPushButton("Add pose files…")
+        self.add_files_button.setToolTip(
+            "train on pose files without opening them as layers (e.g. a lab's sessions)"
+        )
+        self.add_files_button.clicked.connect(self._add_files_dialog)
+        self.files_worker: FunctionWorker | None = None
         self.summary = QLabel("Tick the pose layers to train on.")
         self.summary.setWordWrap(True)
         self.editor = SkeletonEditor()
@@ -175,8 +205,9 @@ class TrainWidget(QWidget):
         outer.setContentsMargins(0, 0, 0, 0)
         outer.addWidget(scroll)
         layout = QVBoxLayout(inner)
-        layout.addWidget(QLabel("Pose layers"))
+        layout.addWidget(QLabel("Pose layers and files"))
         layout.addWidget(self.layer_list)
+        layout.addWidget(self.add_files_button)
         layout.addWidget(self.summary)
         layout.addWidget(self.editor)
         layout.addLayout(form)
@@ -206,6 +237,49 @@ class TrainWidget(QWidget):
         """Re-list the viewer's pose layers; new ones are ticked, others keep their tick."""
         self.layer_list.refresh(self.viewer.layers)
         self._update_summary()
+
+    def add_files(self, paths: list[str | Path]) -> None:
+        """Load pose files (any format the reader opens) in a worker and list them, ticked,
+        as training data; files that fail are named in the status line."""
+        listed = {
+            Path(ds.attrs["source_file"]).resolve()
+            for ds in self.layer_list.files.values()
+            if ds.attrs.get("source_file")
+        }
+        paths = [p for p in paths if Path(p).resolve() not in listed]  # each file once
+        if self.files_worker is not None or not paths:
+            return
+        self.add_files_button.setEnabled(False)
+        self.status.setText(f"Loading {len(paths)} pose file(s)…")
+
+        @thread_worker(ignore_errors=True)
+        def run() -> tuple[dict[str, xr.Dataset], list[str]]:
+            with short_gil_turns():
+                return load_pose_files(paths, taken=set(self.layer_list.names()))
+
+        self.files_worker = run()
+        self.files_worker.returned.connect(self._on_files)
+        self.files_worker.errored.connect(lambda err: self._fail(f"Cannot load files: {err}"))
+        self.files_worker.finished.connect(self._on_files_finished)
+        self.files_worker.start()
+
+    def _on_files(self, loaded: tuple[dict[str, xr.Dataset], list[str]]) -> None:
+        files, errors = loaded
+        self.layer_list.files.update(files)
+        self.refresh_layers()
+        message = f"Added {len(files)} pose file(s)."
+        if errors:
+            message += " Not added: " + " ".join(errors)
+            show_error(message)
+        self.status.setText(message)
+
+    def _on_files_finished(self) -> None:
+        self.files_worker = None
+        self.add_files_button.setEnabled(True)
+
+    def _add_files_dialog(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Pose files to train on", str(Path.cwd()))
+        self.add_files(paths)
 
     def _update_summary(self, *args: Any) -> None:
         chosen = self.layer_list.chosen(self.viewer.layers)
