@@ -142,13 +142,14 @@ def bench_train_main_thread(poses_path, steps: int) -> dict[str, float]:
     import napari
 
     from napari_vqmap.napari._train_widget import TrainWidget
+    from napari_vqmap.napari.background import PRELOAD_THREAD
 
     viewer = napari.Viewer(show=True)
     viewer.open(str(poses_path), plugin="napari-vqmap")
     widget = TrainWidget(viewer)
     viewer.window.add_dock_widget(widget)
     _, open_ticks = _ticks_while(
-        lambda: any(t.name == "vqmap-preload" for t in threading.enumerate())
+        lambda: any(t.name == PRELOAD_THREAD for t in threading.enumerate())
     )
     with tempfile.TemporaryDirectory() as tmp:
         widget.out_dir.setText(str(Path(tmp) / "model"))

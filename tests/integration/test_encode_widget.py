@@ -140,6 +140,27 @@ def test_bad_model_folder_is_reported(
     assert "Encoding failed" in widget.status.text() and "config.json" in widget.status.text()
 
 
+def test_a_failing_colouring_step_ends_the_run(
+    make_napari_viewer, qtbot, subtle_file: Path, tiny_model: Path, monkeypatch
+) -> None:
+    """A colouring step that raises (here: made to) is reported, the remaining steps are
+    dropped and the widget is ready for another run."""
+    from napari_vqmap.napari import _encode_widget
+
+    def broken(*args, **kwargs):
+        def step() -> None:
+            raise RuntimeError("layer went away")
+
+        return [step]
+
+    monkeypatch.setattr(_encode_widget, "apply_steps", broken)
+    viewer, widget = _open_widget(make_napari_viewer, [subtle_file], tiny_model)
+    widget.start()
+    qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
+    assert "Colouring the layers failed: layer went away" in widget.status.text()
+    assert widget.encode_button.isEnabled() and not widget._steps
+
+
 def test_reopening_results_restores_motifs(
     make_napari_viewer, qtbot, subtle_file: Path, tiny_model: Path, tmp_path
 ) -> None:

@@ -7,7 +7,12 @@ import threading
 
 import pytest
 
-from napari_vqmap.napari.background import GIL_TURN_S, preload_torch_optim, short_gil_turns
+from napari_vqmap.napari.background import (
+    GIL_TURN_S,
+    PRELOAD_THREAD,
+    preload_torch_optim,
+    short_gil_turns,
+)
 
 
 def test_short_gil_turns_restores_after_the_last_overlapping_block():
@@ -44,8 +49,8 @@ def test_short_gil_turns_restores_after_an_error():
 def test_preload_torch_optim_imports_in_the_background():
     preload_torch_optim()
     for thread in threading.enumerate():
-        if thread.name == "vqmap-preload":
+        if thread.name == PRELOAD_THREAD:
             thread.join(60)
     assert "torch._dynamo" in sys.modules
     preload_torch_optim()  # already imported: no new thread
-    assert not any(t.name == "vqmap-preload" for t in threading.enumerate())
+    assert not any(t.name == PRELOAD_THREAD for t in threading.enumerate())

@@ -307,7 +307,11 @@ class EncodeWidget(QWidget):
         QTimer.singleShot(0, self._next_step)
 
     def _next_step(self) -> None:
-        self._steps.pop(0)()
+        try:
+            self._steps.pop(0)()
+        except Exception as err:  # e.g. a layer changed under us: report it, end the run
+            self._steps = []
+            self._fail(f"Colouring the layers failed: {err}")
         if self._steps:
             QTimer.singleShot(0, self._next_step)
         else:

@@ -74,6 +74,7 @@ def load_pose_files(
     worker."""
     files: dict[str, xr.Dataset] = {}
     errors: list[str] = []
+    used = set(taken)
     for path in map(Path, paths):
         try:
             ds = load_poses(path)
@@ -82,10 +83,11 @@ def load_pose_files(
             continue
         label = base = f"{path.parent.name}/{path.name}"
         n = 1
-        while label in set(taken) | set(files):
+        while label in used:
             n += 1
             label = f"{base} ({n})"
         files[label] = ds
+        used.add(label)
     return files, errors
 
 
@@ -369,9 +371,8 @@ class TrainWidget(QWidget):
             [r["loss"] for r in self.history],
             [r["perplexity"] for r in self.history],
         )
-        stats = next((r["codebook"] for r in reversed(self.history) if "codebook" in r), None)
-        if stats is not None:
-            self.usage_plot.set_stats(stats)
+        if "codebook" in self.history[-1]:
+            self.usage_plot.set_stats(self.history[-1]["codebook"])
 
     def _on_done(self, out: Path) -> None:
         self.model_dir = Path(out)

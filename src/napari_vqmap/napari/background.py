@@ -18,6 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 GIL_TURN_S = 0.0002
+PRELOAD_THREAD = "vqmap-preload"  # the thread of preload_torch_optim
 _lock = threading.Lock()
 _users = 0
 _saved_interval = sys.getswitchinterval()
@@ -57,4 +58,4 @@ def preload_torch_optim() -> None:
     done in a background thread when the Train widget opens, not when training starts.
     """
     if "torch._dynamo" not in sys.modules:
-        threading.Thread(target=_import_torch_dynamo, name="vqmap-preload", daemon=True).start()
+        threading.Thread(target=_import_torch_dynamo, name=PRELOAD_THREAD, daemon=True).start()
