@@ -9,8 +9,7 @@ import pytest
 
 from napari_vqmap.napari.background import (
     GIL_TURN_S,
-    PRELOAD_THREAD,
-    preload_torch_optim,
+    import_torch_optim,
     short_gil_turns,
 )
 
@@ -46,11 +45,8 @@ def test_short_gil_turns_restores_after_an_error():
     assert sys.getswitchinterval() == before
 
 
-def test_preload_torch_optim_imports_in_the_background():
-    preload_torch_optim()
-    for thread in threading.enumerate():
-        if thread.name == PRELOAD_THREAD:
-            thread.join(60)
+def test_import_torch_optim_imports_on_the_calling_thread():
+    threads = set(threading.enumerate())
+    import_torch_optim()
     assert "torch._dynamo" in sys.modules
-    preload_torch_optim()  # already imported: no new thread
-    assert not any(t.name == PRELOAD_THREAD for t in threading.enumerate())
+    assert set(threading.enumerate()) == threads  # no thread was started for it

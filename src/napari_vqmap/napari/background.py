@@ -6,8 +6,8 @@ the GIL back. Qt calls into Python for many events (napari overrides event handl
 Python), so a busy worker stalled the viewer for about 100 ms per repaint.
 :func:`short_gil_turns` shortens the interval to 0.2 ms while such work runs (measured in
 ``benchmarks/bench_napari_motifs.py``: gaps while training with the live plots fell from
-~100 ms at 1 ms to ~25 ms); :func:`preload_torch_optim` moves a slow first-use import of
-``torch.optim`` to a moment when nothing runs.
+~100 ms at 1 ms to ~25 ms); :func:`import_torch_optim` moves a slow first-use import of
+``torch.optim`` out of the training worker.
 """
 
 from __future__ import annotations
@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 GIL_TURN_S = 0.0002
-PRELOAD_THREAD = "vqmap-preload"  # the thread of preload_torch_optim
 _lock = threading.Lock()
 _users = 0
 _saved_interval = sys.getswitchinterval()
@@ -46,16 +45,14 @@ def short_gil_turns() -> Iterator[None]:
                 sys.setswitchinterval(_saved_interval)
 
 
-def _import_torch_dynamo() -> None:
-    import torch._dynamo  # noqa: F401
-
-
-def preload_torch_optim() -> None:
+def import_torch_optim() -> None:
     """Import what ``torch.optim`` imports when the first optimizer is made.
 
-    That is ``torch._dynamo`` (1-2 s, in which unpacking its and sympy's large compiled
-    modules holds the GIL for up to ~0.1-0.3 s at a time, whatever the switch interval):
-    done in a background thread when the Train widget opens, not when training starts.
+    That is ``torch._dynamo`` (1-2 s). Done in the training worker, unpacking its and
+    sympy's large compiled modules held the GIL for 0.1-0.3 s at a time (whatever the
+    switch interval) just as training began. It also registers custom operators, which
+    torch does not support doing from several threads (pytorch/pytorch#128535): imported
+    in a background thread it failed once in nine runs here. So the Train widget calls this
+    on the GUI thread when it opens.
     """
-    if "torch._dynamo" not in sys.modules:
-        threading.Thread(target=_import_torch_dynamo, name=PRELOAD_THREAD, daemon=True).start()
+    import torch._dynamo  # noqa: F401
