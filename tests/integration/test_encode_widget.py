@@ -98,6 +98,7 @@ def test_encode_colours_several_files_and_animals_and_saves(
     t = points.data[:, 0].astype(int)
     np.testing.assert_array_equal(points.features["motif"], result["motif"].values[t, i])
     assert points.text.values[points.features["motif_label"].astype(str) != ""].size > 0
+    assert points.text.visible
     for stem in ("young_8301", "madlc"):
         assert (tmp_path / "results" / f"{stem}_motifs.nc").is_file()
 

@@ -42,6 +42,9 @@ from napari_vqmap.napari.motif_layers import apply_steps, layers_of, motif_style
 if TYPE_CHECKING:
     import napari
 
+# Between colouring steps: with 0 ms, Qt may run the next step before painting the last.
+STEP_DELAY_MS = 5
+
 
 class Cancelled(Exception):
     """Raised from the progress callback to stop encoding between batches."""
@@ -313,7 +316,7 @@ class EncodeWidget(QWidget):
             self._steps = []
             self._fail(f"Colouring the layers failed: {err}")
         if self._steps:
-            QTimer.singleShot(0, self._next_step)
+            QTimer.singleShot(STEP_DELAY_MS, self._next_step)
         else:
             self._idle()
 

@@ -247,7 +247,8 @@ def apply_steps(
     styles: list[tuple[pd.DataFrame, np.ndarray]] | None = None,
 ) -> list[Callable[[], None]]:
     """:func:`apply_motifs` as steps to run in order: each layer's features, colours and
-    metadata, then the keypoints layer's text. Napari checks and redraws after each, so a
+    metadata, then the keypoints layer's text (built hidden, then shown: the first draw of new
+    glyphs is slow). Napari checks and redraws after each, so a
     GUI that runs one step per turn of its event loop stays responsive on large layers."""
     layers = [layer for layer in layers if layer is not None]
     if names is None:
@@ -265,7 +266,10 @@ def apply_steps(
         steps.append(partial(_set_style, layer, features, colours, metadata))
         if text and layer.data.ndim != 3:
             style = text_style(layer.data, layer.size if layer.size.size else 1.0)
-            steps.append(partial(setattr, layer, "text", style))
+            # hidden first: building the strings and the first draw of the new glyphs are
+            # then two turns of the event loop, not one
+            steps.append(partial(setattr, layer, "text", {**style, "visible": False}))
+            steps.append(partial(setattr, layer.text, "visible", True))
     return steps
 
 
