@@ -155,12 +155,13 @@ def test_arena_points_stay_grey_and_unlabelled(data_dir: Path) -> None:
 
 
 def test_apply_steps_one_napari_property_each(poses: xr.Dataset) -> None:
-    """apply_steps: the skeleton's style, the keypoints' style, then their text; nothing
-    changes before a step runs, and all steps together equal apply_motifs."""
+    """apply_steps: the skeleton's style, the keypoints' style, their text (hidden), then
+    showing it; nothing changes before a step runs, and all steps together equal
+    apply_motifs."""
     skeleton, points = make_layers(poses)
     result = fake_result(poses)
     steps = ml.apply_steps([skeleton, points], result)
-    assert len(steps) == 3
+    assert len(steps) == 4
     assert "motif" not in points.features and "motif" not in skeleton.features
     steps[0]()
     assert "motif" in skeleton.features and "motif" not in points.features
@@ -169,6 +170,9 @@ def test_apply_steps_one_napari_property_each(poses: xr.Dataset) -> None:
     assert np.asarray(points.text.values).ndim == 0  # no text yet: one constant string
     steps[2]()
     assert points.text.values[labelled] == points.features[ml.LABEL][labelled] != ""
+    assert not points.text.visible
+    steps[3]()
+    assert points.text.visible
 
     skeleton2, points2 = make_layers(poses)
     ml.apply_motifs([skeleton2, points2], result)
