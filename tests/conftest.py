@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,25 @@ def data_dir() -> Path:
             pytest.fail(f"shared data folder {DATA_DIR} is missing on CI")
         pytest.skip(f"shared data folder {DATA_DIR} not found (set NAPARI_VQMAP_DATA)")
     return DATA_DIR
+
+
+QT_FIXTURES = {"qapp", "qtbot", "make_napari_viewer"}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Without an X display Qt aborts the whole run at the first viewer: skip the tests
+    that need one, with the reason (on CI, stop with it)."""
+    if sys.platform != "linux" or os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return  # pytest-xvfb has set DISPLAY by now when it started Xvfb
+    reason = (
+        "no X display for napari: install Xvfb (scripts/test.sh does, as root) "
+        "or run the tests under a desktop session"
+    )
+    if os.environ.get("CI"):
+        raise pytest.UsageError(reason)
+    for item in items:
+        if QT_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 SUBTLE_SESSION = "subtle-avatar-3d/y5a5/coords/young_8301.csv"
