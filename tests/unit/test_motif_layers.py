@@ -80,6 +80,34 @@ def test_apply_colours_and_features_per_frame_and_individual(poses: xr.Dataset) 
     assert points.text.values[on][0] == label[on][0]
 
 
+def test_label_rows_top_most_keypoint_in_any_row_order(poses: xr.Dataset) -> None:
+    """The label goes to the smallest-y row of each (frame, animal), the first on ties;
+    rows grouped by frame and animal (as pose_layers makes them) or shuffled."""
+    _, points = make_layers(poses)
+    t_idx, i_idx = ml.row_index(
+        points.data[:, 0], points.features["individual"], None, fake_result(poses)
+    )
+    data = points.data.copy()
+    t_idx[:3] = -1  # rows without a motif never carry the label
+    same = np.flatnonzero((t_idx == t_idx[3]) & (i_idx == i_idx[3]))
+    data[same[1:], -2] = data[same, -2].min()  # a tie for the top-most in that group
+
+    def direct(data, t_idx, i_idx) -> np.ndarray:
+        mask = np.zeros(len(t_idx), bool)
+        for key in {(t, i) for t, i in zip(t_idx, i_idx, strict=True) if t >= 0 and i >= 0}:
+            rows = np.flatnonzero((t_idx == key[0]) & (i_idx == key[1]))
+            mask[rows[np.argmin(data[rows, -2])]] = True
+        return mask
+
+    grouped = ml.label_rows(data, t_idx, i_idx)
+    np.testing.assert_array_equal(grouped, direct(data, t_idx, i_idx))
+    assert not grouped[:3].any()
+    order = np.random.default_rng(0).permutation(len(t_idx))
+    shuffled = ml.label_rows(data[order], t_idx[order], i_idx[order])
+    np.testing.assert_array_equal(shuffled, direct(data[order], t_idx[order], i_idx[order]))
+    assert grouped.sum() == shuffled.sum() == len(set(zip(t_idx[3:], i_idx[3:], strict=True)))
+
+
 def test_apply_again_after_merge_and_rename_refreshes(poses: xr.Dataset) -> None:
     skeleton, points = make_layers(poses)
     result = fake_result(poses)
