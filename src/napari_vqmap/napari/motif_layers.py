@@ -183,10 +183,10 @@ def styled_points(
         arena = features["keypoint"].astype(str).isin(skeleton_of(poses).arena).to_numpy()
         colours[arena] = ARENA_RGBA
     on_body = np.where(arena, -1, t_idx)
-    name = new["motif_name"].array  # the label is the name's code on labelled rows
-    categories = [*name.categories, *([] if "" in name.categories else [""])]
-    codes = np.where(label_rows(data, on_body, i_idx), name.codes, categories.index(""))
-    new[LABEL] = pd.Categorical.from_codes(codes, categories=categories)
+    name = new["motif_name"].array  # categorical; "" (unencoded) is always a category
+    empty = list(name.categories).index("")
+    codes = np.where(label_rows(data, on_body, i_idx), name.codes, empty)
+    new[LABEL] = pd.Categorical.from_codes(codes, categories=name.categories)
     return _merge_features(features, new), colours
 
 
