@@ -82,7 +82,7 @@ def test_apply_colours_and_features_per_frame_and_individual(poses: xr.Dataset) 
 
 def test_label_rows_top_most_keypoint_in_any_row_order(poses: xr.Dataset) -> None:
     """The label goes to the smallest-y row of each (frame, animal), the first on ties;
-    rows grouped by frame and animal (as pose_layers makes them) or shuffled."""
+    rows in the layer's order or shuffled."""
     _, points = make_layers(poses)
     t_idx, i_idx = ml.row_index(
         points.data[:, 0], points.features["individual"], None, fake_result(poses)
