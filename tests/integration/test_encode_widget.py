@@ -159,7 +159,7 @@ def test_a_failing_colouring_step_ends_the_run(
     widget.start()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=60_000)
     assert "Colouring the layers failed: layer went away" in widget.status.text()
-    assert widget.encode_button.isEnabled() and not widget._steps
+    assert widget.encode_button.isEnabled() and not widget._colouring.busy
 
 
 def test_reopening_results_restores_motifs(

@@ -121,19 +121,28 @@ def test_subtle_session_seek_bouts_prototype_names(
     qtbot.waitUntil(lambda: widget.prototype.animating, timeout=20000)
     assert widget.protos is not None and widget.protos.poses.shape[2:] == (9, 3)
 
-    # rename a motif and a type: saved to the names file, shown in the table and layers
+    # rename a motif and a type: saved to the names file, shown in the table and then, once
+    # recoloured off the GUI thread, in the layers' features and motif-name text
     widget.item_for("motif", top).setText(0, "rear up")
     saved = MotifNames.load(tmp_path / NAMES_FILE)
     assert saved.motifs == {top: "rear up"}
     assert widget.item_for("motif", top).text(0) == "rear up"
+    assert widget.recolouring
+    qtbot.waitUntil(lambda: not widget.recolouring, timeout=20000)
     assert "rear up" in set(points.features["motif_name"].astype(str))
+    assert "rear up" in set(points.text.values)
+    assert points.metadata["motif_names"] is widget.names
     top_type = top // widget.n_subtypes
     widget.item_for("type", top_type).setText(0, "rearing")
     assert MotifNames.load(tmp_path / NAMES_FILE).types == {top_type: "rearing"}
 
-    # merge the second most used motif into the top one: recoloured, gone from the table
+    # merge the second most used motif into the top one while the rename above is still
+    # being applied: recoloured with both, gone from the table
     second = int(ids[np.argsort(counts)[-2]])
     widget.merge(second, top)
+    qtbot.waitUntil(lambda: not widget.recolouring, timeout=20000)
+    shown = set(points.features["motif_name"].astype(str))
+    assert any(name.startswith("rearing.") for name in shown)  # the type's other motifs
     assert MotifNames.load(tmp_path / NAMES_FILE).merge == {second: top}
     assert widget.item_for("motif", second) is None
     assert not (widget.motif == second).any()

@@ -9,6 +9,7 @@ import pytest
 
 from napari_vqmap.napari.background import (
     GIL_TURN_S,
+    StepRunner,
     import_torch_optim,
     short_gil_turns,
 )
@@ -50,3 +51,33 @@ def test_import_torch_optim_imports_on_the_calling_thread():
     import_torch_optim()
     assert "torch._dynamo" in sys.modules
     assert set(threading.enumerate()) == threads  # no thread was started for it
+
+
+def test_step_runner_runs_one_step_per_event_loop_turn(qtbot):
+    from qtpy.QtWidgets import QApplication
+
+    runner = StepRunner()
+    ran: list[str] = []
+    done: list[bool] = []
+    runner.start([lambda: ran.append("a"), lambda: ran.append("b")], lambda: done.append(True))
+    assert runner.busy and ran == []  # nothing runs before the event loop turns
+    QApplication.processEvents()
+    assert ran[:1] == ["a"]
+    qtbot.waitUntil(lambda: not runner.busy, timeout=2000)
+    assert ran == ["a", "b"] and done == [True]
+    with pytest.raises(RuntimeError, match="still running"):
+        runner.start([lambda: None])
+        runner.start([lambda: None])
+
+
+def test_step_runner_stops_at_a_failing_step(qtbot):
+    runner = StepRunner()
+    ran: list[str] = []
+    errors: list[Exception] = []
+
+    def broken() -> None:
+        raise ValueError("layer went away")
+
+    runner.start([broken, lambda: ran.append("after")], lambda: ran.append("done"), errors.append)
+    qtbot.waitUntil(lambda: not runner.busy, timeout=2000)
+    assert ran == [] and [str(e) for e in errors] == ["layer went away"]

@@ -183,23 +183,29 @@ def test_arena_points_stay_grey_and_unlabelled(data_dir: Path) -> None:
 
 
 def test_apply_steps_one_napari_property_each(poses: xr.Dataset) -> None:
-    """apply_steps: the skeleton's style, the keypoints' style, their text (hidden), then
-    showing it; nothing changes before a step runs, and all steps together equal
-    apply_motifs."""
+    """apply_steps: the skeleton's features, its colours, the keypoints' features, their
+    colours, their text (hidden), then showing it; nothing changes before a step runs, and
+    all steps together equal apply_motifs."""
     skeleton, points = make_layers(poses)
     result = fake_result(poses)
+    before = points.face_color.copy()
     steps = ml.apply_steps([skeleton, points], result)
-    assert len(steps) == 4
+    assert len(steps) == 6
     assert "motif" not in points.features and "motif" not in skeleton.features
     steps[0]()
     assert "motif" in skeleton.features and "motif" not in points.features
     steps[1]()
+    steps[2]()
+    assert "motif" in points.features
+    np.testing.assert_array_equal(points.face_color, before)  # colours are the next step
+    steps[3]()
+    assert not np.array_equal(points.face_color, before)
     labelled = np.flatnonzero(points.features[ml.LABEL].astype(str) != "")[0]
     assert np.asarray(points.text.values).ndim == 0  # no text yet: one constant string
-    steps[2]()
+    steps[4]()
     assert points.text.values[labelled] == points.features[ml.LABEL][labelled] != ""
     assert not points.text.visible
-    steps[3]()
+    steps[5]()
     assert points.text.visible
 
     skeleton2, points2 = make_layers(poses)
@@ -207,4 +213,4 @@ def test_apply_steps_one_napari_property_each(poses: xr.Dataset) -> None:
     np.testing.assert_allclose(points.face_color, points2.face_color)
     np.testing.assert_allclose(skeleton.edge_color, skeleton2.edge_color)
     assert points.metadata["motifs"] is skeleton.metadata["motifs"] is result
-    assert len(ml.apply_steps([skeleton, points], result, text=False)) == 2
+    assert len(ml.apply_steps([skeleton, points], result, text=False)) == 4

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import xarray as xr
 from napari.qt.threading import FunctionWorker, thread_worker
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import QObject, Qt, QTimer, Signal
+from qtpy.QtCore import QObject, Qt, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
     QFileDialog,
@@ -36,14 +36,11 @@ from qtpy.QtWidgets import (
 
 from napari_vqmap.names import MotifNames
 from napari_vqmap.napari._pose_layer_list import PoseLayerList
-from napari_vqmap.napari.background import short_gil_turns
+from napari_vqmap.napari.background import StepRunner, short_gil_turns
 from napari_vqmap.napari.motif_layers import apply_steps, layers_of, motif_styles
 
 if TYPE_CHECKING:
     import napari
-
-# Between colouring steps: with 0 ms, Qt may run the next step before painting the last.
-STEP_DELAY_MS = 5
 
 
 class Cancelled(Exception):
@@ -150,7 +147,7 @@ class EncodeWidget(QWidget):
         super().__init__()
         self.viewer = napari_viewer
         self.worker: FunctionWorker | None = None
-        self._steps: list[Callable[[], None]] = []  # colouring steps after a run
+        self._colouring = StepRunner(self)  # colouring steps after a run
         self._targets: dict[str, tuple[Any, Any]] = {}  # layers being encoded, per file
         self._stop = threading.Event()
         self._bridge = _Bridge()
@@ -306,19 +303,11 @@ class EncodeWidget(QWidget):
                 styles=styles if _same((points, skeleton), self._targets[item.layer]) else None,
             )
         steps.append(lambda: self._report(encoded))
-        self._steps = steps
-        QTimer.singleShot(0, self._next_step)
+        self._colouring.start(steps, self._idle, self._colouring_failed)
 
-    def _next_step(self) -> None:
-        try:
-            self._steps.pop(0)()
-        except Exception as err:  # e.g. a layer changed under us: report it, end the run
-            self._steps = []
-            self._fail(f"Colouring the layers failed: {err}")
-        if self._steps:
-            QTimer.singleShot(STEP_DELAY_MS, self._next_step)
-        else:
-            self._idle()
+    def _colouring_failed(self, err: Exception) -> None:
+        self._fail(f"Colouring the layers failed: {err}")
+        self._idle()
 
     def _report(self, encoded: list[Encoded]) -> None:
         self.progress_bar.setValue(1000)
@@ -336,7 +325,7 @@ class EncodeWidget(QWidget):
         self._fail(f"Encoding failed: {err}")
 
     def _on_finished(self) -> None:
-        if not self._steps:  # else the last colouring step ends the run
+        if not self._colouring.busy:  # else the colouring's end ends the run
             self._idle()
 
     def _idle(self) -> None:

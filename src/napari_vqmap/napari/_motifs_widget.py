@@ -8,10 +8,12 @@ It works on pose layers that carry motifs (``metadata["motifs"]``, see
 
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error
@@ -38,7 +40,7 @@ from napari_vqmap.analysis import motif_stats, type_usage
 from napari_vqmap.names import NAMES_FILE, MotifNames
 from napari_vqmap.napari import motif_layers
 from napari_vqmap.napari._ethogram_strip import EthogramStrip
-from napari_vqmap.napari.background import short_gil_turns
+from napari_vqmap.napari.background import StepRunner, short_gil_turns
 from napari_vqmap.napari.ethogram import next_bout
 from napari_vqmap.napari.layer_styles import motif_palette, palette
 from napari_vqmap.napari.prototype_view import (
@@ -84,6 +86,17 @@ def names_path(metadata: dict[str, Any]) -> Path | None:
     return Path(source).with_name(NAMES_FILE) if source else None
 
 
+def table_stats(
+    result: xr.Dataset, layers: list[Any], names: MotifNames
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Per-motif and per-type usage and bouts of the motifs that occur in a recording (plain
+    pandas work, 0.1 s for 100,000 frames: after a rename or merge it runs in a worker)."""
+    fps = float(result.attrs.get("fps") or 0.0) or None
+    table = motifs_table(result, layers[-1].metadata.get("poses"), names)
+    by_motif, by_type = motif_stats(table, names, fps), type_usage(table, names, fps)
+    return by_motif[by_motif["frames"] > 0], by_type[by_type["frames"] > 0]
+
+
 class MotifsWidget(QWidget):
     """Dock widget to browse, name and merge the motifs of encoded pose layers."""
 
@@ -100,6 +113,9 @@ class MotifsWidget(QWidget):
         self.protos: Prototypes | None = None
         self.proto_worker: Any = None
         self._proto_failed: tuple[tuple, str] = ((), "")
+        self._recolour_worker: Any = None
+        self._recolour_again = False  # names changed while the layers were being recoloured
+        self._recolour_steps = StepRunner(self)
 
         self.recording = QComboBox()
         self.recording.currentIndexChanged.connect(self._on_recording)
@@ -257,29 +273,28 @@ class MotifsWidget(QWidget):
         """Subtypes per type of the current encoding."""
         return self.names.n_subtypes if self.names else 1
 
-    def _refresh_motifs(self, keep_range: bool = True) -> None:
-        """Recompute merged motifs, the strip and the table from ``result`` and ``names``."""
+    def _refresh_motifs(self, keep_range: bool = True, table: bool = True) -> None:
+        """Recompute merged motifs, the strip and (with ``table``) the table from ``result``
+        and ``names``."""
         self.motif = self.names.apply(self.result["motif"].values).reshape(len(self.frames), -1)
         lut = motif_palette(self.names.n_types, self.names.n_subtypes)
         labels = [str(i) for i in self.result["individual"].values]
         self.strip.set_data(self.motif, lut, labels, self.frames, keep_range=keep_range)
         self.strip.set_index(self.current_index())
-        self._fill_tree()
+        if table:
+            self._fill_tree(table_stats(self.result, self.layers(), self.names))
         self._update_now()
 
     def _fps(self) -> float:
         return float(self.result.attrs.get("fps") or 0.0) if self.result is not None else 0.0
 
-    def _fill_tree(self) -> None:
+    def _fill_tree(self, stats: tuple[pd.DataFrame, pd.DataFrame]) -> None:
         names, fps = self.names, self._fps()
+        by_motif, by_type = stats
         lut = motif_palette(names.n_types, names.n_subtypes)
         unit = "s" if fps else "frames"
         self.tree.setHeaderLabels([*COLUMNS[:3], f"median ({unit})"])
         self.tree.headerItem().setToolTip(3, f"median bout duration ({unit})")
-        table = motifs_table(self.result, self.points.metadata.get("poses"), names)
-        by_motif = motif_stats(table, names, fps or None)
-        by_type = type_usage(table, names, fps or None)
-        by_motif, by_type = by_motif[by_motif["frames"] > 0], by_type[by_type["frames"] > 0]
         duration = "median_duration_s" if fps else "median_duration"
         selected = self.selected
         self.tree.blockSignals(True)
@@ -465,8 +480,63 @@ class MotifsWidget(QWidget):
                 self._fail(f"Cannot save the names file: {err}")
         for layer in self.layers():
             layer.metadata["motif_names"] = self.names
-        motif_layers.apply_motifs(self.layers(), self.result, self.names)
-        self._refresh_motifs()
+        self._refresh_motifs(table=False)  # the table is refilled by recolour()
+        self.recolour()
+
+    @property
+    def recolouring(self) -> bool:
+        """Whether the layers are being recoloured after a rename or merge."""
+        return self._recolour_worker is not None or self._recolour_steps.busy
+
+    def recolour(self) -> None:
+        """Refill the table and recolour the current recording's layers with the current
+        names, as the Encode widget colours them: the table's statistics and the layers'
+        styles are computed in a worker, then assigned one napari property per turn of the
+        event loop (0.6-0.9 s of work for 100,000 frames). Names changed meanwhile are
+        applied by one more run when this one ends."""
+        if self.recolouring:
+            self._recolour_again = True
+            return
+        self._recolour_again = False
+        layers, result = self.layers(), self.result
+        names = copy.deepcopy(self.names)  # the worker's own: later edits go in a new run
+
+        @thread_worker(ignore_errors=True)  # errors go to _recolour_failed
+        def run() -> tuple[tuple, list]:
+            with short_gil_turns():
+                stats = table_stats(result, layers, names)
+                return stats, motif_layers.motif_styles(layers, result, names)
+
+        def assign(done: tuple[tuple, list]) -> None:
+            if result is not self.result or any(
+                a is not b for a, b in zip(layers, self.layers(), strict=False)
+            ):
+                return  # another recording was chosen meanwhile
+            stats, styles = done
+            self._fill_tree(stats)
+            # the text is the motif_label feature: setting the features refreshes it
+            steps = motif_layers.apply_steps(layers, result, names, text=False, styles=styles)
+            self._recolour_steps.start(steps, self._recoloured, self._recolour_failed)
+
+        self._recolour_worker = run()
+        self._recolour_worker.returned.connect(assign)
+        self._recolour_worker.errored.connect(self._recolour_failed)
+        self._recolour_worker.finished.connect(self._recolour_worker_done)
+        self._recolour_worker.start()
+
+    def _recolour_worker_done(self) -> None:
+        self._recolour_worker = None
+        if not self._recolour_steps.busy:  # no steps (failed or recording changed)
+            self._recoloured()
+
+    def _recoloured(self) -> None:
+        for layer in self.layers():  # the live names, not the run's copy
+            layer.metadata["motif_names"] = self.names
+        if self._recolour_again and not self.recolouring:
+            self.recolour()
+
+    def _recolour_failed(self, err: Exception) -> None:
+        self._fail(f"Recolouring the layers failed: {err}")
 
     # ------------------------------------------------------------ prototypes
 

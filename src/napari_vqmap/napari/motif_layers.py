@@ -270,7 +270,10 @@ def apply_steps(
     metadata = _motif_metadata(result, names, results_dir)
     steps: list[Callable[[], None]] = []
     for layer, (features, colours) in zip(layers, styles, strict=True):
-        steps.append(partial(_set_style, layer, features, colours, metadata))
+        # two steps: on a large keypoints layer each takes ~0.1 s (the text is rebuilt
+        # from the new features)
+        steps.append(partial(_set_features, layer, features, metadata))
+        steps.append(partial(_set_colours, layer, colours))
         if text and layer.data.ndim != 3:
             style = text_style(layer.data, layer.size if layer.size.size else 1.0)
             # hidden first: building the strings and the first draw of the new glyphs are
@@ -280,13 +283,16 @@ def apply_steps(
     return steps
 
 
-def _set_style(layer: Any, features: pd.DataFrame, colours: np.ndarray, metadata: dict) -> None:
+def _set_features(layer: Any, features: pd.DataFrame, metadata: dict) -> None:
     layer.features = features
+    layer.metadata.update(metadata)
+
+
+def _set_colours(layer: Any, colours: np.ndarray) -> None:
     if layer.data.ndim == 3:  # vectors: (n, 2, ndim)
         layer.edge_color = colours
     else:
         layer.face_color = colours
-    layer.metadata.update(metadata)
 
 
 def layer_data_with_motifs(
