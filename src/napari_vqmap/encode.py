@@ -130,20 +130,21 @@ def _encode_track(
     """
     factor = 2**model.config.n_down
     length, keep = span + 2 * context, slice(context // factor, (context + span) // factor)
+    device = regions.device  # the model's
     motifs, confs, embs = [], [], []
     for b in range(0, n_blocks, batch_size):
         starts = range(b * span, min(b + batch_size, n_blocks) * span, span)
-        xb, mb = _stack(x, starts, length), _stack(mask, starts, length)
+        xb, mb = _stack(x, starts, length, device), _stack(mask, starts, length, device)
         extra = {}
         if motion is not None:
             extra = {
-                "motion": _stack(motion[0], starts, length),
-                "motion_mask": _stack(motion[1], starts, length),
+                "motion": _stack(motion[0], starts, length, device),
+                "motion_mask": _stack(motion[1], starts, length, device),
             }
         out = model.encode(xb, mb, regions, **extra)
-        motifs.append(out["motif_idx"][:, keep].flatten())
-        confs.append(out["confidence"][:, keep].flatten())
-        embs.append(out["z"][:, keep].flatten(0, 1))
+        motifs.append(out["motif_idx"][:, keep].flatten().cpu())
+        confs.append(out["confidence"][:, keep].flatten().float().cpu())
+        embs.append(out["z"][:, keep].flatten(0, 1).float().cpu())
         if tick is not None:
             tick(len(starts))
     return tuple(
@@ -151,9 +152,10 @@ def _encode_track(
     )
 
 
-def _stack(a: np.ndarray, starts: range, length: int) -> torch.Tensor:
-    """Windows ``a[s : s + length]`` for each start, stacked: (len(starts), length, ...)."""
-    return torch.from_numpy(np.stack([a[s : s + length] for s in starts]))
+def _stack(a: np.ndarray, starts: range, length: int, device: torch.device) -> torch.Tensor:
+    """Windows ``a[s : s + length]`` for each start, stacked: (len(starts), length, ...),
+    on ``device``."""
+    return torch.from_numpy(np.stack([a[s : s + length] for s in starts])).to(device)
 
 
 def _padded(a: np.ndarray, lo: int, hi: int) -> np.ndarray:
@@ -196,7 +198,7 @@ def encode(
     poses = without_arena(poses)
     skeleton = skeleton_of(poses)
     check_skeleton(poses, skeleton, meta)
-    regions = torch.tensor(skeleton.region_ids())
+    regions = torch.tensor(skeleton.region_ids(), device=next(model.parameters()).device)
     n_time, n_ind = poses.sizes["time"], poses.sizes["individual"]
     fps = poses.attrs.get("fps") or None
     target = meta.get("fps") or config.target_fps
@@ -299,6 +301,8 @@ def encode(
 
 def add_encode_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of ``napari-vqmap encode``."""
+    from napari_vqmap.train import device_arg
+
     parser.add_argument("inputs", nargs="+", help="pose files, folders or glob patterns")
     parser.add_argument("--model", help="trained model folder (default: the bundled model)")
     parser.add_argument("--out", required=True, help="output folder")
@@ -312,6 +316,12 @@ def add_encode_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--chunk-frames", type=int, default=CHUNK_FRAMES, help="frames per chunk (memory)"
+    )
+    parser.add_argument(
+        "--device",
+        type=device_arg,
+        default="cpu",
+        help="cpu (default), cuda, cuda:N, mps or auto (CUDA, then MPS, then CPU)",
     )
     parser.add_argument(
         "--nwb", action="store_true", help="also write NWB files (poses + motif bouts)"
@@ -337,7 +347,7 @@ def run_encode(args: argparse.Namespace) -> int:
     from napari_vqmap.checkpoint import load_model
     from napari_vqmap.io import load_poses
     from napari_vqmap.results import write_results
-    from napari_vqmap.train import expand_inputs
+    from napari_vqmap.train import expand_inputs, resolve_device
 
     if args.nwb:
         from napari_vqmap.nwb_export import require_nwb
@@ -350,10 +360,15 @@ def run_encode(args: argparse.Namespace) -> int:
         from napari_vqmap.sample_data import bundled_model_dir
 
         args.model = str(bundled_model_dir())
-    model, meta = load_model(args.model)
+    model, meta = load_model(args.model, resolve_device(args.device))
     out = Path(args.out)
     check_writable(out)
-    settings = {"skeleton": args.skeleton, "fps": args.fps, "batch_size": args.batch_size}
+    settings = {
+        "skeleton": args.skeleton,
+        "fps": args.fps,
+        "batch_size": args.batch_size,
+        "device": args.device,
+    }
     for path in expand_inputs(args.inputs):
         poses = load_poses(path, fps=args.fps, skeleton=args.skeleton)
         with tqdm(desc=Path(path).name, unit="block") as bar:

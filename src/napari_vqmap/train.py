@@ -126,8 +126,7 @@ class TrainConfig:
         for name in ("min_lr_ratio", "keypoint_dropout", "dropout_max_fraction"):
             check_option("TrainConfig", name, getattr(self, name), 0, 1)
         check_option("TrainConfig", "skeleton_weighting", self.skeleton_weighting, 0, 1)
-        base, _, index = str(self.device).partition(":")
-        if base not in DEVICES or (index and not (base == "cuda" and index.isdigit())):
+        if not is_device_name(self.device):
             raise ValueError(
                 f"TrainConfig.device must be one of {', '.join(DEVICES)} (or cuda:N), "
                 f"got {self.device!r}"
@@ -449,8 +448,33 @@ def augment(
 # ---------------------------------------------------------------- devices and DDP
 
 
+def is_device_name(name: object) -> bool:
+    """Whether ``name`` is one of :data:`DEVICES` or ``cuda:N``."""
+    base, _, index = str(name).partition(":")
+    return base in DEVICES and (not index or (base == "cuda" and index.isdigit()))
+
+
+def device_arg(text: str) -> str:
+    """An argparse type for ``--device``: a device name (see :func:`is_device_name`)."""
+    if not is_device_name(text):
+        raise argparse.ArgumentTypeError(
+            f"must be one of {', '.join(DEVICES)} or cuda:N, got {text!r}"
+        )
+    return text
+
+
+def available_devices() -> list[str]:
+    """The device names that can run here: ``auto`` and ``cpu``, then ``cuda`` and ``mps``
+    when present."""
+    found = [torch.cuda.is_available(), torch.backends.mps.is_available()]
+    return ["auto", "cpu", *(d for d, ok in zip(("cuda", "mps"), found, strict=True) if ok)]
+
+
 def resolve_device(name: str = "auto") -> torch.device:
-    """``auto``: CUDA, then Apple MPS, then CPU. Under DDP on CUDA: this rank's GPU."""
+    """``auto``: CUDA, then Apple MPS, then CPU. Under DDP on CUDA: this rank's GPU.
+
+    A device that this machine or this build of torch lacks is a clear error (not torch's
+    assertion at the first tensor moved there)."""
     if name == "auto":
         if torch.cuda.is_available():
             name = "cuda"
@@ -459,9 +483,30 @@ def resolve_device(name: str = "auto") -> torch.device:
         else:
             name = "cpu"
     device = torch.device(name)
+    problem = ""
+    if device.type == "cuda" and torch.version.cuda is None:
+        problem = (
+            f"this build of torch ({torch.__version__}) has no CUDA support; install a CUDA "
+            'build (e.g. TORCH_SPEC="torch>=2.2" bash scripts/install.sh) or use cpu or auto'
+        )
+    elif device.type == "cuda" and not torch.cuda.is_available():
+        problem = "no CUDA GPU is visible to torch (check the driver and CUDA_VISIBLE_DEVICES)"
+    elif device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        problem = f"there is no GPU {device.index} ({torch.cuda.device_count()} visible)"
+    elif device.type == "mps" and not torch.backends.mps.is_available():
+        problem = "Apple MPS is not available on this machine; use cpu or auto"
+    if problem:
+        raise PoseFileError(None, f"device {name!r}: {problem}")
     if device.type == "cuda" and device.index is None and _distributed():
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     return device
+
+
+def autocast_for(device: torch.device) -> contextlib.AbstractContextManager:
+    """Mixed precision for training steps: bf16 autocast on CUDA; float32 elsewhere."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def _distributed() -> bool:
@@ -661,11 +706,7 @@ def train(
             find_unused_parameters=len(groups) > 1,  # other heads idle
             broadcast_buffers=False,  # the quantiser all-reduces its EMA statistics
         )
-    autocast = (
-        torch.autocast("cuda", dtype=torch.bfloat16)
-        if device.type == "cuda"
-        else contextlib.nullcontext()
-    )
+    autocast = autocast_for(device)
     weights = dict(zip((g.head for g in groups), codebook_weights(groups, config), strict=True))
     recon_w = {g.head: recon_weights(g, config.recon_weighting) for g in groups}
     for head, w in recon_w.items():
@@ -840,7 +881,9 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skeleton", help="skeleton preset name or YAML file for the data")
     parser.add_argument("--config", help="YAML file with model:, preprocess:, train: sections")
     parser.add_argument("--steps", type=_at_least(1), help="number of optimisation steps")
-    parser.add_argument("--device", choices=DEVICES, help="device")
+    parser.add_argument(
+        "--device", type=device_arg, help="auto (default), cpu, cuda, cuda:N or mps"
+    )
     parser.add_argument("--seed", type=_at_least(0), help="random seed")
     parser.add_argument("--fps", type=float, help="frame rate, for files that lack one")
     parser.add_argument("--resume", action="store_true", help="continue a run in --out")

@@ -14,17 +14,21 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
+from napari_vqmap import train as train_module
 from napari_vqmap.checkpoint import load_model
 from napari_vqmap.cli import main
+from napari_vqmap.encode import encode
 from napari_vqmap.io import load_poses
 from napari_vqmap.model import ModelConfig
 from napari_vqmap.preprocess import PreprocessConfig
 from napari_vqmap.train import (
     LossBalance,
     TrainConfig,
+    available_devices,
     build_groups,
     codebook_weights,
     recon_weights,
+    resolve_device,
     sample_batch,
     skeleton_probabilities,
     train,
@@ -144,6 +148,40 @@ def test_joint_training_3d_and_2d_skeletons(subtle, data_dir: Path, tmp_path: Pa
     # 1500 frames at 20 fps, 1000 at 100 fps -> 200, 750 at 30 fps -> 500
     assert windows == {"subtle": 93, "dannce_mouse22": 12, "vame6": 31}
     assert meta["inputs"][1]["sha256"].startswith("788a46d5bba5cf6f")
+
+
+def test_bf16_autocast_training_steps(subtle, data_dir: Path, tmp_path: Path, monkeypatch) -> None:
+    """The mixed-precision path that CUDA training takes (bf16 autocast), run with CPU's
+    bf16 autocast on a 3D and a 2D skeleton: no dtype mismatch in the model, quantiser or
+    loss, finite losses, a float32 checkpoint that encodes."""
+    monkeypatch.setattr(
+        train_module, "autocast_for", lambda device: torch.autocast("cpu", dtype=torch.bfloat16)
+    )
+    datasets = [subtle, load_poses(data_dir / VAME)]
+    rows = []
+    out = train(datasets, tmp_path / "bf16", _config(steps=8), progress=rows.append)
+    assert len(rows) == 8 and all(np.isfinite(r["loss"]) for r in rows)
+    assert all(w.dtype == torch.float32 for w in _weights(out).values() if w.is_floating_point())
+    model, meta = load_model(out)
+    result = encode(model, subtle.isel(time=slice(0, 300)), meta)
+    assert (result["motif"].values >= 0).all()
+
+
+def test_a_device_this_machine_lacks_is_a_clear_error(
+    data_dir: Path, tmp_path: Path, capsys
+) -> None:
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    assert available_devices()[:2] == ["auto", "cpu"] and "cuda" not in available_devices()
+    assert resolve_device("auto").type in {"cpu", "mps"}
+    with pytest.raises(PoseFileError, match="device 'cuda'.*no CUDA support"):
+        resolve_device("cuda")
+    args = [str(data_dir / VAME), "--out", str(tmp_path / "m")]
+    assert main(["train", *args, "--steps", "1", "--device", "cuda"]) == 2
+    assert main(["encode", *args, "--device", "cuda:1"]) == 2
+    err = capsys.readouterr().err
+    assert "napari-vqmap: error: device 'cuda'" in err and "device 'cuda:1'" in err
+    assert not (tmp_path / "m").exists()  # nothing written
 
 
 def test_skeletons_are_drawn_by_their_weighted_number_of_windows(subtle, data_dir: Path) -> None:

@@ -46,12 +46,11 @@ from napari_vqmap.napari._skeleton_editor import SkeletonEditor
 from napari_vqmap.napari.background import import_torch_optim, short_gil_turns
 from napari_vqmap.napari.plots import LossPlot, UsagePlot
 from napari_vqmap.napari.skeleton_edit import ANCHORS, export_model
-from napari_vqmap.train import TrainConfig, train
+from napari_vqmap.train import TrainConfig, available_devices, train
 
 if TYPE_CHECKING:
     import napari
 
-DEVICES = ("auto", "cpu", "cuda")
 PLOT_INTERVAL_MS = 1000
 
 
@@ -156,7 +155,7 @@ class TrainWidget(QWidget):
         self.steps = self._spin(1, 10_000_000, TrainConfig.steps)
         self.batch_size = self._spin(1, 4096, TrainConfig.batch_size)
         self.device = QComboBox()
-        self.device.addItems(DEVICES)
+        self.device.addItems(available_devices())  # only what this machine has
         self.seed = self._spin(0, 2**31 - 1, TrainConfig.seed)
         self.out_dir = QLineEdit(str(Path.cwd() / "vqmap-model"))
         self.browse = QPushButton("Browse…")
