@@ -324,8 +324,27 @@ def add_encode_arguments(parser: argparse.ArgumentParser) -> None:
         help="cpu (default), cuda, cuda:N, mps or auto (CUDA, then MPS, then CPU)",
     )
     parser.add_argument(
+        "--shard",
+        type=shard_arg,
+        help="I/N: encode every N-th input from the I-th (0-based), for N parallel jobs "
+        "(default under torchrun: RANK/WORLD_SIZE)",
+    )
+    parser.add_argument(
         "--nwb", action="store_true", help="also write NWB files (poses + motif bouts)"
     )
+
+
+def shard_arg(text: str) -> tuple[int, int]:
+    """An argparse type for ``--shard I/N``: (I, N) with 0 <= I < N."""
+    index, _, count = text.partition("/")
+    if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
+        raise argparse.ArgumentTypeError(f"must be I/N with 0 <= I < N, got {text!r}")
+    return int(index), int(count)
+
+
+def launched_shard() -> tuple[int, int]:
+    """(RANK, WORLD_SIZE) set by torchrun (or another launcher), else (0, 1)."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
 def check_writable(folder: Path) -> None:
@@ -369,7 +388,11 @@ def run_encode(args: argparse.Namespace) -> int:
         "batch_size": args.batch_size,
         "device": args.device,
     }
-    for path in expand_inputs(args.inputs):
+    index, count = args.shard or launched_shard()
+    paths = expand_inputs(args.inputs)[index::count]  # each parallel job its own files
+    if count > 1:
+        print(f"shard {index}/{count}: {len(paths)} file(s)")
+    for path in paths:
         poses = load_poses(path, fps=args.fps, skeleton=args.skeleton)
         with tqdm(desc=Path(path).name, unit="block") as bar:
 

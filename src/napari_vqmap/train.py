@@ -471,7 +471,8 @@ def available_devices() -> list[str]:
 
 
 def resolve_device(name: str = "auto") -> torch.device:
-    """``auto``: CUDA, then Apple MPS, then CPU. Under DDP on CUDA: this rank's GPU.
+    """``auto``: CUDA, then Apple MPS, then CPU. Under torchrun on CUDA: this process's GPU
+    (``LOCAL_RANK``).
 
     A device that this machine or this build of torch lacks is a clear error (not torch's
     assertion at the first tensor moved there)."""
@@ -497,7 +498,7 @@ def resolve_device(name: str = "auto") -> torch.device:
         problem = "Apple MPS is not available on this machine; use cpu or auto"
     if problem:
         raise PoseFileError(None, f"device {name!r}: {problem}")
-    if device.type == "cuda" and device.index is None and _distributed():
+    if device.type == "cuda" and device.index is None and _launched_world() > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     return device
 
@@ -513,6 +514,11 @@ def _distributed() -> bool:
     return torch.distributed.is_available() and torch.distributed.is_initialized()
 
 
+def _launched_world() -> int:
+    """The number of processes a launcher such as torchrun started (``WORLD_SIZE``)."""
+    return int(os.environ.get("WORLD_SIZE", 1))
+
+
 def _rank_world() -> tuple[int, int]:
     if _distributed():
         return torch.distributed.get_rank(), torch.distributed.get_world_size()
@@ -521,7 +527,7 @@ def _rank_world() -> tuple[int, int]:
 
 def setup_distributed(device: str = "auto") -> bool:
     """Join the process group torchrun describes (nccl on CUDA, gloo otherwise)."""
-    if int(os.environ.get("WORLD_SIZE", 1)) <= 1 or _distributed():
+    if _launched_world() <= 1 or _distributed():
         return _distributed()
     cuda = device in ("auto", "cuda") and torch.cuda.is_available()
     if cuda:

@@ -161,3 +161,34 @@ def test_encode_cli_uses_the_bundled_model_by_default(data_dir: Path, tmp_path: 
     assert Path(sidecar["model"]).parts[-2:] == ("data", "model")
     table = pd.read_csv(tmp_path / "cropped_video_motifs.csv")
     assert len(table) == 750 and (table["motif"] >= 0).any()
+
+
+def test_parallel_jobs_each_encode_their_share_of_the_files(
+    data_dir: Path, model_dir: Path, tmp_path: Path, monkeypatch
+) -> None:
+    """``--shard I/N`` (or torchrun's RANK/WORLD_SIZE) splits the inputs between jobs: every
+    file is encoded by exactly one job, into the same folder."""
+    files = [
+        data_dir / "vame-tests" / "cropped_video.csv",
+        data_dir / "deepof-tests" / "testDLC_csv_table.csv",
+        data_dir
+        / "deeplabcut-examples/openfield-Pranav-2018-10-30/labeled-data/m4s1"
+        / "CollectedData_Pranav.csv",
+    ]
+    base = [*map(str, files), "--model", str(model_dir), "--fps", "20", "--out", str(tmp_path)]
+    written = []
+    for shard in ("0/2", "1/2"):
+        before = set(tmp_path.glob("*_motifs.csv"))
+        assert main(["encode", *base, "--shard", shard]) == 0
+        written.append({p.name for p in set(tmp_path.glob("*_motifs.csv")) - before})
+    assert written == [
+        {"cropped_video_motifs.csv", "CollectedData_Pranav_motifs.csv"},
+        {"testDLC_csv_table_motifs.csv"},
+    ]
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setenv("WORLD_SIZE", "3")
+    out = tmp_path / "torchrun"
+    assert main(["encode", *base[:-1], str(out)]) == 0
+    assert [p.name for p in out.glob("*_motifs.csv")] == ["testDLC_csv_table_motifs.csv"]
+    with pytest.raises(SystemExit):
+        main(["encode", *base, "--shard", "2/2"])
