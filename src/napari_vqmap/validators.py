@@ -6,6 +6,7 @@ whose message names the file and what is wrong with it.
 
 from __future__ import annotations
 
+import io
 import math
 import warnings
 from collections.abc import Sequence
@@ -93,6 +94,29 @@ def check_hdf5(path: Path) -> None:
     except OSError as err:
         problem = f"not a readable HDF5 file (truncated or corrupt?): {err}"
         raise PoseFileError(path, problem) from err
+
+
+def complete_lines(path: Path, n_fields: int) -> Path | io.BytesIO:
+    """``path`` for pandas to read, or, when its last line was cut short (no line end and
+    fewer than ``n_fields`` comma-separated values: a copy or a tracker that stopped
+    mid-write), its complete lines only, with a warning: the cut line's last value may be
+    cut too, so it is left out rather than read wrong."""
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        f.seek(max(0, f.tell() - 65536))
+        tail = f.read()
+    if not tail or tail.endswith((b"\n", b"\r")):
+        return path
+    got = len(tail.rsplit(b"\n", 1)[-1].split(b","))
+    if got >= n_fields:
+        return path
+    warnings.warn(
+        f"{path}: the last line has {got} of {n_fields} values and no line end: the file "
+        "looks truncated; that line is left out",
+        stacklevel=2,
+    )
+    data = path.read_bytes()
+    return io.BytesIO(data[: data.rfind(b"\n") + 1])
 
 
 def check_array_shape(path: Path | None, arr: np.ndarray, ndims: Sequence[int], what: str) -> None:

@@ -58,3 +58,11 @@ def test_anipose_csv(anipose_csv):
 
 def test_dlc_csv_is_not_anipose(data_dir):
     assert not anipose.sniff(data_dir / "vame-tests" / "cropped_video.csv")
+
+
+def test_cut_last_line_is_left_out(anipose_csv):
+    text = anipose_csv.read_bytes()
+    anipose_csv.write_bytes(text[: text.rstrip(b"\n").rfind(b"\n") + 40])
+    with pytest.warns(UserWarning, match="looks truncated; that line is left out"):
+        ds = load_poses(anipose_csv)
+    assert ds.sizes["time"] == 5

@@ -5,6 +5,8 @@ Every failure is a :class:`PoseFileError` whose message names the file.
 
 from __future__ import annotations
 
+import warnings
+
 import h5py
 import numpy as np
 import pytest
@@ -47,8 +49,8 @@ def test_truncated_hdf5(data_dir, tmp_path, software):
     path = tmp_path / f"truncated{source.suffix}"
     blob = source.read_bytes()
     path.write_bytes(blob[: len(blob) // 2])
-    _raises(path)  # not recognised as any format
-    _raises(path, "HDF5", source_software=software)  # forced: says the HDF5 is broken
+    _raises(path, "not a readable HDF5 file (truncated or corrupt?)")
+    _raises(path, "HDF5", source_software=software)  # forced: the same
 
 
 def test_truncated_sleap_analysis(data_dir, tmp_path):
@@ -56,7 +58,37 @@ def test_truncated_sleap_analysis(data_dir, tmp_path):
     path = tmp_path / "truncated.analysis.h5"
     blob = source.read_bytes()
     path.write_bytes(blob[: len(blob) // 2])
+    _raises(path, "truncated or corrupt")
     _raises(path, "HDF5", source_software="SLEAP")
+
+
+@pytest.mark.parametrize(
+    ("source", "kwargs"),
+    [
+        ("vame-tests/cropped_video.csv", {}),  # DeepLabCut
+        ("subtle-avatar-3d/y5a5/coords/young_8301.csv", {"skeleton": "subtle"}),
+    ],
+)
+def test_csv_cut_mid_line_drops_that_line_with_a_warning(data_dir, tmp_path, source, kwargs):
+    """A csv cut in the middle of a row (a copy or a tracker that stopped mid-write): the
+    cut row is left out, with a warning naming the file, never read with cut values."""
+    source = data_dir / source
+    whole = load_poses(source, **kwargs)
+    text = source.read_bytes()
+    lines = text.splitlines(keepends=True)
+    head = 3 if "vame" in str(source) else 0  # DLC header rows
+    keep = b"".join(lines[: head + 10])
+    cut = lines[head + 10][: len(lines[head + 10]) // 2].rstrip(b"0123456789.-e")
+    path = tmp_path / source.name
+    path.write_bytes(keep + cut)
+    with pytest.warns(UserWarning, match=f"{path}: the last line has .* looks truncated"):
+        ds = load_poses(path, **kwargs)
+    assert ds.sizes["time"] == 10
+    np.testing.assert_array_equal(ds["position"].values, whole["position"].values[:10])
+    path.write_bytes(keep)  # complete lines, no line end issue: no warning
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_poses(path, **kwargs).sizes["time"] == 10
 
 
 def test_csv_without_keypoint_columns(tmp_path):

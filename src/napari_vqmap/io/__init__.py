@@ -15,7 +15,7 @@ from types import ModuleType
 import xarray as xr
 
 from napari_vqmap.skeletons import Skeleton, get_skeleton, guess_skeleton, match_skeleton
-from napari_vqmap.validators import PoseFileError, check_file, validate_poses
+from napari_vqmap.validators import PoseFileError, check_file, check_hdf5, validate_poses
 
 # (source_software name, module, file suffixes); detection tries them in this order.
 FORMATS: list[tuple[str, str, tuple[str, ...]]] = [
@@ -33,6 +33,7 @@ FORMATS: list[tuple[str, str, tuple[str, ...]]] = [
 ]
 POSE_SUFFIXES = tuple(sorted({s for _, _, sfx in FORMATS for s in sfx}))
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
+HDF5_SUFFIXES = (".h5", ".hdf5", ".slp", ".nwb")  # HDF5 containers
 
 
 def _module(name: str) -> ModuleType:
@@ -85,6 +86,8 @@ def load_poses(
             )
         source_software = detect_format(path)
         if source_software is None:
+            if path.suffix.lower() in HDF5_SUFFIXES:
+                check_hdf5(path)  # a truncated or corrupt file says so
             raise PoseFileError(path, "not a pose file in any format napari-vqmap reads")
     module = _module_for(source_software, path)
     ds = module.load(path, fps=fps, skeleton=sk)

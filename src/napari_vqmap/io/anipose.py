@@ -16,7 +16,7 @@ import pandas as pd
 import xarray as xr
 
 from napari_vqmap.skeletons import Skeleton
-from napari_vqmap.validators import PoseFileError, make_poses
+from napari_vqmap.validators import PoseFileError, complete_lines, make_poses
 
 _AXES = ("_x", "_y", "_z")
 
@@ -34,7 +34,9 @@ def sniff(path: Path) -> bool:
 def load(path: Path, fps: float | None = None, skeleton: Skeleton | None = None) -> xr.Dataset:
     """Read an Anipose 3D csv into the pose container."""
     try:
-        df = pd.read_csv(path)
+        with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+            n_fields = len(next(csv.reader(fh), []))
+        df = pd.read_csv(complete_lines(path, n_fields))
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
         raise PoseFileError(path, f"cannot parse the Anipose csv: {err}") from err
     keypoints = _keypoints([str(c) for c in df.columns])

@@ -31,7 +31,12 @@ import pandas as pd
 import xarray as xr
 
 from napari_vqmap.skeletons import Skeleton
-from napari_vqmap.validators import PoseFileError, check_hdf5, make_poses
+from napari_vqmap.validators import (
+    PoseFileError,
+    check_hdf5,
+    complete_lines,
+    make_poses,
+)
 
 HEADER_ROWS = ("scorer", "individuals", "bodyparts", "coords")
 SPACE = ("x", "y", "z")
@@ -148,7 +153,8 @@ def _read_csv(path: Path) -> pd.DataFrame:
             path, "not a DeepLabCut csv: expected header rows 'scorer', 'bodyparts', 'coords'"
         )
     try:
-        df = pd.read_csv(path, header=list(range(len(header))), index_col=0)
+        source = complete_lines(path, len(header[-1]))
+        df = pd.read_csv(source, header=list(range(len(header))), index_col=0)
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
         raise PoseFileError(path, f"cannot parse the DeepLabCut csv: {err}") from err
     if df.columns.nlevels != len(header) or df.shape[1] == 0:

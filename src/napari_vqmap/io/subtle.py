@@ -15,7 +15,7 @@ import pandas as pd
 import xarray as xr
 
 from napari_vqmap.skeletons import Skeleton, get_skeleton
-from napari_vqmap.validators import PoseFileError, make_poses
+from napari_vqmap.validators import PoseFileError, complete_lines, make_poses
 
 DEFAULT_SKELETON = "subtle"
 
@@ -66,7 +66,9 @@ def load(path: Path, fps: float | None = None, skeleton: Skeleton | None = None)
 
 def _read(path: Path) -> np.ndarray:
     try:
-        df = pd.read_csv(path, header=None)
+        with open(path, encoding="utf-8", errors="replace") as f:
+            n_fields = len(f.readline().split(","))
+        df = pd.read_csv(complete_lines(path, n_fields), header=None)
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
         raise PoseFileError(path, f"not a headerless numeric csv: {err}") from err
     bad = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
