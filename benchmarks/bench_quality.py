@@ -21,6 +21,7 @@ import os
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
@@ -401,6 +402,29 @@ def main() -> int:
             ["VQ-MAP", f"{nmi(frames[0], frames[2]):.3f}", f"{nmi(frames[0], frames[3]):.3f}"],
             ["PCA + k-means (zero-filled)", "", f"{nmi(base, base3):.3f}"],
         ],
+    )
+    print("Top-down 2D view of the held-out session (x, y only) vs its 3D encoding")
+    view_rows = []
+    for name, sign in [("x, y", 1.0), ("x, -y (image coordinates)", -1.0)]:
+        flat = test_ds.isel(space=[0, 1]).copy(deep=True)
+        flat["position"].loc[{"space": "y"}] = sign * flat["position"].sel(space="y")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # no 2D head for the SUBTLE skeleton
+            v2 = encode_frames(model, meta, flat)[:n_file]
+        ok = (v2 >= 0) & (voted >= 0)
+        view_rows.append(
+            [
+                name,
+                f"{np.mean(v2[ok] // n_sub == voted[ok] // n_sub):.3f}",
+                f"{np.mean(v2[ok] == voted[ok]):.3f}",
+                f"{nmi(v2[ok], voted[ok]):.3f}",
+                f"{nmi(v2[annotated], y):.3f}",
+                f"{len(np.unique(v2[v2 >= 0] // n_sub))} of {n_types}",
+            ]
+        )
+    _table(
+        ["2D view", "same type", "same motif", "motif NMI vs 3D", "NMI vs labels", "types used"],
+        view_rows,
     )
     if args.usage or args.usage_figure:
         if args.model is not None:
