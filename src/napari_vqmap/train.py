@@ -698,6 +698,14 @@ def train(
     groups, inputs, target_fps = build_groups(datasets, config, skeleton, fps)
     model = VQMAP(config.model, {g.head: (len(g.skeleton.keypoints), g.n_dims) for g in groups})
     model.to(device)
+    if config.steps < model.codes_set_at:
+        warnings.warn(
+            f"{out}: {config.steps} training steps end before the codebook is set (at step "
+            f"{model.codes_set_at}, after model.codebook_warmup = "
+            f"{config.model.codebook_warmup}): the motifs will mean nothing; train for more "
+            "steps or lower model.codebook_warmup",
+            stacklevel=2,
+        )
     optimizer = make_optimizer(model, config)
     meta = _meta(config, groups, inputs, target_fps, world)
     step, elapsed, history, balance = 0, 0.0, [], LossBalance()
@@ -769,7 +777,8 @@ def train(
                     step, group.head, result, model, lr, time.perf_counter() - start
                 )
                 history.append(row)
-                bar.set_postfix(loss=f"{row['loss']:.4f}", ppl=f"{row['perplexity']:.1f}")
+                ppl = row["perplexity"]
+                bar.set_postfix(loss=f"{row['loss']:.4f}", ppl="warm-up" if ppl != ppl else ppl)
                 if progress is not None:
                     codebook = model.codebook_stats()
                     progress({**row, "steps": config.steps, "codebook": codebook})
@@ -789,13 +798,14 @@ def _history_row(
     step: int, head: str, result: dict[str, torch.Tensor], model: VQMAP, lr: float, seconds: float
 ) -> dict[str, Any]:
     stats = model.codebook_stats()
+    coded = all(s["initialised"] for s in stats.values())  # nan during the codebook warm-up
     return {
         "step": step,
         "head": head,  # the skeleton of this step's batch (its loss is on that data only)
         "loss": result["loss"].item(),
         "recon": result["recon_loss"].item(),
         "commit": result["commit_loss"].item(),
-        "perplexity": result["perplexity"].item(),
+        "perplexity": result["perplexity"].item() if coded else float("nan"),
         "n_dead": sum(int(s["n_dead"]) for s in stats.values()),
         "lr": lr,
         "seconds": round(seconds, 3),

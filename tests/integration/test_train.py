@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -182,6 +183,27 @@ def test_a_device_this_machine_lacks_is_a_clear_error(
     err = capsys.readouterr().err
     assert "napari-vqmap: error: device 'cuda'" in err and "device 'cuda:1'" in err
     assert not (tmp_path / "m").exists()  # nothing written
+
+
+def test_codebook_warm_up_shows_in_the_history_and_a_too_short_run_warns(
+    subtle, tmp_path: Path
+) -> None:
+    """Perplexity is NaN in history.csv until every code is set (types after
+    codebook_warmup steps, residual subtypes after twice that), then a number; a run that
+    ends before that says so."""
+    config = _config(steps=6)
+    config.model.codebook_warmup = 2
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # 6 steps are enough: no warning
+        train([subtle], tmp_path / "m", config, progress=rows.append)
+    ppl = [r["perplexity"] for r in rows]
+    assert np.isnan(ppl[:4]).all() and np.isfinite(ppl[4:]).all() and min(ppl[4:]) >= 1
+    assert rows[-1]["codebook"]["subtype"]["initialised"]
+    history = (tmp_path / "m" / "history.csv").read_text().splitlines()
+    assert history[1].split(",")[5] == "nan" and history[-1].split(",")[5] != "nan"
+    with pytest.warns(UserWarning, match="6 training steps end before the codebook is set"):
+        train([subtle], tmp_path / "short", _config(steps=6))
 
 
 def test_skeletons_are_drawn_by_their_weighted_number_of_windows(subtle, data_dir: Path) -> None:

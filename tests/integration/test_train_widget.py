@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -46,6 +47,8 @@ def test_make_config_keeps_choices() -> None:
     config = make_config(32, 4, 6, 50, 16, "cpu", 3)
     assert (config.model.window, config.model.n_types, config.model.n_subtypes) == (32, 4, 6)
     assert (config.steps, config.batch_size, config.device, config.seed) == (50, 16, "cpu", 3)
+    assert config.model.codebook_warmup == 10  # a short run still sets its codes
+    assert make_config(32, 4, 6, 5000, 16, "cpu", 3).model.codebook_warmup == 100
     with pytest.raises(ValueError, match="divisible"):
         make_config(30, 4, 6, 50, 16, "cpu", 3)
 
@@ -74,6 +77,9 @@ def test_two_skeletons_train_and_screenshot(make_napari_viewer, data_dir, qtbot,
     assert json.loads((out / "train_state.json").read_text())["completed"] is True
     assert widget.progress_bar.value() == widget.progress_bar.maximum() == 5
     assert widget.plot.has_data() and len(widget.history) == 5
+    # a short run sets its codes early (codebook warm-up scaled to the steps)
+    assert widget.history[-1]["codebook"]["subtype"]["initialised"]
+    assert np.isfinite(widget.history[-1]["perplexity"]) and widget.usage_plot.has_data()
     assert str(out) in widget.status.text() and "saved" in widget.status.text()
     assert len(ticks) >= 3  # the event loop kept running while training
     assert widget.start_button.isEnabled() and not widget.cancel_button.isEnabled()

@@ -57,6 +57,21 @@ def test_usage_plot_bars(qtbot):
     assert ((rgb[:, 2] > 200) & (rgb[:, 0] < 100)).sum() > 500  # blue bars
 
 
+def test_usage_plot_during_the_codebook_warm_up_draws_no_bars(qtbot):
+    plot = UsagePlot()
+    qtbot.addWidget(plot)
+    plot.resize(400, 180)
+    plot.show()
+    warm = {"usage": np.ones(8) / 8, "n_dead": 0, "initialised": False, "warmup": 100}
+    plot.set_stats({"type": warm, "subtype": {**warm, "warmup": 200}})
+    rgba = _image(qtbot, plot)
+    assert not plot.has_data()
+    assert plot.axes["type"].get_title() == "types: set at step 100"
+    assert plot.axes["subtype"].get_title() == "subtypes: set at step 200"
+    rgb = rgba[rgba[..., 3] > 200][:, :3].astype(int)
+    assert ((rgb[:, 2] > 200) & (rgb[:, 0] < 100)).sum() == 0  # no blue bars
+
+
 def test_a_failing_change_is_logged_and_later_changes_draw(qtbot, caplog):
     plot = ConfusionPlot()
     qtbot.addWidget(plot)

@@ -160,13 +160,16 @@ class EMAQuantizer(nn.Module):
             perplexity=perplexity(usage),
         )
 
-    def stats(self) -> dict[str, float | int | list[float]]:
-        """EMA usage per code, number of dead codes and perplexity of the EMA usage."""
+    def stats(self) -> dict[str, float | int | bool | list[float]]:
+        """EMA usage per code, number of dead codes, perplexity of the EMA usage, whether
+        the codebook is initialised (after ``warmup`` training steps) and ``warmup``."""
         usage = self.cluster_size / self.cluster_size.sum().clamp_min(1e-12)
         return {
             "usage": usage.tolist(),
             "n_dead": int((usage < self.dead_threshold).sum()),
             "perplexity": float(perplexity(usage)),
+            "initialised": bool(self.initialised),
+            "warmup": self.warmup,
         }
 
     def _passthrough(self, z: Tensor, group: Tensor | None = None) -> QuantizerOutput:

@@ -372,6 +372,7 @@ class VQMAP(nn.Module):
             q["dead_threshold"] = config.dead_code_threshold / config.n_types
             q["n_groups"] = config.n_types
         self.subtype_q = EMAQuantizer(config.n_subtype_codes, config.code_dim, **q)
+        self.codes_set_at = int(q["warmup"]) + 1  # training steps before every code is set
         self.decoder = Decoder(config)
         if config.use_motion:
             self.motion_head = nn.Linear(config.hidden, MOTION_DIMS)

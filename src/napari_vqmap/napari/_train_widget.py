@@ -99,8 +99,15 @@ def make_config(
     device: str,
     seed: int,
 ) -> TrainConfig:
-    """A :class:`TrainConfig` from the widget's choices (other options at their defaults)."""
-    model = ModelConfig(window=window, n_types=n_types, n_subtypes=n_subtypes)
+    """A :class:`TrainConfig` from the widget's choices (other options at their defaults).
+
+    Short runs get a shorter learning-rate warm-up and codebook warm-up, so that even a
+    trial of a few steps ends with its codes set (the defaults are reached at 500 steps).
+    """
+    codebook_warmup = min(ModelConfig.codebook_warmup, max(1, steps // 5))
+    model = ModelConfig(
+        window=window, n_types=n_types, n_subtypes=n_subtypes, codebook_warmup=codebook_warmup
+    )
     return TrainConfig(
         steps=steps,
         batch_size=batch_size,

@@ -196,15 +196,23 @@ class UsagePlot(_Canvas):
 
     def set_stats(self, stats: dict[str, dict[str, Any]]) -> None:
         """Show :meth:`~napari_vqmap.model.VQMAP.codebook_stats` (``{"type": {"usage":
-        [...], "n_dead": n, ...}, "subtype": {...}}``)."""
+        [...], "n_dead": n, ...}, "subtype": {...}}``).
+
+        During the codebook warm-up (``initialised`` False) there are no codes yet: the
+        titles say so and no bars are drawn."""
         usage = {n: np.asarray(stats.get(n, {}).get("usage", []), float) for n in self.axes}
         dead = {n: int(stats.get(n, {}).get("n_dead", 0)) for n in self.axes}
+        titles = {n: f"{n}s: {dead[n]} unused" for n in self.axes}
+        for n, s in stats.items():
+            if n in self.axes and not s.get("initialised", True):
+                usage[n] = np.zeros(0)
+                titles[n] = f"{n}s: set at step {s.get('warmup', '?')}"
         self.usage = {n: u.tolist() for n, u in usage.items()}
 
         def change() -> None:
             for name, axes in self.axes.items():
                 u, n = usage[name], len(usage[name])
-                axes.set_title(f"{name}s: {dead[name]} unused", fontsize=8)
+                axes.set_title(titles[name], fontsize=8)
                 left = np.arange(n) - 0.425
                 right, zero = left + 0.85, np.zeros(n)
                 corners = [(left, zero), (left, u), (right, u), (right, zero)]
