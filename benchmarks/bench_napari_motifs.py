@@ -180,7 +180,7 @@ def bench_rename_main_thread(model_dir, poses: xr.Dataset, folder: Path) -> dict
 
 
 def bench_train_main_thread(poses_path, steps: int) -> dict[str, float]:
-    """The Train widget opens (importing what torch.optim needs, on the GUI thread), then
+    """The Train widget opens (importing torch on the GUI thread, the first time), then
     trains ``steps`` steps on the SUBTLE session in its worker, with the live plots."""
     import tempfile
 
@@ -265,7 +265,7 @@ def main() -> None:
     )
     t = bench_train_main_thread(subtle_paths()[0], args.train_steps)
     print()
-    print(f"Train widget opening (with torch.optim's imports): {t['open_s']:.2f} s")
+    print(f"Train widget opening (imports torch the first time): {t['open_s']:.2f} s")
     print("Train widget | steps | train (s) | progress rows | max gap (ms) | p99 (ms) | < 100 ms")
     print("-------------|-------|-----------|---------------|--------------|----------|---------")
     print(

@@ -38,6 +38,7 @@ from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
 from napari_vqmap import __version__
+from napari_vqmap.adamw import AdamW
 from napari_vqmap.checkpoint import read_config, save_model, saved_model_config, state_sha256
 from napari_vqmap.io import POSE_SUFFIXES, load_poses, skeleton_of, without_arena
 from napari_vqmap.io.atomic import atomic_write, atomic_write_text
@@ -551,8 +552,9 @@ def lr_at(step: int, config: TrainConfig) -> float:
     return config.lr * ratio
 
 
-def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.AdamW:
-    """AdamW with weight decay on matrices only (not on biases, norms or embeddings' rows)."""
+def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> AdamW:
+    """AdamW with weight decay on matrices only (not on biases, norms or embeddings' rows);
+    :mod:`napari_vqmap.adamw` says why not ``torch.optim``'s."""
     params = [p for p in model.parameters() if p.requires_grad]
     decay = [p for p in params if p.ndim >= 2]
     rest = [p for p in params if p.ndim < 2]
@@ -560,7 +562,7 @@ def make_optimizer(model: torch.nn.Module, config: TrainConfig) -> torch.optim.A
         {"params": decay, "weight_decay": config.weight_decay},
         {"params": rest, "weight_decay": 0.0},
     ]
-    return torch.optim.AdamW(groups, lr=config.lr)
+    return AdamW(groups, lr=config.lr)
 
 
 # ---------------------------------------------------------------- checkpoints
@@ -585,7 +587,7 @@ def _set_rng_state(state: dict[str, Any]) -> None:
 
 def save_train_state(
     out: Path,
-    optimizer: torch.optim.Optimizer,
+    optimizer: AdamW,
     step: int,
     elapsed: float,
     done: bool,
@@ -615,7 +617,7 @@ def save_train_state(
     atomic_write_text(out / STATE_JSON, json.dumps(state, indent=1))
 
 
-def load_train_state(out: Path, optimizer: torch.optim.Optimizer) -> dict[str, Any]:
+def load_train_state(out: Path, optimizer: AdamW) -> dict[str, Any]:
     """Restore the optimizer and RNG from ``out``; returns the JSON state."""
     json_path, tensor_path = out / STATE_JSON, out / STATE_TENSORS
     for path in (json_path, tensor_path):
@@ -857,7 +859,7 @@ def _check_resume(out: Path, config: TrainConfig) -> None:
 
 
 def _resume(
-    out: Path, model: VQMAP, optimizer: torch.optim.Optimizer, meta: dict, device: torch.device
+    out: Path, model: VQMAP, optimizer: AdamW, meta: dict, device: torch.device
 ) -> tuple[int, float, list[dict[str, Any]], LossBalance]:
     saved = read_config(out)
     if set(saved["heads"]) != set(meta["heads"]):

@@ -10,7 +10,6 @@ import pytest
 from napari_vqmap.napari.background import (
     GIL_TURN_S,
     StepRunner,
-    import_torch_optim,
     short_gil_turns,
 )
 
@@ -44,13 +43,6 @@ def test_short_gil_turns_restores_after_an_error():
     except KeyError:
         pass
     assert sys.getswitchinterval() == before
-
-
-def test_import_torch_optim_imports_on_the_calling_thread():
-    threads = set(threading.enumerate())
-    import_torch_optim()
-    assert "torch._dynamo" in sys.modules
-    assert set(threading.enumerate()) == threads  # no thread was started for it
 
 
 def test_step_runner_runs_one_step_per_event_loop_turn(qtbot):

@@ -43,7 +43,7 @@ from napari_vqmap.io import load_poses, skeleton_of
 from napari_vqmap.model import ModelConfig
 from napari_vqmap.napari._pose_layer_list import PoseLayerList
 from napari_vqmap.napari._skeleton_editor import SkeletonEditor
-from napari_vqmap.napari.background import import_torch_optim, short_gil_turns
+from napari_vqmap.napari.background import short_gil_turns
 from napari_vqmap.napari.plots import LossPlot, UsagePlot
 from napari_vqmap.napari.skeleton_edit import ANCHORS, export_model
 from napari_vqmap.train import TrainConfig, available_devices, train
@@ -229,7 +229,6 @@ class TrainWidget(QWidget):
         for event in ("inserted", "removed"):
             getattr(self.viewer.layers.events, event).connect(self.refresh_layers)
         self.refresh_layers()
-        import_torch_optim()
 
     @staticmethod
     def _spin(low: int, high: int, value: int, step: int = 1) -> QSpinBox:

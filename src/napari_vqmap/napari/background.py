@@ -6,8 +6,7 @@ the GIL back. Qt calls into Python for many events (napari overrides event handl
 Python), so a busy worker stalled the viewer for about 100 ms per repaint.
 :func:`short_gil_turns` shortens the interval to 0.2 ms while such work runs (measured in
 ``benchmarks/bench_napari_motifs.py``: gaps while training with the live plots fell from
-~100 ms at 1 ms to ~25 ms); :func:`import_torch_optim` moves a slow first-use import of
-``torch.optim`` out of the training worker. :class:`StepRunner` runs GUI-thread work that
+~100 ms at 1 ms to ~25 ms). :class:`StepRunner` runs GUI-thread work that
 must touch napari layers (setting a property of a large layer and its redraw) one step per
 turn of Qt's event loop, so the viewer paints and answers between steps.
 """
@@ -55,19 +54,6 @@ def short_gil_turns() -> Iterator[None]:
             _users -= 1
             if _users == 0:
                 sys.setswitchinterval(_saved_interval)
-
-
-def import_torch_optim() -> None:
-    """Import what ``torch.optim`` imports when the first optimizer is made.
-
-    That is ``torch._dynamo`` (1-2 s). Done in the training worker, unpacking its and
-    sympy's large compiled modules held the GIL for 0.1-0.3 s at a time (whatever the
-    switch interval) just as training began. It also registers custom operators, which
-    torch does not support doing from several threads (pytorch/pytorch#128535): imported
-    in a background thread it failed once in nine runs here. So the Train widget calls this
-    on the GUI thread when it opens.
-    """
-    import torch._dynamo  # noqa: F401
 
 
 class StepRunner(QObject):
