@@ -202,6 +202,13 @@ def encode(
     n_time, n_ind = poses.sizes["time"], poses.sizes["individual"]
     fps = poses.attrs.get("fps") or None
     target = meta.get("fps") or config.target_fps
+    if not fps and target:
+        warnings.warn(
+            f"{poses.attrs.get('source_file') or 'poses'}: no frame rate, so encoded as if "
+            f"recorded at the model's {float(target):g} fps; if it was not, give its rate "
+            "(--fps, or fps= in load_poses): a motif spans a fixed time",
+            stacklevel=2,
+        )
     resampled = bool(fps and target and not np.isclose(fps, target))
     ratio = fps / target if resampled else 1.0  # file frames per model frame
     n_res = max(1, int(np.floor((n_time - 1) * target / fps)) + 1) if resampled else n_time

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -192,3 +193,16 @@ def test_parallel_jobs_each_encode_their_share_of_the_files(
     assert [p.name for p in out.glob("*_motifs.csv")] == ["testDLC_csv_table_motifs.csv"]
     with pytest.raises(SystemExit):
         main(["encode", *base, "--shard", "2/2"])
+
+
+def test_a_recording_without_frame_rate_warns_that_the_model_rate_is_assumed(
+    data_dir: Path, model_dir: Path
+) -> None:
+    model, meta = load_model(model_dir)
+    ds = load_poses(data_dir / SUBTLE, skeleton="subtle").isel(time=slice(0, 300))
+    assert not ds.attrs.get("fps")
+    with pytest.warns(UserWarning, match="young_8301.csv: no frame rate, so encoded as if"):
+        encode(model, ds, meta)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        encode(model, ds.assign_attrs(fps=20.0), meta)
