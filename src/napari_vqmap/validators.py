@@ -96,12 +96,13 @@ def check_hdf5(path: Path) -> None:
         raise PoseFileError(path, problem) from err
 
 
-def complete_lines(path: Path, n_fields: int) -> Path | io.BytesIO:
+def complete_lines(path: Path) -> Path | io.BytesIO:
     """``path`` for pandas to read, or, when its last line was cut short (no line end and
-    fewer than ``n_fields`` comma-separated values: a copy or a tracker that stopped
+    fewer comma-separated values than the first line: a copy or a tracker that stopped
     mid-write), its complete lines only, with a warning: the cut line's last value may be
     cut too, so it is left out rather than read wrong."""
     with open(path, "rb") as f:
+        n_fields = len(f.readline().split(b","))
         f.seek(0, 2)
         f.seek(max(0, f.tell() - 65536))
         tail = f.read()

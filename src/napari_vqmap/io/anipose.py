@@ -34,9 +34,7 @@ def sniff(path: Path) -> bool:
 def load(path: Path, fps: float | None = None, skeleton: Skeleton | None = None) -> xr.Dataset:
     """Read an Anipose 3D csv into the pose container."""
     try:
-        with open(path, newline="", encoding="utf-8", errors="replace") as fh:
-            n_fields = len(next(csv.reader(fh), []))
-        df = pd.read_csv(complete_lines(path, n_fields))
+        df = pd.read_csv(complete_lines(path))
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
         raise PoseFileError(path, f"cannot parse the Anipose csv: {err}") from err
     keypoints = _keypoints([str(c) for c in df.columns])

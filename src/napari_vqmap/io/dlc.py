@@ -153,8 +153,7 @@ def _read_csv(path: Path) -> pd.DataFrame:
             path, "not a DeepLabCut csv: expected header rows 'scorer', 'bodyparts', 'coords'"
         )
     try:
-        source = complete_lines(path, len(header[-1]))
-        df = pd.read_csv(source, header=list(range(len(header))), index_col=0)
+        df = pd.read_csv(complete_lines(path), header=list(range(len(header))), index_col=0)
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
         raise PoseFileError(path, f"cannot parse the DeepLabCut csv: {err}") from err
     if df.columns.nlevels != len(header) or df.shape[1] == 0:

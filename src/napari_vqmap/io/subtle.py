@@ -66,9 +66,7 @@ def load(path: Path, fps: float | None = None, skeleton: Skeleton | None = None)
 
 def _read(path: Path) -> np.ndarray:
     try:
-        with open(path, encoding="utf-8", errors="replace") as f:
-            n_fields = len(f.readline().split(","))
-        df = pd.read_csv(complete_lines(path, n_fields), header=None)
+        df = pd.read_csv(complete_lines(path), header=None)
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
         raise PoseFileError(path, f"not a headerless numeric csv: {err}") from err
     bad = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
