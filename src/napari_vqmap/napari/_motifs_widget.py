@@ -514,8 +514,9 @@ class MotifsWidget(QWidget):
                 return  # another recording was chosen meanwhile
             stats, styles = done
             self._fill_tree(stats)
-            # the text is the motif_label feature: setting the features refreshes it
-            steps = motif_layers.apply_steps(layers, result, names, text=False, styles=styles)
+            # the layers keep the live names; the text is the motif_label feature, which
+            # setting the features refreshes
+            steps = motif_layers.apply_steps(layers, result, self.names, text=False, styles=styles)
             self._recolour_steps.start(steps, self._recoloured, self._recolour_failed)
 
         self._recolour_worker = run()
@@ -530,8 +531,6 @@ class MotifsWidget(QWidget):
             self._recoloured()
 
     def _recoloured(self) -> None:
-        for layer in self.layers():  # the live names, not the run's copy
-            layer.metadata["motif_names"] = self.names
         if self._recolour_again and not self.recolouring:
             self.recolour()
 

@@ -25,10 +25,6 @@ GIL_TURN_S = 0.0002
 STEP_DELAY_MS = 5
 
 
-def _nothing(*args: object) -> None:
-    return None
-
-
 _lock = threading.Lock()
 _users = 0
 _saved_interval = sys.getswitchinterval()
@@ -54,6 +50,10 @@ def short_gil_turns() -> Iterator[None]:
             _users -= 1
             if _users == 0:
                 sys.setswitchinterval(_saved_interval)
+
+
+def _nothing(*args: object) -> None:
+    return None
 
 
 class StepRunner(QObject):
