@@ -349,11 +349,6 @@ def shard_arg(text: str) -> tuple[int, int]:
     return int(index), int(count)
 
 
-def launched_shard() -> tuple[int, int]:
-    """(RANK, WORLD_SIZE) set by torchrun (or another launcher), else (0, 1)."""
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
-
-
 def check_writable(folder: Path) -> None:
     """Create ``folder`` if needed and check a file can be written in it."""
     try:
@@ -373,7 +368,7 @@ def run_encode(args: argparse.Namespace) -> int:
     from napari_vqmap.checkpoint import load_model
     from napari_vqmap.io import load_poses
     from napari_vqmap.results import write_results
-    from napari_vqmap.train import expand_inputs, resolve_device
+    from napari_vqmap.train import expand_inputs, launched_rank_world, resolve_device
 
     if args.nwb:
         from napari_vqmap.nwb_export import require_nwb
@@ -395,7 +390,7 @@ def run_encode(args: argparse.Namespace) -> int:
         "batch_size": args.batch_size,
         "device": args.device,
     }
-    index, count = args.shard or launched_shard()
+    index, count = args.shard or launched_rank_world()
     paths = expand_inputs(args.inputs)[index::count]  # each parallel job its own files
     if count > 1:
         print(f"shard {index}/{count}: {len(paths)} file(s)")

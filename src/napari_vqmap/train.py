@@ -499,7 +499,7 @@ def resolve_device(name: str = "auto") -> torch.device:
         problem = "Apple MPS is not available on this machine; use cpu or auto"
     if problem:
         raise PoseFileError(None, f"device {name!r}: {problem}")
-    if device.type == "cuda" and device.index is None and _launched_world() > 1:
+    if device.type == "cuda" and device.index is None and launched_rank_world()[1] > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     return device
 
@@ -515,9 +515,9 @@ def _distributed() -> bool:
     return torch.distributed.is_available() and torch.distributed.is_initialized()
 
 
-def _launched_world() -> int:
-    """The number of processes a launcher such as torchrun started (``WORLD_SIZE``)."""
-    return int(os.environ.get("WORLD_SIZE", 1))
+def launched_rank_world() -> tuple[int, int]:
+    """``(RANK, WORLD_SIZE)`` set by a launcher such as torchrun, else ``(0, 1)``."""
+    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
 
 
 def _rank_world() -> tuple[int, int]:
@@ -528,7 +528,7 @@ def _rank_world() -> tuple[int, int]:
 
 def setup_distributed(device: str = "auto") -> bool:
     """Join the process group torchrun describes (nccl on CUDA, gloo otherwise)."""
-    if _launched_world() <= 1 or _distributed():
+    if launched_rank_world()[1] <= 1 or _distributed():
         return _distributed()
     cuda = device in ("auto", "cuda") and torch.cuda.is_available()
     if cuda:
