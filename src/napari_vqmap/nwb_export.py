@@ -14,6 +14,8 @@ from pathlib import Path
 import numpy as np
 import xarray as xr
 
+from napari_vqmap.io import import_movement
+
 INSTALL_HINT = 'NWB export needs pynwb and ndx-pose: pip install "napari-vqmap[nwb]"'
 
 
@@ -27,6 +29,7 @@ def require_nwb() -> None:
 
 
 def _movement_poses(poses: xr.Dataset) -> xr.Dataset:
+    import_movement()
     from movement.io import load_poses
 
     pos = poses["position"].transpose("time", "space", "keypoint", "individual").values
@@ -54,6 +57,7 @@ def nwb_writers(
 ) -> list[tuple[str, Callable[[Path], None]]]:
     """(path, writer) per individual; ``names`` holds the motif name per (time, individual)."""
     require_nwb()
+    import_movement()
     from movement.io import save_poses
     from pynwb import NWBHDF5IO, TimeSeries
     from pynwb.epoch import TimeIntervals

@@ -58,3 +58,25 @@ def test_saved_file_is_a_movement_poses_dataset(data_dir, tmp_path):
     with xr.open_dataset(save_poses(ds, tmp_path / "clip.nc")) as raw:
         ValidPosesInputs.validate(raw)
         assert set(ValidPosesInputs.DIM_NAMES) <= set(raw["position"].dims)
+
+
+def test_saving_results_keeps_how_warnings_are_shown(tmp_path) -> None:
+    """movement's first import points warnings.showwarning at its logger; ours keeps it, so
+    the CLI's later warnings still print as one plain line."""
+    import subprocess
+    import sys
+
+    code = (
+        "import warnings\n"
+        "import numpy as np\n"
+        "from napari_vqmap.validators import make_poses\n"
+        "from napari_vqmap.io import save_poses\n"
+        "shown = warnings.showwarning\n"
+        "pos = np.zeros((5, 2, 2, 1), np.float32)\n"
+        f"save_poses(make_poses(pos, ['a', 'b'], fps=10), {str(tmp_path / 'p.nc')!r})\n"
+        "import sys; assert 'movement' in sys.modules\n"
+        "print(warnings.showwarning is shown)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().splitlines()[-1] == "True"

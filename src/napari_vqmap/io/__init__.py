@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import warnings
 from pathlib import Path
 from types import ModuleType
 
@@ -34,6 +35,17 @@ FORMATS: list[tuple[str, str, tuple[str, ...]]] = [
 POSE_SUFFIXES = tuple(sorted({s for _, _, sfx in FORMATS for s in sfx}))
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 HDF5_SUFFIXES = (".h5", ".hdf5", ".slp", ".nwb")  # HDF5 containers
+
+
+def import_movement() -> None:
+    """Import movement, keeping how Python shows warnings: its first import points
+    ``warnings.showwarning`` at its own logger, so every later warning of a command (ours
+    included) printed in loguru's format with a source line. Call it before importing from
+    movement."""
+    shown = warnings.showwarning
+    import movement  # noqa: F401
+
+    warnings.showwarning = shown
 
 
 def _module(name: str) -> ModuleType:

@@ -76,7 +76,10 @@ def load(path: Path, fps: float | None = None, skeleton=None) -> xr.Dataset:
 def movement_dims() -> dict[str, str]:
     """Our dim name -> the installed movement's (plural in movement <= 0.15); identity when
     movement is not importable."""
+    from napari_vqmap.io import import_movement
+
     try:
+        import_movement()
         from movement.validators.datasets import ValidPosesInputs
 
         names = set(ValidPosesInputs.DIM_NAMES)
