@@ -210,7 +210,17 @@ def test_apply_steps_one_napari_property_each(poses: xr.Dataset) -> None:
 
     skeleton2, points2 = make_layers(poses)
     ml.apply_motifs([skeleton2, points2], result)
+    skeleton3, points3 = make_layers(poses)
     np.testing.assert_allclose(points.face_color, points2.face_color)
     np.testing.assert_allclose(skeleton.edge_color, skeleton2.edge_color)
     assert points.metadata["motifs"] is skeleton.metadata["motifs"] is result
-    assert len(ml.apply_steps([skeleton, points], result, text=False)) == 4
+    assert len(ml.apply_steps([skeleton3, points3], result, text=False)) == 4
+    # Without text, names already shown are updated (one more step), e.g. after a rename.
+    names = MotifNames(N_TYPES, N_SUB)
+    motif = int(points.features["motif"][labelled])
+    names.rename(motif, "grooming bout")
+    steps = ml.apply_steps([skeleton, points], result, names, text=False)
+    assert len(steps) == 5
+    for step in steps:
+        step()
+    assert points.text.values[labelled] == "grooming bout" and points.text.visible

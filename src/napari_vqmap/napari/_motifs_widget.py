@@ -514,8 +514,7 @@ class MotifsWidget(QWidget):
                 return  # another recording was chosen meanwhile
             stats, styles = done
             self._fill_tree(stats)
-            # the layers keep the live names; the text is the motif_label feature, which
-            # setting the features refreshes
+            # the layers keep the live names; names shown as text are updated
             steps = motif_layers.apply_steps(layers, result, self.names, text=False, styles=styles)
             self._recolour_steps.start(steps, self._recoloured, self._recolour_failed)
 

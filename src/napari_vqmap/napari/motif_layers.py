@@ -18,7 +18,10 @@ Contract (the Encode and Motifs widgets and the reader code against it)
   sets the features ``motif`` (merges applied), ``motif_type``, ``motif_subtype``,
   ``motif_name`` and ``motif_confidence``. The keypoints layer also gets ``motif_label``:
   the motif name on one keypoint per animal and frame (the top-most one), empty elsewhere,
-  shown as the layer's text, so the current motif's name follows each animal. Arena
+  shown as the layer's text, so the current motif's name follows each animal. The text
+  holds these strings as a manual array (``metadata["motif_text"]`` is then True), built
+  off the GUI thread: napari would otherwise turn the feature into strings on every
+  change of the features (about 0.2 s for 900,000 points). Arena
   points (fixed in the scene, e.g. maze corners) stay light grey and never carry the
   name. Call it
   again after renaming or merging in the names to refresh colours and names.
@@ -36,7 +39,7 @@ import json
 from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -53,11 +56,31 @@ TEXT = {"string": LABEL, "size": 12, "color": "white", "anchor": "center"}
 LABEL_OFFSET = 6  # label drawn this many point sizes above the top-most keypoint
 
 
-def text_style(data: np.ndarray, point_size: float) -> dict[str, Any]:
-    """The keypoints layer's text: the ``motif_label`` feature, centred above the animal."""
+class LayerStyle(NamedTuple):
+    """What :func:`apply_motifs` sets on one layer: its features, colours and (keypoints
+    layers) the text strings, the ``motif_label`` feature as a string array."""
+
+    features: pd.DataFrame
+    colours: np.ndarray
+    labels: np.ndarray | None = None
+
+
+def text_style(data: np.ndarray, point_size: float, labels: np.ndarray) -> dict[str, Any]:
+    """The keypoints layer's text: ``labels`` (one string per point), centred above the
+    animal."""
     translation = np.zeros(data.shape[1])
     translation[-2] = -LABEL_OFFSET * float(np.mean(point_size))
-    return {**TEXT, "translation": translation}
+    return {**TEXT, "string": _strings(labels), "translation": translation}
+
+
+def _strings(labels: np.ndarray) -> dict[str, Any]:
+    return {"array": labels, "default": ""}
+
+
+def label_strings(features: pd.DataFrame) -> np.ndarray:
+    """The ``motif_label`` feature (categorical) as a numpy string array."""
+    label = features[LABEL].array
+    return np.asarray(label.categories, dtype=str)[np.asarray(label.codes)]
 
 
 def _frame_values(poses: xr.Dataset | None, n_time: int) -> np.ndarray:
@@ -173,9 +196,10 @@ def styled_points(
     poses: xr.Dataset | None,
     result: xr.Dataset,
     names: MotifNames,
-) -> tuple[pd.DataFrame, np.ndarray]:
-    """Features (old plus motif columns and ``motif_label``) and face colours for points.
-    Arena points (fixed in the scene) keep their own colour and never carry the label."""
+) -> LayerStyle:
+    """Features (old plus motif columns and ``motif_label``), face colours and label
+    strings for points. Arena points (fixed in the scene) keep their own colour and never
+    carry the label."""
     t_idx, i_idx = row_index(data[:, 0], features["individual"], poses, result)
     new, colours = row_motif_features(t_idx, i_idx, result, names)
     arena = np.zeros(len(data), bool)
@@ -187,7 +211,7 @@ def styled_points(
     empty = list(name.categories).index("")
     codes = np.where(label_rows(data, on_body, i_idx), name.codes, empty)
     new[LABEL] = pd.Categorical.from_codes(codes, categories=name.categories)
-    return _merge_features(features, new), colours
+    return LayerStyle(_merge_features(features, new), colours, label_strings(new))
 
 
 def styled_vectors(
@@ -196,11 +220,11 @@ def styled_vectors(
     poses: xr.Dataset | None,
     result: xr.Dataset,
     names: MotifNames,
-) -> tuple[pd.DataFrame, np.ndarray]:
+) -> LayerStyle:
     """Features (old plus motif columns) and edge colours for skeleton vectors."""
     t_idx, i_idx = row_index(data[:, 0, 0], features["individual"], poses, result)
     new, colours = row_motif_features(t_idx, i_idx, result, names)
-    return _merge_features(features, new), colours
+    return LayerStyle(_merge_features(features, new), colours)
 
 
 def _motif_metadata(
@@ -214,8 +238,8 @@ def _motif_metadata(
 
 def motif_styles(
     layers: Sequence[Any], result: xr.Dataset, names: MotifNames
-) -> list[tuple[pd.DataFrame, np.ndarray]]:
-    """(features, colours) for each layer (``None`` entries skipped): plain array work that
+) -> list[LayerStyle]:
+    """The style of each layer (``None`` entries skipped): plain array work that
     only reads the layers, so it can run off the GUI thread."""
     out = []
     for layer in (la for la in layers if la is not None):
@@ -230,7 +254,7 @@ def apply_motifs(
     names: MotifNames | None = None,
     results_dir: str | None = None,
     text: bool = True,
-    styles: list[tuple[pd.DataFrame, np.ndarray]] | None = None,
+    styles: list[LayerStyle] | None = None,
 ) -> None:
     """Colour a file's pose layers (``[skeleton, points]``, ``None`` entries skipped) by
     motif and set the motif features and metadata (see the module docstring).
@@ -239,7 +263,8 @@ def apply_motifs(
     thread, so the GUI thread only assigns them).
 
     ``names`` defaults to the layers' current names, else default names for the codebook.
-    ``text`` shows the motif name next to each animal on the keypoints layer.
+    ``text`` shows the motif name next to each animal on the keypoints layer; without it,
+    names already shown there are updated.
     """
     for step in apply_steps(layers, result, names, results_dir, text, styles):
         step()
@@ -251,7 +276,7 @@ def apply_steps(
     names: MotifNames | None = None,
     results_dir: str | None = None,
     text: bool = True,
-    styles: list[tuple[pd.DataFrame, np.ndarray]] | None = None,
+    styles: list[LayerStyle] | None = None,
 ) -> list[Callable[[], None]]:
     """:func:`apply_motifs` as steps to run in order: each layer's features, colours and
     metadata, then the keypoints layer's text (built hidden, then shown: the first draw of new
@@ -269,23 +294,30 @@ def apply_steps(
     styles = styles or motif_styles(layers, result, names)
     metadata = _motif_metadata(result, names, results_dir)
     steps: list[Callable[[], None]] = []
-    for layer, (features, colours) in zip(layers, styles, strict=True):
-        # two steps: on a large keypoints layer each takes ~0.1 s (the text is rebuilt
-        # from the new features)
+    for layer, (features, colours, labels) in zip(layers, styles, strict=True):
         steps.append(partial(_set_features, layer, features, metadata))
         steps.append(partial(_set_colours, layer, colours))
-        if text and layer.data.ndim != 3:
-            style = text_style(layer.data, layer.size if layer.size.size else 1.0)
-            # hidden first: building the strings and the first draw of the new glyphs are
+        if labels is None:
+            continue
+        if text:
+            style = text_style(layer.data, layer.size if layer.size.size else 1.0, labels)
+            # hidden first: setting the strings and the first draw of the new glyphs are
             # then two turns of the event loop, not one
-            steps.append(partial(setattr, layer, "text", {**style, "visible": False}))
+            steps.append(partial(_set_text, layer, {**style, "visible": False}))
             steps.append(partial(setattr, layer.text, "visible", True))
+        elif layer.metadata.get("motif_text"):
+            steps.append(partial(setattr, layer.text, "string", _strings(labels)))
     return steps
 
 
 def _set_features(layer: Any, features: pd.DataFrame, metadata: dict) -> None:
     layer.features = features
     layer.metadata.update(metadata)
+
+
+def _set_text(layer: Any, text: dict[str, Any]) -> None:
+    layer.text = text
+    layer.metadata["motif_text"] = True
 
 
 def _set_colours(layer: Any, colours: np.ndarray) -> None:
@@ -307,18 +339,19 @@ def layer_data_with_motifs(
     for data, meta, kind in layer_data:
         meta = dict(meta)
         poses = meta.get("metadata", {}).get("poses")
+        extra: dict[str, Any] = {}
         if kind == "vectors":
-            meta["features"], meta["edge_color"] = styled_vectors(
-                data, meta["features"], poses, result, names
-            )
+            style = styled_vectors(data, meta["features"], poses, result, names)
+            meta["features"], meta["edge_color"] = style.features, style.colours
         elif kind == "points":
-            meta["features"], meta["face_color"] = styled_points(
-                data, meta["features"], poses, result, names
-            )
-            meta["text"] = text_style(data, meta.get("size", 1.0))
+            style = styled_points(data, meta["features"], poses, result, names)
+            meta["features"], meta["face_color"] = style.features, style.colours
+            meta["text"] = text_style(data, meta.get("size", 1.0), style.labels)
+            extra["motif_text"] = True
         meta["metadata"] = {
             **meta.get("metadata", {}),
             **_motif_metadata(result, names, results_dir),
+            **extra,
         }
         out.append((data, meta, kind))
     return out
