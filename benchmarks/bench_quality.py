@@ -211,7 +211,7 @@ def main() -> int:
     import pandas as pd
     import torch
 
-    from napari_vqmap.checkpoint import load_model
+    from napari_vqmap.checkpoint import load_model, saved_preprocess_config
     from napari_vqmap.evaluate import ari, nmi
     from napari_vqmap.io import load_poses
     from napari_vqmap.preprocess import PreprocessConfig, preprocess
@@ -268,7 +268,7 @@ def main() -> int:
     file_span = max(1, round(span * 20 / model_fps))
 
     test_ds = load_poses(test_file, skeleton="subtle", fps=20)
-    model_pre = PreprocessConfig.from_dict(meta.get("preprocess", {}))
+    model_pre = saved_preprocess_config(meta)
     rec = preprocess(test_ds, skel, model_pre, target_fps=model_fps)
     starts, x, mask = windows_of(rec, window)
     n_kp = x.shape[2]
@@ -403,9 +403,10 @@ def main() -> int:
             ["PCA + k-means (zero-filled)", "", f"{nmi(base, base3):.3f}"],
         ],
     )
-    print("Top-down 2D view of the held-out session (x, y only) vs its 3D encoding")
+    print("Top-down 2D view of the held-out session vs its 3D encoding")
     view_rows = []
-    for name, sign in [("x, y", 1.0), ("x, -y (image coordinates)", -1.0)]:
+    views = [("camera above: x, -y (image coordinates)", -1.0), ("mirrored: x, y", 1.0)]
+    for name, sign in views:
         flat = test_ds.isel(space=[0, 1]).copy(deep=True)
         flat["position"].loc[{"space": "y"}] = sign * flat["position"].sel(space="y")
         with warnings.catch_warnings():

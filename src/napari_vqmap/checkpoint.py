@@ -17,6 +17,7 @@ from safetensors.torch import load_file, save_file
 
 from napari_vqmap.io.atomic import atomic_write, atomic_write_text
 from napari_vqmap.model import VQMAP, ModelConfig
+from napari_vqmap.preprocess import PreprocessConfig
 from napari_vqmap.validators import PoseFileError
 
 FORMAT = "napari-vqmap-model"
@@ -78,14 +79,24 @@ def read_config(model_dir: str | Path) -> dict[str, Any]:
 
 # Model options added after models were first saved, with the value an older folder meant:
 # before residual subtypes the latent was split in two, before per-type subtypes the
-# subtype codes were shared by all types.
-LEGACY_MODEL_OPTIONS = {"residual": False, "subtypes_per_type": False}
+# subtype codes were shared by all types, before the 2D lift 2D input was read as 2D.
+LEGACY_MODEL_OPTIONS = {"residual": False, "subtypes_per_type": False, "lift_2d": False}
 
 
 def saved_model_config(meta: dict) -> dict:
     """A model folder's ``model`` config section, with options it predates filled in as
     they were when it was written (:data:`LEGACY_MODEL_OPTIONS`)."""
     return {**LEGACY_MODEL_OPTIONS, **meta["model"]}
+
+
+# Preprocessing options added later, with the value an older folder meant: 2D data were
+# aligned in image coordinates (y down), unflipped.
+LEGACY_PREPROCESS_OPTIONS = {"flip_2d_y": False}
+
+
+def saved_preprocess_config(meta: dict) -> PreprocessConfig:
+    """A model folder's preprocessing, with options it predates as they were then."""
+    return PreprocessConfig.from_dict({**LEGACY_PREPROCESS_OPTIONS, **meta.get("preprocess", {})})
 
 
 def load_model(model_dir: str | Path, device: str | torch.device = "cpu") -> tuple[VQMAP, dict]:
@@ -115,11 +126,19 @@ def load_model(model_dir: str | Path, device: str | torch.device = "cpu") -> tup
 
 
 def head_for(meta: dict[str, Any], keypoints: Sequence[str], n_dims: int) -> str | None:
-    """The model head trained on this skeleton (same keypoints in the same order and the same
-    number of dimensions), or None. ``meta`` is the model's config (from :func:`load_model`)."""
+    """The model head trained on this skeleton (the same keypoints, in the same order if a
+    head has them so, else in any order, and the same number of dimensions), or None.
+    ``meta`` is the model's config (from :func:`load_model`). Files of one tracker project
+    often list the same keypoints in another order; the head's own order then applies to
+    what it decodes."""
     keypoints = [str(k) for k in keypoints]
-    for name, head in meta.get("heads", {}).items():
-        same = [str(k) for k in head["skeleton"]["keypoints"]] == keypoints
-        if same and int(head["n_dims"]) == n_dims:
-            return name
+    same_dims = {
+        name: [str(k) for k in head["skeleton"]["keypoints"]]
+        for name, head in meta.get("heads", {}).items()
+        if int(head["n_dims"]) == n_dims
+    }
+    for same in (lambda kps: kps == keypoints, lambda kps: sorted(kps) == sorted(keypoints)):
+        found = [name for name, kps in same_dims.items() if same(kps)]
+        if found:
+            return found[0]
     return None

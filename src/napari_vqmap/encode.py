@@ -26,7 +26,7 @@ import torch
 import xarray as xr
 from tqdm import tqdm
 
-from napari_vqmap.checkpoint import head_for
+from napari_vqmap.checkpoint import head_for, saved_preprocess_config
 from napari_vqmap.model import VQMAP
 from napari_vqmap.preprocess import (
     PreprocessConfig,
@@ -191,7 +191,7 @@ def encode(
     from napari_vqmap.io import skeleton_of, without_arena
 
     meta = meta or {}
-    config = PreprocessConfig.from_dict(meta.get("preprocess", {}))
+    config = saved_preprocess_config(meta)
     window = config.window or meta.get("window") or model.config.window
     factor = 2**model.config.n_down
     context = -(-model.config.receptive_field // factor) * factor

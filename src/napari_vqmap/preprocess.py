@@ -32,6 +32,10 @@ class PreprocessConfig:
 
     ``window=None`` takes the model's window; ``stride=None`` is a quarter window.
     ``target_fps=None`` resamples only when the recordings' frame rates differ (to the lowest).
+    ``flip_2d_y`` negates y in 2D data before alignment: trackers of video (DeepLabCut,
+    SLEAP, Lightning Pose) write image coordinates, whose y axis points down, so a camera
+    above the animal sees it mirrored; flipped, its left side stays on its left and a left
+    turn stays a left turn, as in 3D data (z up). Turn it off for 2D data with y up.
     """
 
     target_fps: float | None = None
@@ -42,6 +46,7 @@ class PreprocessConfig:
     window: int | None = None
     stride: int | None = None
     min_visible_fraction: float = 0.5
+    flip_2d_y: bool = True
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON/YAML-serialisable form."""
@@ -287,6 +292,8 @@ def preprocess(
         )
     pos = ds["position"].transpose("individual", "time", "keypoint", "space").values
     pos = pos.astype(np.float64)
+    if config.flip_2d_y and pos.shape[-1] == 2:
+        pos[..., 1] *= -1
     mask = keypoint_mask(ds, config.conf_threshold)
     fps = ds.attrs.get("fps") or None
     x, mask, scale, motion, motion_mask = align(

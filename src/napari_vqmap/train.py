@@ -39,7 +39,13 @@ from tqdm.auto import tqdm
 
 from napari_vqmap import __version__
 from napari_vqmap.adamw import AdamW
-from napari_vqmap.checkpoint import read_config, save_model, saved_model_config, state_sha256
+from napari_vqmap.checkpoint import (
+    read_config,
+    save_model,
+    saved_model_config,
+    saved_preprocess_config,
+    state_sha256,
+)
 from napari_vqmap.io import POSE_SUFFIXES, load_poses, skeleton_of, without_arena
 from napari_vqmap.io.atomic import atomic_write, atomic_write_text
 from napari_vqmap.model import VQMAP, ModelConfig
@@ -51,7 +57,7 @@ from napari_vqmap.preprocess import (
     make_windows,
     preprocess,
 )
-from napari_vqmap.skeletons import Skeleton, get_skeleton
+from napari_vqmap.skeletons import REGIONS, Skeleton, get_skeleton
 from napari_vqmap.validators import PoseFileError, check_option
 
 STATE_TENSORS = "train_state.safetensors"
@@ -347,6 +353,25 @@ def recon_weights(group: Group, how: str = "coordinate") -> torch.Tensor:
     var = np.maximum(var, 0.25 * var.mean()) if var.mean() > 0 else np.ones_like(var)
     weight = 1 / var
     return torch.tensor(weight / weight.mean(), dtype=torch.float32)
+
+
+def region_heights(groups: list[Group]) -> np.ndarray:
+    """Typical height of each body region (:data:`~napari_vqmap.skeletons.REGIONS`) in the
+    3D groups' aligned frames (body lengths above the centre anchor): per skeleton the
+    median over its keypoints in the region of their median height, then the mean over
+    skeletons; 0 for a region no 3D keypoint is in. The model reads 2D input at these
+    heights (``ModelConfig.lift_2d``)."""
+    per_region: list[list[float]] = [[] for _ in REGIONS]
+    for group in (g for g in groups if g.n_dims == 3):
+        heights = [[] for _ in REGIONS]
+        for k, region in enumerate(group.skeleton.region_ids()):
+            z = np.concatenate([rec.x[..., k, 2][rec.mask[..., k]] for rec in group.recordings])
+            if z.size:
+                heights[region].append(float(np.median(z)))
+        for region, values in enumerate(heights):
+            if values:
+                per_region[region].append(float(np.median(values)))
+    return np.array([np.mean(v) if v else 0.0 for v in per_region], dtype=np.float32)
 
 
 def skeleton_probabilities(groups: list[Group], config: TrainConfig) -> np.ndarray:
@@ -699,6 +724,8 @@ def train(
     torch.manual_seed(config.seed)
     groups, inputs, target_fps = build_groups(datasets, config, skeleton, fps)
     model = VQMAP(config.model, {g.head: (len(g.skeleton.keypoints), g.n_dims) for g in groups})
+    if model.encoder.lift_2d:
+        model.encoder.region_height.copy_(torch.from_numpy(region_heights(groups)))
     model.to(device)
     if config.steps < model.codes_set_at:
         warnings.warn(
@@ -710,6 +737,9 @@ def train(
         )
     optimizer = make_optimizer(model, config)
     meta = _meta(config, groups, inputs, target_fps, world)
+    if model.encoder.lift_2d:
+        heights = model.encoder.region_height.tolist()
+        meta["region_height"] = {r: round(h, 4) for r, h in zip(REGIONS, heights, strict=True)}
     step, elapsed, history, balance = 0, 0.0, [], LossBalance()
     if resume:
         step, elapsed, history, balance = _resume(out, model, optimizer, meta, device)
@@ -845,7 +875,10 @@ def _meta(
 
 def _check_resume(out: Path, config: TrainConfig) -> None:
     raw = read_config(out)
-    sections = {k: raw[k] for k in SECTIONS} | {"model": saved_model_config(raw)}
+    sections = {k: raw[k] for k in SECTIONS} | {
+        "model": saved_model_config(raw),
+        "preprocess": saved_preprocess_config(raw).to_dict(),
+    }
     sections["train"] = {**LEGACY_TRAIN_OPTIONS, **sections["train"]}
     saved = TrainConfig.from_dict(sections)
     for what, a, b in [

@@ -41,3 +41,27 @@ def test_bundled_model_has_its_heads_and_encodes_real_subtle(data_dir: Path) -> 
     assert motif.shape == (400,) and (motif >= 0).all() and (motif < 128).all()
     assert len(np.unique(motif)) > 3  # a moving mouse is not one motif
     assert ((result["confidence"].values >= 0) & (result["confidence"].values <= 1)).all()
+
+
+def test_same_keypoints_in_another_order_use_the_trained_head(data_dir: Path) -> None:
+    """DeepOF's csv table lists the 14 keypoints of the bundled model's deepof14 head in
+    another order: the head is found, so encoding does not warn and prototypes draw."""
+    import warnings
+
+    from napari_vqmap.checkpoint import head_for
+    from napari_vqmap.names import MotifNames
+    from napari_vqmap.napari.prototype_view import load_prototypes
+
+    model, meta = load_model(bundled_model_dir())
+    poses = load_poses(data_dir / "deepof-tests" / "testDLC_csv_table.csv", fps=25)
+    head_order = meta["heads"]["deepof14"]["skeleton"]["keypoints"]
+    assert list(poses["keypoint"].values) != head_order
+    assert head_for(meta, poses["keypoint"].values, 2) == "deepof14"
+    assert head_for(meta, poses["keypoint"].values, 3) is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = encode(model, poses, meta)
+    assert (result["motif"].values >= 0).mean() > 0.5
+    names = MotifNames(model.config.n_types, model.config.n_subtypes)
+    protos = load_prototypes(bundled_model_dir(), poses, names)
+    assert protos.head == "deepof14" and np.isfinite(protos.poses).all()

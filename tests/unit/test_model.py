@@ -468,3 +468,23 @@ def test_subtypes_per_type_pick_codes_of_their_own_type_only() -> None:
     torch.testing.assert_close(decoded, out["recon"])
     shared = ModelConfig(residual=False, latent_dim=64)  # the grouped quantiser shares them
     assert shared.subtypes_per_type and shared.n_subtype_codes == shared.n_subtypes
+
+
+def test_2d_input_is_read_at_region_heights(model: VQMAP) -> None:
+    """lift_2d: a 2D window encodes exactly as the 3D window whose keypoints sit at their
+    regions' heights; without it (older models) 2D stays 2D, and has no height buffer."""
+    model.eval()
+    model.encoder.region_height.copy_(torch.linspace(-0.3, 0.2, len(REGIONS)))
+    x, mask, regions = make_batch(2, model.config.window, 7, 2)
+    lifted = torch.cat([x, model.encoder.region_height[regions].expand(2, 16, 7)[..., None]], -1)
+    a = model.encode(x, mask, regions)
+    b = model.encode(lifted, mask, regions)
+    torch.testing.assert_close(a["z"], b["z"])
+    assert torch.equal(a["motif_idx"], b["motif_idx"])
+    torch.manual_seed(0)
+    plain = VQMAP(small_config(lift_2d=False), HEADS).eval()
+    assert "encoder.region_height" not in plain.state_dict()
+    plain.load_state_dict(
+        {k: v for k, v in model.state_dict().items() if k != "encoder.region_height"}
+    )
+    assert not torch.allclose(plain.encode(x, mask, regions)["z"], a["z"])

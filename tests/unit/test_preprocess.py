@@ -40,6 +40,9 @@ def _body(n_frames: int, n_dims: int, angles: np.ndarray, length: float = 4.0) -
     return np.stack(coords, axis=1)
 
 
+WORLD = PreprocessConfig(flip_2d_y=False)  # _body draws 2D bodies with y up, not as images
+
+
 def _poses(pos: np.ndarray, fps: float | None = 20.0, **kw):
     return make_poses(pos[..., None] if pos.ndim == 3 else pos, KEYPOINTS, fps=fps, **kw)
 
@@ -47,7 +50,7 @@ def _poses(pos: np.ndarray, fps: float | None = 20.0, **kw):
 @pytest.mark.parametrize("n_dims", [2, 3])
 def test_heading_points_to_plus_x_and_scale_is_body_length(n_dims: int) -> None:
     angles = np.linspace(-np.pi, np.pi, 50)  # includes exactly backwards (pi and -pi)
-    rec = preprocess(_poses(_body(50, n_dims, angles)), SKELETON)
+    rec = preprocess(_poses(_body(50, n_dims, angles)), SKELETON, WORLD)
     nose, neck, tail = rec.x[0, :, 0], rec.x[0, :, 1], rec.x[0, :, 2]
     np.testing.assert_allclose(neck, 0.0, atol=1e-6)
     np.testing.assert_allclose(nose[:, 0], 0.5, atol=1e-5)
@@ -56,6 +59,25 @@ def test_heading_points_to_plus_x_and_scale_is_body_length(n_dims: int) -> None:
     np.testing.assert_allclose(rec.x[0, :, 3, 1], 0.2, atol=1e-5)  # lpaw on the left (+y)
     assert rec.body_length == pytest.approx(4.0)
     assert rec.mask.all()
+
+
+def test_2d_image_coordinates_are_flipped_to_y_up() -> None:
+    """2D data are image coordinates by default (y down): the same body drawn as an image
+    aligns as the y-up body does without the flip (left paw on +y, turning left > 0)."""
+    n = 40
+    angles = np.linspace(0, 1, n)
+    world = _body(n, 2, angles)
+    image = world * np.array([1.0, -1.0])[None, :, None]
+    flipped = preprocess(_poses(image), SKELETON)
+    plain = preprocess(_poses(world), SKELETON, WORLD)
+    np.testing.assert_allclose(flipped.x, plain.x, atol=1e-5)
+    np.testing.assert_allclose(flipped.motion, plain.motion, atol=1e-4)
+    assert (flipped.x[0, :, 3, 1] > 0).all() and (flipped.motion[0, :, 2] > 0).all()
+    # 3D data are never flipped.
+    body3 = _body(n, 3, angles)
+    np.testing.assert_array_equal(
+        preprocess(_poses(body3), SKELETON).x, preprocess(_poses(body3), SKELETON, WORLD).x
+    )
 
 
 def test_3d_height_is_not_rotated() -> None:
@@ -167,11 +189,11 @@ def test_body_motion_in_the_heading_frame_per_second() -> None:
     assert rec.motion.shape == (1, n, 3) and rec.motion_mask.all()
     np.testing.assert_allclose(rec.motion[0], [[speed, 0.0, 0.0]] * n, atol=1e-4)
     # Facing +y while drifting along +x: moving to the animal's right (-y), no forward part.
-    rec = preprocess(_poses(_body(n, 2, np.full(n, np.pi / 2)), fps=fps), SKELETON)
+    rec = preprocess(_poses(_body(n, 2, np.full(n, np.pi / 2)), fps=fps), SKELETON, WORLD)
     np.testing.assert_allclose(rec.motion[0], [[0.0, -speed, 0.0]] * n, atol=1e-4)
     # Turning at a constant rate across the +-pi seam (the heading is unwrapped).
     angles = np.pi - 0.05 + 0.01 * np.arange(n)
-    rec = preprocess(_poses(_body(n, 2, angles), fps=fps), SKELETON)
+    rec = preprocess(_poses(_body(n, 2, angles), fps=fps), SKELETON, WORLD)
     np.testing.assert_allclose(rec.motion[0, :, 2], 0.01 * fps, atol=1e-4)
     # Resampled to another frame rate, the units stay per second.
     rec = preprocess(_poses(_body(n, 3, np.zeros(n)), fps=fps), SKELETON, target_fps=10.0)

@@ -13,11 +13,16 @@ and a learned embedding of the skeleton's dimensionality. Finally M pooling quer
 the tokens (induced-set pooling); their M x C outputs are flattened and projected to the
 latent z (B, T', latent_dim), which is invariant to the order of keypoints.
 
-2D and 3D in one model. Coordinates are zero-padded to ``max_dims`` channels, a fourth
+2D and 3D in one model. With ``lift_2d`` (the default), 2D input is read as 3D: each
+keypoint gets the typical height of its body region (``Encoder.region_height``, in body
+lengths from the centre anchor: the median over the 3D training data, set by
+:func:`napari_vqmap.train.region_heights`), as if the animal were seen from above. The
+encoder then reads a 2D recording and the top-down view of a 3D one as it reads 3D data,
+and gives them the same codes far more often (see docs/benchmarks.md). Without it (models
+from before), coordinates are zero-padded to ``max_dims`` channels. Either way a fourth
 channel carries the visibility mask (so a missing keypoint differs from one at the origin),
-and a learned "number of dimensions" embedding (indexed by D) is added to every token with
-the region embedding. A 2D skeleton thus shares every weight with 3D ones, and the model
-knows when the third coordinate is absent rather than zero.
+and a learned "number of dimensions" embedding (indexed by D, after the lift) is added to
+every token with the region embedding. A 2D skeleton thus shares every weight with 3D ones.
 
 Missing keypoints. Coordinates where ``mask`` is False are replaced by zeros before
 anything else. A token is valid at a latent step if its keypoint is visible in at least one
@@ -243,6 +248,9 @@ class Encoder(nn.Module):
             InducedSetAttention(cfg.token_dim, cfg.n_heads, cfg.n_inducing)
             for _ in range(cfg.n_down)
         )
+        self.lift_2d = cfg.lift_2d and cfg.max_dims >= 3
+        if cfg.lift_2d:
+            self.register_buffer("region_height", torch.zeros(len(REGIONS)))
         self.region_emb = nn.Embedding(len(REGIONS), cfg.token_dim)
         self.dims_emb = nn.Embedding(cfg.max_dims + 1, cfg.token_dim)
         for emb in (self.region_emb, self.dims_emb):  # small, so they do not swamp the motion
@@ -263,6 +271,9 @@ class Encoder(nn.Module):
         motion: Tensor | None = None,
         motion_mask: Tensor | None = None,
     ) -> Tensor:
+        if x.shape[-1] == 2 and self.lift_2d:
+            height = self.region_height.to(x.dtype)[regions]  # (B, K)
+            x = torch.cat([x, height[:, None, :, None].expand(*x.shape[:3], 1)], -1)
         b, t, k, d = x.shape
         x = torch.where(mask[..., None], x, 0.0)
         x = F.pad(x, (0, self.max_dims - d))

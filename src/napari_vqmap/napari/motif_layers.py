@@ -236,9 +236,7 @@ def _motif_metadata(
     return meta
 
 
-def motif_styles(
-    layers: Sequence[Any], result: xr.Dataset, names: MotifNames
-) -> list[LayerStyle]:
+def motif_styles(layers: Sequence[Any], result: xr.Dataset, names: MotifNames) -> list[LayerStyle]:
     """The style of each layer (``None`` entries skipped): plain array work that
     only reads the layers, so it can run off the GUI thread."""
     out = []
