@@ -182,10 +182,14 @@ def test_two_flies_one_row_each_and_no_head_message(
     assert len(widget.strip.labels) == 2 and widget.strip.height() > 2 * 22
     assert widget.individual.count() == 3  # any + each fly
 
-    # bouts of the chosen fly land on that fly's motif
+    # bouts of the chosen fly land on that fly's motif: its most used motif of those with
+    # a bout after the current frame
     motif = widget.motif
     fly = 1
-    ids, counts = np.unique(motif[:, fly][motif[:, fly] >= 0], return_counts=True)
+    seq = motif[:, fly]
+    starts = np.flatnonzero((seq >= 0) & np.r_[True, seq[1:] != seq[:-1]])
+    later = seq[starts[starts > widget.current_index()]]
+    ids, counts = np.unique(seq[np.isin(seq, later)], return_counts=True)
     target = int(ids[counts.argmax()])
     widget.individual.setCurrentIndex(1 + fly)
     widget.select("motif", target)
