@@ -56,7 +56,9 @@ def _tiny_model(out: Path) -> Path:
         batch_size=8,
         warmup_steps=2,
         checkpoint_every=100,
-        model=ModelConfig(window=32, hidden=32, token_dim=16, n_heads=2, res_depth=1),
+        model=ModelConfig(
+            window=32, hidden=32, token_dim=16, n_heads=2, res_depth=1, codebook_warmup=1
+        ),
         preprocess=PreprocessConfig(stride=16),
     )
     return train([load_poses(POSES)], out, config)
