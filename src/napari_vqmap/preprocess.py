@@ -234,6 +234,22 @@ def body_motion(
     return np.where(ok[..., None], motion, 0.0).astype(np.float32), ok
 
 
+def top_down_ratio(rec: Recording) -> float | None:
+    """How long the body looks from above, relative to its length in 3D: the median
+    posterior-anterior distance in x, y over that in x, y, z, for an aligned 3D recording
+    (``None`` without heading anchors or visible frames). Seen from above, a 2D recording
+    is scaled by this shorter length."""
+    sk, index = rec.skeleton, {k: i for i, k in enumerate(rec.skeleton.keypoints)}
+    if not (sk.anterior and sk.posterior) or rec.x.shape[-1] != 3:
+        return None
+    ant = _anchor(rec.x, rec.mask, [index[k] for k in sk.anterior])
+    post = _anchor(rec.x, rec.mask, [index[k] for k in sk.posterior])
+    full = np.linalg.norm(ant - post, axis=-1)
+    flat = np.linalg.norm(ant[..., :2] - post[..., :2], axis=-1)
+    ok = np.isfinite(full) & (full > 0)
+    return float(np.median(flat[ok]) / np.median(full[ok])) if ok.any() else None
+
+
 def resampled_start(first_frame: int, fps: float, target_fps: float) -> int:
     """Index, on the whole recording's resampled grid, of the first resampled frame of a
     chunk that starts at frame ``first_frame``."""

@@ -56,6 +56,7 @@ from napari_vqmap.preprocess import (
     get_window,
     make_windows,
     preprocess,
+    top_down_ratio,
 )
 from napari_vqmap.skeletons import REGIONS, Skeleton, get_skeleton
 from napari_vqmap.validators import PoseFileError, check_option
@@ -372,6 +373,15 @@ def region_heights(groups: list[Group]) -> np.ndarray:
             if values:
                 per_region[region].append(float(np.median(values)))
     return np.array([np.mean(v) if v else 0.0 for v in per_region], dtype=np.float32)
+
+
+def top_down_scale(groups: list[Group]) -> float:
+    """The median over the 3D recordings of :func:`~napari_vqmap.preprocess.top_down_ratio`
+    (1 without 3D data): the model multiplies aligned 2D input by it, so a recording seen
+    from above, scaled by its shorter top-down body length, gets the size of 3D data."""
+    ratios = [top_down_ratio(rec) for g in groups if g.n_dims == 3 for rec in g.recordings]
+    ratios = [r for r in ratios if r is not None]
+    return float(np.median(ratios)) if ratios else 1.0
 
 
 def skeleton_probabilities(groups: list[Group], config: TrainConfig) -> np.ndarray:
@@ -726,6 +736,7 @@ def train(
     model = VQMAP(config.model, {g.head: (len(g.skeleton.keypoints), g.n_dims) for g in groups})
     if model.encoder.lift_2d:
         model.encoder.region_height.copy_(torch.from_numpy(region_heights(groups)))
+        model.encoder.top_down_scale.fill_(top_down_scale(groups))
     model.to(device)
     if config.steps < model.codes_set_at:
         warnings.warn(
@@ -740,6 +751,7 @@ def train(
     if model.encoder.lift_2d:
         heights = model.encoder.region_height.tolist()
         meta["region_height"] = {r: round(h, 4) for r, h in zip(REGIONS, heights, strict=True)}
+        meta["top_down_scale"] = round(float(model.encoder.top_down_scale), 4)
     step, elapsed, history, balance = 0, 0.0, [], LossBalance()
     if resume:
         step, elapsed, history, balance = _resume(out, model, optimizer, meta, device)

@@ -50,10 +50,11 @@ def test_a_camera_above_sees_the_3d_pose_from_above(session) -> None:
 
 
 def test_region_heights_from_real_3d_data(session) -> None:
-    """The heights 2D input is read at: SUBTLE's feet lie lowest, its head highest; regions
-    no 3D keypoint is in sit at the centre's height (0)."""
+    """How 2D input is lifted: SUBTLE's feet lie lowest, its head highest; regions no 3D
+    keypoint is in sit at the centre's height (0); 2D is rescaled by the body's top-down
+    over 3D length."""
     from napari_vqmap.skeletons import REGIONS
-    from napari_vqmap.train import TrainConfig, build_groups, region_heights
+    from napari_vqmap.train import TrainConfig, build_groups, region_heights, top_down_scale
 
     groups, _, _ = build_groups([session], TrainConfig())
     heights = dict(zip(REGIONS, region_heights(groups), strict=True))
@@ -61,4 +62,10 @@ def test_region_heights_from_real_3d_data(session) -> None:
     assert heights["hindlimb_right"] < -0.2 and heights["head"] > 0.05
     assert heights["other"] == 0.0
     flat = _camera_above(session)
-    assert region_heights(build_groups([flat], TrainConfig())[0]).tolist() == [0.0] * len(REGIONS)
+    flat_groups = build_groups([flat], TrainConfig())[0]
+    assert region_heights(flat_groups).tolist() == [0.0] * len(REGIONS)
+    # Seen from above the body looks shorter: the session's own 2D/3D body-length ratio.
+    rec3 = preprocess(session, skeleton_of(session))
+    own = preprocess(flat, skeleton_of(flat)).body_length / rec3.body_length
+    assert top_down_scale(groups) == pytest.approx(own, rel=0.02) and 0.7 < own < 0.95
+    assert top_down_scale(flat_groups) == 1.0

@@ -471,20 +471,22 @@ def test_subtypes_per_type_pick_codes_of_their_own_type_only() -> None:
 
 
 def test_2d_input_is_read_at_region_heights(model: VQMAP) -> None:
-    """lift_2d: a 2D window encodes exactly as the 3D window whose keypoints sit at their
-    regions' heights; without it (older models) 2D stays 2D, and has no height buffer."""
+    """lift_2d: a 2D window encodes exactly as the 3D window, rescaled to the 3D body
+    length, whose keypoints sit at their regions' heights; without it (older models) 2D
+    stays 2D, and the model has no lift buffers."""
     model.eval()
     model.encoder.region_height.copy_(torch.linspace(-0.3, 0.2, len(REGIONS)))
+    model.encoder.top_down_scale.fill_(0.8)
     x, mask, regions = make_batch(2, model.config.window, 7, 2)
-    lifted = torch.cat([x, model.encoder.region_height[regions].expand(2, 16, 7)[..., None]], -1)
+    height = model.encoder.region_height[regions].expand(2, 16, 7)[..., None]
+    lifted = torch.cat([0.8 * x, height], -1)
     a = model.encode(x, mask, regions)
     b = model.encode(lifted, mask, regions)
     torch.testing.assert_close(a["z"], b["z"])
     assert torch.equal(a["motif_idx"], b["motif_idx"])
     torch.manual_seed(0)
     plain = VQMAP(small_config(lift_2d=False), HEADS).eval()
-    assert "encoder.region_height" not in plain.state_dict()
-    plain.load_state_dict(
-        {k: v for k, v in model.state_dict().items() if k != "encoder.region_height"}
-    )
+    lift = {"encoder.region_height", "encoder.top_down_scale"}
+    assert not lift & set(plain.state_dict())
+    plain.load_state_dict({k: v for k, v in model.state_dict().items() if k not in lift})
     assert not torch.allclose(plain.encode(x, mask, regions)["z"], a["z"])

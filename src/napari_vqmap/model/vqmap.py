@@ -13,12 +13,14 @@ and a learned embedding of the skeleton's dimensionality. Finally M pooling quer
 the tokens (induced-set pooling); their M x C outputs are flattened and projected to the
 latent z (B, T', latent_dim), which is invariant to the order of keypoints.
 
-2D and 3D in one model. With ``lift_2d`` (the default), 2D input is read as 3D: each
+2D and 3D in one model. With ``lift_2d`` (the default), 2D input is read as 3D, as if
+the animal were seen from above: it is rescaled from its top-down body length to the 3D
+one (``Encoder.top_down_scale``, :func:`napari_vqmap.train.top_down_scale`) and each
 keypoint gets the typical height of its body region (``Encoder.region_height``, in body
 lengths from the centre anchor: the median over the 3D training data, set by
-:func:`napari_vqmap.train.region_heights`), as if the animal were seen from above. The
-encoder then reads a 2D recording and the top-down view of a 3D one as it reads 3D data,
-and gives them the same codes far more often (see docs/benchmarks.md). Without it (models
+:func:`napari_vqmap.train.region_heights`). The encoder then reads a 2D recording and the
+top-down view of a 3D one as it reads 3D data, and gives them the same codes far more
+often (see docs/benchmarks.md). Without it (models
 from before), coordinates are zero-padded to ``max_dims`` channels. Either way a fourth
 channel carries the visibility mask (so a missing keypoint differs from one at the origin),
 and a learned "number of dimensions" embedding (indexed by D, after the lift) is added to
@@ -251,6 +253,7 @@ class Encoder(nn.Module):
         self.lift_2d = cfg.lift_2d and cfg.max_dims >= 3
         if cfg.lift_2d:
             self.register_buffer("region_height", torch.zeros(len(REGIONS)))
+            self.register_buffer("top_down_scale", torch.ones(1))
         self.region_emb = nn.Embedding(len(REGIONS), cfg.token_dim)
         self.dims_emb = nn.Embedding(cfg.max_dims + 1, cfg.token_dim)
         for emb in (self.region_emb, self.dims_emb):  # small, so they do not swamp the motion
@@ -272,8 +275,11 @@ class Encoder(nn.Module):
         motion_mask: Tensor | None = None,
     ) -> Tensor:
         if x.shape[-1] == 2 and self.lift_2d:
+            scale = self.top_down_scale.to(x.dtype)
             height = self.region_height.to(x.dtype)[regions]  # (B, K)
-            x = torch.cat([x, height[:, None, :, None].expand(*x.shape[:3], 1)], -1)
+            x = torch.cat([x * scale, height[:, None, :, None].expand(*x.shape[:3], 1)], -1)
+            if motion is not None:  # velocities in body lengths/s, like the positions
+                motion = motion * torch.cat([scale, scale, scale.new_ones(1)])
         b, t, k, d = x.shape
         x = torch.where(mask[..., None], x, 0.0)
         x = F.pad(x, (0, self.max_dims - d))
