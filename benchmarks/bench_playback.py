@@ -115,7 +115,7 @@ def bench_playback(model_dir: Path) -> None:
     from napari_vqmap.checkpoint import load_model
     from napari_vqmap.encode import encode
     from napari_vqmap.names import MotifNames
-    from napari_vqmap.napari.motif_layers import TEXT, apply_motifs
+    from napari_vqmap.napari.motif_layers import apply_motifs, label_strings, text_style
 
     viewer = napari.Viewer(show=True)
     viewer.window._qt_window.resize(1500, 900)
@@ -135,7 +135,8 @@ def bench_playback(model_dir: Path) -> None:
 
     what = "video + 2 motif-coloured skeletons"
     _fps_row(f"{what}, no motif names", _play(viewer, N_FRAMES)[0])
-    layers[-1].text = TEXT
+    points = layers[-1]
+    points.text = text_style(points.data, points.size, label_strings(points.features))
     ms, draws = _play(viewer, N_FRAMES)
     _fps_row(f"{what} + motif names (text)", ms)
     _, widget = viewer.window.add_plugin_dock_widget("napari-vqmap", "Motifs")
