@@ -46,3 +46,9 @@ def test_cli_reference_is_up_to_date() -> None:
     assert (ROOT / "docs" / "cli.md").read_text(encoding="utf-8") == expected, (
         "docs/cli.md is stale: run `python scripts/cli_reference.py`"
     )
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_page_is_a_readable_size(page: Path) -> None:
+    """No page balloons (an edit script once wrote a 64 MB benchmarks.md)."""
+    assert page.stat().st_size < 200_000, f"{page.name}: {page.stat().st_size} bytes"
