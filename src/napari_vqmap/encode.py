@@ -18,6 +18,7 @@ import os
 import tempfile
 import warnings
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -176,12 +177,15 @@ def encode(
     batch_size: int = BATCH_BLOCKS,
     progress: Callable[[int, int], None] | None = None,
     chunk_frames: int = CHUNK_FRAMES,
+    flip_2d_y: bool | None = None,
 ) -> xr.Dataset:
     """Encode every frame of ``poses`` into motifs; returns a (time, individual) dataset.
 
     ``meta`` is the model's config dict (from :func:`~napari_vqmap.checkpoint.load_model`);
-    its preprocessing and frame rate are used. ``progress(done, total)`` counts blocks
-    of up to :data:`SPAN` frames (fewer when ``chunk_frames`` is smaller).
+    its preprocessing and frame rate are used. ``flip_2d_y`` overrides the model's
+    :attr:`~napari_vqmap.preprocess.PreprocessConfig.flip_2d_y` for this recording
+    (``False`` for 2D data with y up, or filmed from below). ``progress(done, total)``
+    counts blocks of up to :data:`SPAN` frames (fewer when ``chunk_frames`` is smaller).
     The recording is preprocessed and encoded ``chunk_frames`` (model-rate) frames at a
     time, each chunk with enough context that the result equals an unchunked encoding;
     memory is bounded by the chunk size plus the outputs.
@@ -192,6 +196,8 @@ def encode(
 
     meta = meta or {}
     config = saved_preprocess_config(meta)
+    if flip_2d_y is not None:
+        config = replace(config, flip_2d_y=flip_2d_y)
     window = config.window or meta.get("window") or model.config.window
     factor = 2**model.config.n_down
     context = -(-model.config.receptive_field // factor) * factor
@@ -337,6 +343,12 @@ def add_encode_arguments(parser: argparse.ArgumentParser) -> None:
         "(default under torchrun: RANK/WORLD_SIZE)",
     )
     parser.add_argument(
+        "--y-up",
+        action="store_true",
+        help="2D coordinates with y pointing up, or filmed from below the animal: do not "
+        "flip them (2D is otherwise read as image coordinates from a camera above)",
+    )
+    parser.add_argument(
         "--nwb", action="store_true", help="also write NWB files (poses + motif bouts)"
     )
 
@@ -389,6 +401,7 @@ def run_encode(args: argparse.Namespace) -> int:
         "fps": args.fps,
         "batch_size": args.batch_size,
         "device": args.device,
+        "y_up": args.y_up,
     }
     index, count = args.shard or launched_rank_world()
     paths = expand_inputs(args.inputs)[index::count]  # each parallel job its own files
@@ -402,7 +415,15 @@ def run_encode(args: argparse.Namespace) -> int:
                 bar.total = total
                 bar.update(done - bar.n)
 
-            result = encode(model, poses, meta, args.batch_size, progress, args.chunk_frames)
+            result = encode(
+                model,
+                poses,
+                meta,
+                args.batch_size,
+                progress,
+                args.chunk_frames,
+                flip_2d_y=False if args.y_up else None,
+            )
         files = write_results(result, poses, out, Path(path), args.model, settings, args.nwb)
         print(f"{path}: wrote {', '.join(p.name for p in files)}")
     return 0

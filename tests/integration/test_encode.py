@@ -15,6 +15,7 @@ from napari_vqmap.checkpoint import load_model
 from napari_vqmap.cli import main
 from napari_vqmap.encode import encode
 from napari_vqmap.io import load_poses, save_poses
+from napari_vqmap.sample_data import bundled_model_dir
 
 torch.set_num_threads(2)
 
@@ -206,3 +207,19 @@ def test_a_recording_without_frame_rate_warns_that_the_model_rate_is_assumed(
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         encode(model, ds.assign_attrs(fps=20.0), meta)
+
+
+def test_y_up_reads_2d_unflipped(data_dir: Path, tmp_path: Path) -> None:
+    """``encode --y-up`` (2D filmed from below, or y pointing up) encodes as
+    ``encode(flip_2d_y=False)``; without it the bundled model flips the image y axis."""
+    path = data_dir / "vame-tests" / "cropped_video.csv"
+    model, meta = load_model(bundled_model_dir())
+    poses = load_poses(path, fps=25)
+    plain = encode(model, poses, meta, flip_2d_y=False)["motif"].values[:, 0]
+    flipped = encode(model, poses, meta)["motif"].values[:, 0]
+    assert (plain != flipped).mean() > 0.3
+    assert main(["encode", str(path), "--fps", "25", "--y-up", "--out", str(tmp_path)]) == 0
+    table = pd.read_csv(tmp_path / "cropped_video_motifs.csv")
+    np.testing.assert_array_equal(table["motif"].to_numpy(), plain)
+    sidecar = json.loads((tmp_path / "cropped_video_encode.json").read_text())
+    assert sidecar["settings"]["y_up"] is True
