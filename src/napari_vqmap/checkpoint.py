@@ -137,8 +137,6 @@ def head_for(meta: dict[str, Any], keypoints: Sequence[str], n_dims: int) -> str
         for name, head in meta.get("heads", {}).items()
         if int(head["n_dims"]) == n_dims
     }
-    for same in (lambda kps: kps == keypoints, lambda kps: sorted(kps) == sorted(keypoints)):
-        found = [name for name, kps in same_dims.items() if same(kps)]
-        if found:
-            return found[0]
-    return None
+    exact = [name for name, kps in same_dims.items() if kps == keypoints]
+    reordered = [name for name, kps in same_dims.items() if sorted(kps) == sorted(keypoints)]
+    return (exact or reordered or [None])[0]

@@ -365,7 +365,7 @@ def region_heights(groups: list[Group]) -> np.ndarray:
     per_region: list[list[float]] = [[] for _ in REGIONS]
     for group in (g for g in groups if g.n_dims == 3):
         heights = [[] for _ in REGIONS]
-        for k, region in enumerate(group.skeleton.region_ids()):
+        for k, region in enumerate(group.regions.tolist()):
             z = np.concatenate([rec.x[..., k, 2][rec.mask[..., k]] for rec in group.recordings])
             if z.size:
                 heights[region].append(float(np.median(z)))
@@ -382,6 +382,21 @@ def top_down_scale(groups: list[Group]) -> float:
     ratios = [top_down_ratio(rec) for g in groups if g.n_dims == 3 for rec in g.recordings]
     ratios = [r for r in ratios if r is not None]
     return float(np.median(ratios)) if ratios else 1.0
+
+
+def set_2d_lift(model: VQMAP, groups: list[Group]) -> dict[str, Any]:
+    """Set how ``model`` reads 2D input (``ModelConfig.lift_2d``) from the 3D ``groups``:
+    :func:`region_heights` and :func:`top_down_scale`. Returns them for ``config.json``
+    (nothing when the model has no 2D lift)."""
+    if not model.encoder.lift_2d:
+        return {}
+    heights = region_heights(groups)
+    model.encoder.region_height.copy_(torch.from_numpy(heights))
+    model.encoder.top_down_scale.fill_(top_down_scale(groups))
+    return {
+        "region_height": {r: round(float(h), 4) for r, h in zip(REGIONS, heights, strict=True)},
+        "top_down_scale": round(float(model.encoder.top_down_scale), 4),
+    }
 
 
 def skeleton_probabilities(groups: list[Group], config: TrainConfig) -> np.ndarray:
@@ -734,9 +749,7 @@ def train(
     torch.manual_seed(config.seed)
     groups, inputs, target_fps = build_groups(datasets, config, skeleton, fps)
     model = VQMAP(config.model, {g.head: (len(g.skeleton.keypoints), g.n_dims) for g in groups})
-    if model.encoder.lift_2d:
-        model.encoder.region_height.copy_(torch.from_numpy(region_heights(groups)))
-        model.encoder.top_down_scale.fill_(top_down_scale(groups))
+    lift = set_2d_lift(model, groups)
     model.to(device)
     if config.steps < model.codes_set_at:
         warnings.warn(
@@ -747,11 +760,7 @@ def train(
             stacklevel=2,
         )
     optimizer = make_optimizer(model, config)
-    meta = _meta(config, groups, inputs, target_fps, world)
-    if model.encoder.lift_2d:
-        heights = model.encoder.region_height.tolist()
-        meta["region_height"] = {r: round(h, 4) for r, h in zip(REGIONS, heights, strict=True)}
-        meta["top_down_scale"] = round(float(model.encoder.top_down_scale), 4)
+    meta = {**_meta(config, groups, inputs, target_fps, world), **lift}
     step, elapsed, history, balance = 0, 0.0, [], LossBalance()
     if resume:
         step, elapsed, history, balance = _resume(out, model, optimizer, meta, device)

@@ -94,6 +94,7 @@ def test_training_writes_all_files(subtle, tmp_path: Path) -> None:
     assert meta["format_version"] == 1 and meta["seed"] == 0 and meta["step"] == 6
     assert meta["heads"]["subtle"]["n_keypoints"] == 9 and meta["fps"] == 20
     assert meta["model"]["window"] == 32 and set(meta["versions"]) >= {"torch", "python"}
+    assert 0.5 < meta["top_down_scale"] < 1 and meta["region_height"]["hindlimb_left"] < 0
     assert json.loads((out / "train_state.json").read_text())["completed"] is True
     model, meta = load_model(out)
     x = torch.zeros(2, 32, 9, 3)

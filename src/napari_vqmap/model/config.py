@@ -30,7 +30,7 @@ class ModelConfig:
     dead_code_threshold: float = 1e-2  # EMA share of assignments under which a code is reset
     codebook_warmup: int = 100  # training steps with unquantised latents before k-means init
     max_dims: int = 3  # input coordinates handled (2D and 3D)
-    lift_2d: bool = True  # 2D input read as 3D, each keypoint at its region's typical height
+    lift_2d: bool = True  # 2D read as 3D seen from above (3D body length, region heights)
     res_depth: int = 1  # residual dilated conv units per temporal block (reference: 3)
     decoder_depth: int | None = None  # the decoder's residual units per block (None: res_depth)
     dilation_growth: int = 3  # dilation of unit i is dilation_growth**i

@@ -20,8 +20,8 @@ keypoint gets the typical height of its body region (``Encoder.region_height``, 
 lengths from the centre anchor: the median over the 3D training data, set by
 :func:`napari_vqmap.train.region_heights`). The encoder then reads a 2D recording and the
 top-down view of a 3D one as it reads 3D data, and gives them the same codes far more
-often (see docs/benchmarks.md). Without it (models
-from before), coordinates are zero-padded to ``max_dims`` channels. Either way a fourth
+often (see docs/benchmarks.md). Without it (models from before), coordinates are
+zero-padded to ``max_dims`` channels. Either way a fourth
 channel carries the visibility mask (so a missing keypoint differs from one at the origin),
 and a learned "number of dimensions" embedding (indexed by D, after the lift) is added to
 every token with the region embedding. A 2D skeleton thus shares every weight with 3D ones.
@@ -251,7 +251,7 @@ class Encoder(nn.Module):
             for _ in range(cfg.n_down)
         )
         self.lift_2d = cfg.lift_2d and cfg.max_dims >= 3
-        if cfg.lift_2d:
+        if self.lift_2d:
             self.register_buffer("region_height", torch.zeros(len(REGIONS)))
             self.register_buffer("top_down_scale", torch.ones(1))
         self.region_emb = nn.Embedding(len(REGIONS), cfg.token_dim)

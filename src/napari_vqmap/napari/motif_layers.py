@@ -52,7 +52,7 @@ from napari_vqmap.napari.layer_styles import ARENA_RGBA, motif_palette
 MOTIF_FEATURES = ("motif", "motif_type", "motif_subtype", "motif_name", "motif_confidence")
 LABEL = "motif_label"
 RESULT_VARS = ("motif", "motif_type", "motif_subtype", "status")
-TEXT = {"string": LABEL, "size": 12, "color": "white", "anchor": "center"}
+TEXT = {"size": 12, "color": "white", "anchor": "center"}  # the strings: text_style
 LABEL_OFFSET = 6  # label drawn this many point sizes above the top-most keypoint
 
 
@@ -337,7 +337,6 @@ def layer_data_with_motifs(
     for data, meta, kind in layer_data:
         meta = dict(meta)
         poses = meta.get("metadata", {}).get("poses")
-        extra: dict[str, Any] = {}
         if kind == "vectors":
             style = styled_vectors(data, meta["features"], poses, result, names)
             meta["features"], meta["edge_color"] = style.features, style.colours
@@ -345,11 +344,10 @@ def layer_data_with_motifs(
             style = styled_points(data, meta["features"], poses, result, names)
             meta["features"], meta["face_color"] = style.features, style.colours
             meta["text"] = text_style(data, meta.get("size", 1.0), style.labels)
-            extra["motif_text"] = True
         meta["metadata"] = {
             **meta.get("metadata", {}),
             **_motif_metadata(result, names, results_dir),
-            **extra,
+            **({"motif_text": True} if kind == "points" else {}),
         }
         out.append((data, meta, kind))
     return out
