@@ -37,6 +37,7 @@ from napari_vqmap.preprocess import (
     resampled_start,
 )
 from napari_vqmap.skeletons import Skeleton
+from napari_vqmap.stickiness import check_stickiness, smooth_track
 from napari_vqmap.validators import PoseFileError
 
 STATUS = {0: "ok", 1: "too few visible keypoints or anchors missing"}
@@ -178,13 +179,17 @@ def encode(
     progress: Callable[[int, int], None] | None = None,
     chunk_frames: int = CHUNK_FRAMES,
     flip_2d_y: bool | None = None,
+    stickiness: float | None = None,
 ) -> xr.Dataset:
     """Encode every frame of ``poses`` into motifs; returns a (time, individual) dataset.
 
     ``meta`` is the model's config dict (from :func:`~napari_vqmap.checkpoint.load_model`);
     its preprocessing and frame rate are used. ``flip_2d_y`` overrides the model's
     :attr:`~napari_vqmap.preprocess.PreprocessConfig.flip_2d_y` for this recording
-    (``False`` for 2D data with y up, or filmed from below). ``progress(done, total)``
+    (``False`` for 2D data with y up, or filmed from below). ``stickiness`` (>= 0; default
+    the model's ``stickiness`` entry, else 0) is the cost of changing motif: 0 gives every
+    latent step its nearest code, more gives longer motifs (:mod:`napari_vqmap.stickiness`).
+    ``progress(done, total)``
     counts blocks of up to :data:`SPAN` frames (fewer when ``chunk_frames`` is smaller).
     The recording is preprocessed and encoded ``chunk_frames`` (model-rate) frames at a
     time, each chunk with enough context that the result equals an unchunked encoding;
@@ -284,6 +289,12 @@ def encode(
                 confidence[fa:fb, i] = np.where(ok, c[rows], 0.0)
                 embedding[fa:fb, i] = np.where(ok[:, None], z[rows], np.nan)
                 status[fa:fb, i] = np.where(ok, 0, 1)
+    stickiness = check_stickiness(
+        meta.get("stickiness", 0.0) if stickiness is None else stickiness
+    )
+    if stickiness:
+        for i in range(n_ind):
+            motif[:, i] = smooth_track(model, motif[:, i], embedding[:, i], stickiness)
     n_sub = model.config.n_subtypes
     dims = ("time", "individual")
     coords = {"time": poses["time"].values, "individual": poses["individual"].values}
@@ -305,6 +316,7 @@ def encode(
             "n_types": int(model.config.n_types),
             "n_subtypes": int(n_sub),
             "skeleton": skeleton.name,
+            "stickiness": stickiness,
         },
     )
 
@@ -347,6 +359,13 @@ def add_encode_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="2D coordinates with y pointing up, or filmed from below the animal: do not "
         "flip them (2D is otherwise read as image coordinates from a camera above)",
+    )
+    parser.add_argument(
+        "--stickiness",
+        type=float,
+        help="how long motifs last: the cost of changing motif, in median squared "
+        "distances between two codes (0: the nearest code at every step; default: the "
+        "model's)",
     )
     parser.add_argument(
         "--nwb", action="store_true", help="also write NWB files (poses + motif bouts)"
@@ -402,6 +421,7 @@ def run_encode(args: argparse.Namespace) -> int:
         "batch_size": args.batch_size,
         "device": args.device,
         "y_up": args.y_up,
+        "stickiness": args.stickiness,
     }
     index, count = args.shard or launched_rank_world()
     paths = expand_inputs(args.inputs)[index::count]  # each parallel job its own files
@@ -423,6 +443,7 @@ def run_encode(args: argparse.Namespace) -> int:
                 progress,
                 args.chunk_frames,
                 flip_2d_y=False if args.y_up else None,
+                stickiness=args.stickiness,
             )
         files = write_results(result, poses, out, Path(path), args.model, settings, args.nwb)
         print(f"{path}: wrote {', '.join(p.name for p in files)}")

@@ -443,8 +443,9 @@ class LossBalance:
 
 def sample_batch(
     groups: list[Group], config: TrainConfig, step: int, rank: int = 0
-) -> tuple[Group, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The augmented batch ``(group, x, mask, motion, motion_mask)`` of ``step`` on ``rank``.
+) -> tuple[Group, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The augmented batch ``(group, x, mask, motion, motion_mask, frame_time)`` of ``step``
+    on ``rank``; ``frame_time`` (B,) is each window's seconds per frame.
 
     The skeleton depends on (seed, step) only, so all DDP ranks use the same head; the
     windows and augmentations also depend on the rank.
@@ -453,7 +454,7 @@ def sample_batch(
     group = groups[pick.choice(len(groups), p=skeleton_probabilities(groups, config))]
     rng = np.random.default_rng([config.seed, step, rank + 1])
     window = config.preprocess.window or config.model.window
-    xs, masks, motions, motion_masks = [], [], [], []
+    xs, masks, motions, motion_masks, frame_time = [], [], [], [], []
     for r in rng.integers(len(group.recordings), size=config.batch_size):
         rows = group.windows[r]
         _, individual, start = rows[rng.integers(len(rows))]
@@ -463,9 +464,10 @@ def sample_batch(
         masks.append(mask)
         motions.append(motion)
         motion_masks.append(motion_mask)
+        frame_time.append(1 / (group.recordings[r].fps or 30.0))  # as body_motion assumes
     x, mask, motion = np.stack(xs), np.stack(masks), np.stack(motions)
     augment(x, mask, rng, group.mirror if config.mirror else None, config, motion)
-    return group, x, mask, motion, np.stack(motion_masks)
+    return group, x, mask, motion, np.stack(motion_masks), np.asarray(frame_time, np.float32)
 
 
 def augment(
@@ -798,7 +800,9 @@ def train(
         while step < config.steps:
             if should_stop is not None and should_stop():
                 break
-            group, x, mask, motion, motion_mask = sample_batch(groups, config, step, rank)
+            group, x, mask, motion, motion_mask, frame_time = sample_batch(
+                groups, config, step, rank
+            )
             lr = lr_at(step, config)
             for pg in optimizer.param_groups:
                 pg["lr"] = lr
@@ -812,6 +816,7 @@ def train(
                     motion_mask=torch.from_numpy(motion_mask).to(device),
                     codebook_weight=float(weights[group.head]),
                     recon_weight=recon_w[group.head],
+                    frame_time=torch.from_numpy(frame_time).to(device),
                 )
             loss = result["loss"]
             if config.balance_losses:

@@ -355,6 +355,37 @@ def slowness(z: Tensor) -> Tensor:
     return step / (2 * z.flatten(0, 1).var(0).sum()).clamp_min(1e-8)
 
 
+def anchored(x: Tensor, motion: Tensor, span: int, frame_time: float | Tensor) -> Tensor:
+    """Per-frame aligned poses seen from one frame: (B, T, K, D) poses and (B, T, 3) body
+    motion (forward, lateral velocity, angular velocity; see
+    :func:`napari_vqmap.preprocess.body_motion`) -> the poses (B, T, K, D) of each span of
+    ``span`` frames in the egocentric frame of the span's centre frame. ``frame_time`` is
+    the seconds per frame, one for all windows or (B,).
+
+    The centre's heading and position at frame j relative to the span's centre frame c are
+    the motion integrated from c to j (``frame_time`` seconds per frame), so walking,
+    turning and standing still differ, as in the windowed baseline. Height is kept.
+    """
+    b, t, k, d = x.shape
+    n, c = t // span, span // 2
+    if isinstance(frame_time, Tensor):
+        frame_time = frame_time.to(motion.dtype).view(-1, 1, 1)
+    step = (motion * frame_time).reshape(b, n, span, 3)
+    turn = step[..., 2].cumsum(2)
+    phi = turn - turn[:, :, c : c + 1]  # heading at j relative to c
+    cos, sin = phi.cos(), phi.sin()
+    dx = cos * step[..., 0] - sin * step[..., 1]  # each frame's displacement, c's frame
+    dy = sin * step[..., 0] + cos * step[..., 1]
+    px, py = dx.cumsum(2), dy.cumsum(2)
+    px, py = px - px[:, :, c : c + 1], py - py[:, :, c : c + 1]
+    q = x.reshape(b, n, span, k, d)
+    cos, sin = cos[..., None], sin[..., None]
+    ax = cos * q[..., 0] - sin * q[..., 1] + px[..., None]
+    ay = sin * q[..., 0] + cos * q[..., 1] + py[..., None]
+    out = torch.stack([ax, ay, *q[..., 2:].unbind(-1)], -1)
+    return out.reshape(b, t, k, d)
+
+
 def masked_mse(recon: Tensor, x: Tensor, mask: Tensor, weight: Tensor | None = None) -> Tensor:
     """Mean squared error over the D coordinates of visible keypoints only (0 if none).
 
@@ -424,6 +455,7 @@ class VQMAP(nn.Module):
         motion_mask: Tensor | None = None,
         codebook_weight: float = 1.0,
         recon_weight: Tensor | None = None,
+        frame_time: float | Tensor = 0.05,
     ) -> dict[str, Tensor]:
         """Encode, quantise and reconstruct windows on ``head``; returns losses and codes.
 
@@ -431,7 +463,9 @@ class VQMAP(nn.Module):
         motion (B, T, 3) and motion_mask (B, T) bool (optional: body-centre motion).
         ``codebook_weight`` scales this batch's codebook update (see
         :meth:`EMAQuantizer.forward`); ``recon_weight`` (K, D) weights the reconstruction
-        error of each keypoint coordinate (see :func:`masked_mse`).
+        error of each keypoint coordinate (see :func:`masked_mse`). With ``anchor_span``
+        and motion, that error is measured on the poses seen from each span's centre frame
+        (:func:`anchored`, ``frame_time`` seconds per frame), the decoded motion included.
         """
         self._check_head(x, head)
         mask, regions = self._inputs(x, mask, regions)
@@ -447,13 +481,23 @@ class VQMAP(nn.Module):
             zq = torch.cat([qt.quantized, qs.quantized], dim=-1)
         features = self.decoder(zq)
         recon = self._head(features, head)
-        recon_loss = masked_mse(recon, x, mask, recon_weight)
-        motion_loss = recon_loss.new_zeros(())
+        motion_loss = recon.new_zeros(())
+        span = self.config.anchor_span
         if self.config.use_motion and motion is not None:
             mm = torch.ones_like(mask[..., 0]) if motion_mask is None else motion_mask.bool()
-            pred = self.motion_head(features)[:, :, None]
-            target = (motion * MOTION_SCALE)[:, :, None]
-            motion_loss = masked_mse(pred, target, mm[..., None])
+            motion = torch.where(mm[..., None], motion, 0.0)
+            pred = self.motion_head(features)
+            motion_loss = masked_mse(pred[:, :, None], (motion * MOTION_SCALE)[:, :, None],
+                                     mm[..., None])  # fmt: skip
+            if span:  # the poses as seen from each span's centre frame
+                recon_loss = masked_mse(
+                    anchored(recon, pred / MOTION_SCALE, span, frame_time),
+                    anchored(torch.where(mask[..., None], x, 0.0), motion, span, frame_time),
+                    mask,
+                    recon_weight,
+                )
+        if not (span and self.config.use_motion and motion is not None):
+            recon_loss = masked_mse(recon, x, mask, recon_weight)
         commit_loss = qt.commit_loss + qs.commit_loss
         slow_loss = slowness(z) if self.config.slowness_weight else z.new_zeros(())
         subtype_idx = qs.idx % self.config.n_subtypes

@@ -1,0 +1,139 @@
+"""The parts behind motif quality: the anchored reconstruction target, motif stickiness and
+the PCA + k-means baselines, on a real SUBTLE session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from napari_vqmap.baselines import PCAKMeans, per_frame_features, windowed_features
+from napari_vqmap.model import VQMAP, ModelConfig
+from napari_vqmap.model.vqmap import anchored
+from napari_vqmap.stickiness import check_stickiness, smooth_track, sticky_motifs, viterbi
+
+SESSION = "subtle-avatar-3d/y5a5/coords/young_8301.csv"
+
+
+@pytest.fixture(scope="module")
+def subtle(data_dir: Path):
+    from napari_vqmap.io import load_poses, skeleton_of
+
+    ds = load_poses(data_dir / SESSION, skeleton="subtle", fps=20).isel(time=slice(0, 3000))
+    return ds, skeleton_of(ds)
+
+
+def _seen_from(raw: np.ndarray, skeleton, frames: slice, anchor: int) -> np.ndarray:
+    """Direct computation: raw poses of ``frames`` in the egocentric frame of ``anchor``
+    (x, y relative to the anchor frame's centre and heading; z relative to each frame's
+    own centre height)."""
+    idx = {k: i for i, k in enumerate(skeleton.keypoints)}
+    centre = raw[:, [idx[k] for k in skeleton.centre]].mean(1)
+    head = raw[:, [idx[k] for k in skeleton.anterior]].mean(1)
+    tail = raw[:, [idx[k] for k in skeleton.posterior]].mean(1)
+    angle = np.arctan2(*(head - tail)[anchor, 1::-1])
+    rel = raw[frames] - centre[anchor]
+    out = rel.copy()
+    out[..., 0] = np.cos(angle) * rel[..., 0] + np.sin(angle) * rel[..., 1]
+    out[..., 1] = -np.sin(angle) * rel[..., 0] + np.cos(angle) * rel[..., 1]
+    out[..., 2] = raw[frames, :, 2] - centre[frames, None, 2]
+    return out
+
+
+def test_anchored_equals_poses_seen_from_the_span_centre(subtle) -> None:
+    """Per-frame aligned poses + body motion, integrated, give the poses of a span seen
+    from its centre frame: walking and turning are in the target."""
+    from napari_vqmap.preprocess import preprocess
+
+    ds, skeleton = subtle
+    rec = preprocess(ds, skeleton)
+    raw = ds["position"].transpose("time", "keypoint", "space", "individual").values[..., 0]
+    start, span = 1000, 32
+    x = torch.from_numpy(rec.x[:, start : start + 2 * span]).double()
+    motion = torch.from_numpy(rec.motion[:, start : start + 2 * span]).double()
+    out = anchored(x, motion, span, 1 / rec.fps)[0].numpy() * rec.body_length
+    for s in (0, 1):
+        lo = start + s * span
+        want = _seen_from(raw, skeleton, slice(lo, lo + span), lo + span // 2)
+        np.testing.assert_allclose(out[s * span : (s + 1) * span], want, atol=1e-4)
+    moved = np.abs(out[:span, :, :2] - rec.x[0, start : start + span, :, :2] * rec.body_length)
+    assert moved.max() > 0.5  # the mouse moved: not the per-frame alignment
+
+
+def test_anchored_loss_needs_motion_and_trains_the_motion_head() -> None:
+    torch.manual_seed(0)
+    cfg = ModelConfig(window=16, hidden=16, token_dim=8, codebook_warmup=0, use_motion=True,
+                      anchor_span=8, motion_weight=0.0)  # fmt: skip
+    model = VQMAP(cfg, {"s": (5, 3)})
+    x, mask = torch.randn(4, 16, 5, 3), torch.ones(4, 16, 5, dtype=torch.bool)
+    motion = torch.randn(4, 16, 3)
+    out = model(x, mask, torch.zeros(5, dtype=torch.long), "s", motion=motion)
+    out["loss"].backward()
+    assert model.motion_head.weight.grad.abs().sum() > 0
+    with pytest.raises(ValueError, match="anchor_span"):
+        ModelConfig(window=16, anchor_span=6)
+
+
+def test_viterbi_keeps_a_state_unless_leaving_pays() -> None:
+    cost = np.array([[0, 1], [0, 1], [1, 0], [0, 1], [0, 1.0]])
+    assert viterbi(cost, 0.0).tolist() == [0, 0, 1, 0, 0]
+    assert viterbi(cost, 3.0).tolist() == [0, 0, 0, 0, 0]  # a one-step blip is not worth 2 changes
+    long = np.array([[0, 1]] * 2 + [[1, 0]] * 8 + [[0, 1]] * 2, float)
+    assert viterbi(long, 1.5).tolist() == [0, 0] + [1] * 8 + [0, 0]
+    assert viterbi(long, 3.0).tolist() == [1] * 12  # two changes cost more than 4 misfits
+    with pytest.raises(ValueError, match="stickiness"):
+        check_stickiness(-1)
+
+
+def test_stickiness_zero_is_the_nearest_code_and_more_lengthens_motifs(
+    subtle, tiny_subtle_model: Path
+) -> None:
+    from napari_vqmap.checkpoint import load_model
+    from napari_vqmap.encode import encode
+
+    ds, _ = subtle
+    model, meta = load_model(tiny_subtle_model)
+    res = encode(model, ds, meta)
+    motif, z = res["motif"].values[:, 0], res["embedding"].values[:, 0]
+    assert res.attrs["stickiness"] == 0.0
+    same = smooth_track(model, motif, z, 0.0)
+    assert np.mean(same == motif) > 0.99  # float64 ties aside, the model's own choice
+    sticky = encode(model, ds, meta, stickiness=0.5)
+    assert sticky.attrs["stickiness"] == 0.5
+
+    def n_changes(m: np.ndarray) -> int:
+        return int((np.diff(m) != 0).sum())
+
+    assert n_changes(sticky["motif"].values[:, 0]) < n_changes(motif)
+    again = encode(model, ds, meta, stickiness=0.5)["motif"].values
+    np.testing.assert_array_equal(again, sticky["motif"].values)  # deterministic
+    steps = sticky_motifs(model, z[::4][:50], np.full(50, 4), 0.0)
+    assert steps.shape == (50,) and steps.max() < model.config.n_motifs
+
+
+def test_windowed_features_are_centre_frame_aligned(subtle) -> None:
+    ds, skeleton = subtle
+    feats = windowed_features(ds, skeleton, window=32)
+    raw = ds["position"].transpose("time", "keypoint", "space", "individual").values[..., 0]
+    assert feats.shape == (ds.sizes["time"], 32 * 9 * 3)
+    trunk = raw[:, [1, 2, 3]].mean(1)  # neck, anus, chest
+    angle = np.arctan2(*(raw[500, 1] - raw[500, 2])[1::-1])
+    rel = raw[500 - 16 : 500 + 16] - trunk[500]
+    want = rel.copy()
+    want[..., 0] = np.cos(angle) * rel[..., 0] + np.sin(angle) * rel[..., 1]
+    want[..., 1] = -np.sin(angle) * rel[..., 0] + np.cos(angle) * rel[..., 1]
+    np.testing.assert_allclose(feats[500].reshape(32, 9, 3), want, atol=1e-4)
+    edge = feats[0].reshape(32, 9, 3)
+    np.testing.assert_allclose(edge[0], edge[16], atol=1e-5)  # padded with the first frame
+    assert per_frame_features(ds, skeleton).shape == (ds.sizes["time"], 27)
+
+
+def test_pca_kmeans_is_seeded_and_predicts_its_clusters(subtle) -> None:
+    ds, skeleton = subtle
+    feats = per_frame_features(ds, skeleton)
+    a = PCAKMeans(8, 10, seed=0).fit(feats).predict(feats)
+    b = PCAKMeans(8, 10, seed=0).fit(feats).predict(feats)
+    np.testing.assert_array_equal(a, b)
+    assert len(np.unique(a)) == 8
