@@ -4,8 +4,8 @@ Both work on one skeleton (one head) and need no training beyond PCA and k-means
 
 - **per-frame**: each frame's pose in its own egocentric frame (origin at the trunk
   centre, the mean of the skeleton's centre, anterior and posterior anchors: neck, anus
-  and chest for SUBTLE; x along the posterior -> anterior heading in the x-y plane, z kept), flattened,
-  PCA to 10 components, k-means.
+  and chest for SUBTLE; x along the posterior -> anterior heading in the x-y plane; z
+  kept), flattened, PCA to 10 components, k-means.
 - **windowed**: for each frame, the ``window`` frames centred on it (edges padded by
   repeating the end frames), every pose in the egocentric frame of the window's *centre*
   frame (so the animal's walking and turning inside the window are kept), flattened, PCA to
