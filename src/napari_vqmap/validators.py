@@ -148,7 +148,9 @@ def make_poses(
     (defaults to 0..T-1; sparse labelled frames keep theirs).
     """
     path = None if source_file is None else Path(source_file)
-    position = np.asarray(position, dtype=np.float32)
+    fps = check_fps(fps, path, "fps")
+    with np.errstate(over="ignore", invalid="ignore"):  # too large for float32 -> inf
+        position = np.asarray(position, dtype=np.float32)
     check_array_shape(path, position, [4], "position array (time, space, keypoint, individual)")
     n_time, n_space, n_kp, n_ind = position.shape
     if n_space not in (2, 3):
@@ -161,24 +163,32 @@ def make_poses(
     if len(keypoints) != n_kp:
         raise PoseFileError(path, f"{len(keypoints)} keypoint names for {n_kp} keypoints")
     if len(set(keypoints)) != n_kp:
-        raise PoseFileError(path, f"duplicate keypoint names: {keypoints}")
+        dups = sorted({k for k in keypoints if keypoints.count(k) > 1})
+        raise PoseFileError(path, f"duplicate keypoint names: {', '.join(dups)}")
     individuals = [f"individual_{i}" for i in range(n_ind)] if individuals is None else individuals
     individuals = [str(i) for i in individuals]
     if len(individuals) != n_ind:
         raise PoseFileError(path, f"{len(individuals)} individual names for {n_ind} individuals")
-    missing = np.isnan(position).any(axis=1)
-    position[np.broadcast_to(missing[:, None], position.shape)] = np.nan
+    if len(set(individuals)) != n_ind:
+        dups = sorted({i for i in individuals if individuals.count(i) > 1})
+        raise PoseFileError(path, f"duplicate individual names: {', '.join(dups)}")
+    position, missing = _missing_to_nan(position, path)
+    if not position.flags.writeable:  # a read-only view (pandas copy-on-write): own a copy
+        position = position.copy()
     if confidence is None:
-        confidence = np.where(missing, np.nan, 1.0)
-    confidence = np.asarray(confidence, dtype=np.float32)
+        confidence = np.where(missing, np.float32(np.nan), np.float32(1.0))
+    with np.errstate(over="ignore", invalid="ignore"):
+        confidence = np.asarray(confidence, dtype=np.float32)
     if confidence.shape != (n_time, n_kp, n_ind):
         raise PoseFileError(
             path, f"confidence has shape {confidence.shape}; expected {(n_time, n_kp, n_ind)}"
         )
+    # a new array: never write into one the caller (or pandas) owns
+    confidence = np.where(missing | ~np.isfinite(confidence), np.float32(np.nan), confidence)
     frames = np.arange(n_time) if frames is None else np.asarray(frames, dtype=np.int64)
     if frames.shape != (n_time,):
         raise PoseFileError(path, f"{len(frames)} frame indices for {n_time} frames")
-    time = frames / float(fps) if fps else frames.astype(np.float64)
+    time = frames / fps if fps else frames.astype(np.float64)
     ds = xr.Dataset(
         {
             "position": (DIMS, position),
@@ -193,7 +203,7 @@ def make_poses(
         },
         attrs={
             "ds_type": "poses",
-            "fps": float(fps) if fps else None,
+            "fps": fps,
             "time_unit": "seconds" if fps else "frames",
             "source_software": source_software,
             "source_file": "" if source_file is None else str(source_file),
@@ -202,6 +212,44 @@ def make_poses(
         },
     )
     return flag_empty_keypoints(ds)
+
+
+def check_fps(fps: Any, path: str | Path | None, where: str) -> float | None:
+    """``fps`` as a float, or None when not given; a frame rate of 0, below 0, not finite or
+    not a number is a :class:`PoseFileError` naming the file and ``where`` it came from
+    (``"fps="``, ``"the file's 'fps' attribute"``, ...)."""
+    if fps is None:
+        return None
+    try:
+        value = float(fps)
+    except (TypeError, ValueError):
+        value = math.nan
+    if isinstance(fps, bool) or not math.isfinite(value) or value <= 0:
+        shown = repr(fps) if isinstance(fps, str | bytes) else str(fps)
+        raise PoseFileError(
+            path, f"frame rate {shown} from {where} is not a positive, finite number of frames/s"
+        )
+    return value
+
+
+def _missing_to_nan(position: np.ndarray, path: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    """``position`` with every point that has a NaN or infinite coordinate all NaN, and the
+    (time, keypoint, individual) mask of missing points. Infinite values (``inf`` in a file,
+    or a number too large for float32) are counted in a warning. ``position`` itself is
+    never written to: a new array is made when something changes."""
+    finite = np.isfinite(position)
+    missing = ~finite.all(axis=1)
+    n_inf = int(np.isinf(position).sum())
+    if n_inf:
+        warnings.warn(
+            f"{path or 'poses'}: {n_inf} coordinate value(s) are infinite or too large for "
+            "float32; those points are read as missing (NaN)",
+            UserWarning,
+            stacklevel=4,
+        )
+    if n_inf or (~finite != missing[:, None]).any():
+        position = np.where(missing[:, None], np.float32(np.nan), position)
+    return position, missing
 
 
 def flag_empty_keypoints(ds: xr.Dataset) -> xr.Dataset:

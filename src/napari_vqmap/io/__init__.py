@@ -16,7 +16,13 @@ from types import ModuleType
 import xarray as xr
 
 from napari_vqmap.skeletons import Skeleton, get_skeleton, guess_skeleton, match_skeleton
-from napari_vqmap.validators import PoseFileError, check_file, check_hdf5, validate_poses
+from napari_vqmap.validators import (
+    PoseFileError,
+    check_file,
+    check_fps,
+    check_hdf5,
+    validate_poses,
+)
 
 # (source_software name, module, file suffixes); detection tries them in this order.
 FORMATS: list[tuple[str, str, tuple[str, ...]]] = [
@@ -88,6 +94,7 @@ def load_poses(
         keypoint names; otherwise checked against the file and attached.
     """
     path = check_file(path)
+    fps = check_fps(fps, path, "fps= (--fps)")
     sk = None if skeleton is None else get_skeleton(skeleton)
     if source_software is None:
         if path.suffix.lower() not in POSE_SUFFIXES:
@@ -104,7 +111,7 @@ def load_poses(
     module = _module_for(source_software, path)
     ds = module.load(path, fps=fps, skeleton=sk)
     ds = validate_poses(ds, path)
-    if fps:
+    if fps is not None:
         ds = _set_fps(ds, fps)
     return attach_skeleton(ds, sk, path)
 
