@@ -55,7 +55,8 @@ def load(path: Path, fps: float | None = None, skeleton=None) -> xr.Dataset:
             edges = json.loads(edges) if edges else []
         edges = [(str(a), str(b)) for a, b in edges]
     except (ValueError, TypeError) as err:
-        raise PoseFileError(path, f"the 'skeleton' attribute is not a list of edges: {err}") from err
+        problem = f"the 'skeleton' attribute is not a list of edges: {err}"
+        raise PoseFileError(path, problem) from err
     out = make_poses(
         pos.values,
         ds["keypoint"].values,
@@ -84,9 +85,8 @@ def _check_dims(path: Path, ds: xr.Dataset) -> None:
             "(movement's names; the plural 'keypoints', 'individuals' are read too)",
         )
     if "confidence" in ds and sorted(ds["confidence"].dims) != sorted(CONF_DIMS):
-        raise PoseFileError(
-            path, f"'confidence' has dimensions {tuple(ds['confidence'].dims)}; expected {CONF_DIMS}"
-        )
+        got = tuple(ds["confidence"].dims)
+        raise PoseFileError(path, f"'confidence' has dimensions {got}; expected {CONF_DIMS}")
 
 
 def _frames(path: Path, ds: xr.Dataset, file_fps: float | None, attrs: dict) -> np.ndarray:
