@@ -120,6 +120,41 @@ def complete_lines(path: Path) -> Path | io.BytesIO:
     return io.BytesIO(data[: data.rfind(b"\n") + 1])
 
 
+def trailing_blank_lines(path: Path) -> int:
+    """How many empty lines end a text file after its last line end (``a\\n\\n\\n``: 2).
+    Readers that keep blank lines as NaN frames drop these: they hold no frame."""
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        f.seek(max(0, f.tell() - 65536))
+        tail = f.read().replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if not tail.endswith(b"\n"):
+        return 0
+    return len(tail) - len(tail.rstrip(b"\n")) - 1
+
+
+def frame_numbers(values: np.ndarray, path: Path | None, what: str) -> np.ndarray:
+    """``values`` as int64 video frame indices when they are distinct whole numbers >= 0;
+    otherwise a warning naming ``what`` and 0..N-1 (one entry per row, never fewer)."""
+    with np.errstate(invalid="ignore"):
+        raw = np.asarray(values, dtype=np.float64)
+    ok = (
+        raw.ndim == 1
+        and bool(np.isfinite(raw).all())
+        and bool((raw >= 0).all())
+        and bool((raw < 2**53).all())
+        and bool((raw == np.round(raw)).all())
+        and len(np.unique(raw)) == len(raw)
+    )
+    if ok:
+        return raw.astype(np.int64)
+    warnings.warn(
+        f"{path or 'poses'}: {what} are not distinct whole frame numbers; using 0..{len(raw) - 1}",
+        UserWarning,
+        stacklevel=3,
+    )
+    return np.arange(len(raw), dtype=np.int64)
+
+
 def check_array_shape(path: Path | None, arr: np.ndarray, ndims: Sequence[int], what: str) -> None:
     """Raise if ``arr`` does not have one of the allowed numbers of dimensions."""
     if arr.ndim not in ndims:
