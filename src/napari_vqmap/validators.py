@@ -6,10 +6,14 @@ whose message names the file and what is wrong with it.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
+import struct
 import warnings
-from collections.abc import Sequence
+import zipfile
+import zlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +34,39 @@ class PoseFileError(ValueError):
         self.problem = problem
         where = f"{self.path}: " if self.path is not None else ""
         super().__init__(f"{where}{problem}")
+
+
+# What h5py, PyTables, netCDF4, scipy.io, zipfile/zlib and sleap_io raise on a corrupt or
+# cut binary file (a flipped byte in a header, a chunk that does not decompress).
+CORRUPT_FILE_ERRORS = (
+    OSError,
+    EOFError,
+    RuntimeError,
+    KeyError,
+    IndexError,
+    ValueError,
+    TypeError,
+    OverflowError,
+    MemoryError,
+    NotImplementedError,
+    UnicodeDecodeError,
+    zlib.error,
+    struct.error,
+    zipfile.BadZipFile,
+)
+
+
+@contextlib.contextmanager
+def reading(path: str | Path, what: str) -> Iterator[None]:
+    """Turn a library's error on a corrupt binary file into a :class:`PoseFileError`
+    naming the file (``what``: "the SLEAP file", ...); our own errors pass unchanged."""
+    try:
+        yield
+    except PoseFileError:
+        raise
+    except CORRUPT_FILE_ERRORS as err:
+        problem = f"cannot read {what} (corrupt or truncated?): {type(err).__name__}: {err}"
+        raise PoseFileError(path, problem) from err
 
 
 def check_option(
@@ -84,14 +121,25 @@ def check_file(path: str | Path, suffixes: Sequence[str] | None = None) -> Path:
     return path
 
 
-def check_hdf5(path: Path) -> None:
-    """Raise a clear error if ``path`` is not a readable (complete) HDF5 file."""
+def check_hdf5(path: Path, deep: bool = False) -> None:
+    """Raise a clear error if ``path`` is not a readable (complete) HDF5 file. ``deep``
+    reads every attribute and dataset too: PyTables (pandas ``.h5``) can crash the process
+    on a corrupt file that h5py reports cleanly, so check with h5py before handing over."""
     import h5py
+
+    def touch(name: str, obj) -> None:
+        for key in obj.attrs:
+            obj.attrs[key]
+        if isinstance(obj, h5py.Dataset):
+            obj[()]
 
     try:
         with h5py.File(path, "r") as f:
             list(f.keys())
-    except OSError as err:
+            if deep:
+                touch("/", f)
+                f.visititems(touch)
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError) as err:
         problem = f"not a readable HDF5 file (truncated or corrupt?): {err}"
         raise PoseFileError(path, problem) from err
 

@@ -21,6 +21,7 @@ from napari_vqmap.validators import (
     check_file,
     check_fps,
     check_hdf5,
+    reading,
     validate_poses,
 )
 
@@ -41,6 +42,7 @@ FORMATS: list[tuple[str, str, tuple[str, ...]]] = [
 POSE_SUFFIXES = tuple(sorted({s for _, _, sfx in FORMATS for s in sfx}))
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 HDF5_SUFFIXES = (".h5", ".hdf5", ".slp", ".nwb")  # HDF5 containers
+TEXT_SUFFIXES = (".csv",)
 
 
 def import_movement() -> None:
@@ -109,7 +111,11 @@ def load_poses(
                 check_hdf5(path)  # a truncated or corrupt file says so
             raise PoseFileError(path, "not a pose file in any format napari-vqmap reads")
     module = _module_for(source_software, path)
-    ds = module.load(path, fps=fps, skeleton=sk)
+    if path.suffix.lower() in TEXT_SUFFIXES:  # text readers report each problem themselves
+        ds = module.load(path, fps=fps, skeleton=sk)
+    else:
+        with reading(path, f"the {source_software} file"):
+            ds = module.load(path, fps=fps, skeleton=sk)
     ds = validate_poses(ds, path)
     if fps is not None:
         ds = _set_fps(ds, fps)

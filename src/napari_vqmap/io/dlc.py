@@ -21,6 +21,7 @@ Pose writes the same layout; :mod:`napari_vqmap.io.lightning_pose` reuses this p
 from __future__ import annotations
 
 import csv
+import multiprocessing as mp
 import re
 import warnings
 from dataclasses import dataclass
@@ -111,20 +112,67 @@ def _is_pandas_h5(path: Path) -> bool:
         return any("pandas_type" in g.attrs for g in groups)
 
 
+H5_READ_TIMEOUT_S = 120.0
+
+
 def _read_h5(path: Path) -> pd.DataFrame:
-    check_hdf5(path)
+    """The pandas table of a DLC ``.h5``. PyTables (which pandas uses) can crash the whole
+    process on a corrupt file, so where processes can be forked it reads in a child, and
+    a crash there is an error naming the file."""
+    check_hdf5(path, deep=True)
     if not _is_pandas_h5(path):
         raise PoseFileError(path, "HDF5 file holds no pandas table (not a DeepLabCut .h5)")
+    if "fork" not in mp.get_all_start_methods():
+        result = _read_h5_table(path)
+    else:
+        result = _in_child(path, _read_h5_table)
+    if isinstance(result, str):
+        raise PoseFileError(path, f"cannot read the DeepLabCut table: {result}")
+    return result
+
+
+def _read_h5_table(path: Path) -> pd.DataFrame | str:
+    """The table, or why it cannot be read."""
     try:
         with pd.HDFStore(path, mode="r") as store:
             keys = store.keys()
             key = next((k for k in keys if k.strip("/") in ("df_with_missing", "tracks")), keys[0])
             df = store.get(key)
-    except (OSError, ValueError, KeyError, TypeError, ImportError) as err:
-        raise PoseFileError(path, f"cannot read the DeepLabCut table: {err}") from err
-    if not isinstance(df, pd.DataFrame):
-        raise PoseFileError(path, "HDF5 pandas object is not a table")
-    return df
+    except (OSError, ValueError, KeyError, TypeError, ImportError, RuntimeError) as err:
+        return str(err)
+    except Exception as err:  # PyTables raises many kinds on a corrupt file
+        return f"{type(err).__name__}: {err}"
+    return df if isinstance(df, pd.DataFrame) else "HDF5 pandas object is not a table"
+
+
+def _in_child(path: Path, read) -> pd.DataFrame | str:
+    """``read(path)`` in a forked child process; its result, or why it gave none."""
+    ctx = mp.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    with warnings.catch_warnings():  # Python >= 3.12 warns about fork with threads
+        warnings.simplefilter("ignore", DeprecationWarning)
+        child = ctx.Process(target=_child_main, args=(read, path, send), daemon=True)
+        child.start()
+    send.close()
+    try:
+        if not receive.poll(H5_READ_TIMEOUT_S):
+            return f"reading took more than {H5_READ_TIMEOUT_S:g} s"
+        return receive.recv()
+    except EOFError:
+        child.join(5)
+        return f"the HDF5 library crashed reading it (exit code {child.exitcode}): corrupt file?"
+    finally:
+        receive.close()
+        if child.is_alive():
+            child.kill()
+        child.join(5)
+
+
+def _child_main(read, path: Path, send) -> None:
+    try:
+        send.send(read(path))
+    finally:
+        send.close()
 
 
 def csv_header(path: Path) -> list[list[str]]:
@@ -198,6 +246,8 @@ def _index_columns(coords_row: list[str]) -> int:
 
 
 def _parse(df: pd.DataFrame, path: Path) -> DlcTable:
+    if len(df) == 0:
+        raise PoseFileError(path, "no frames found (the table has header rows only)")
     df = _name_levels(df, path)
     coords = [str(c) for c in df.columns.get_level_values("coords")]
     space = [c for c in SPACE if c in coords]
