@@ -44,12 +44,18 @@ def load(path: Path, fps: float | None = None, skeleton: Skeleton | None = None)
     repeated = sorted({c for c in header if header.count(c) > 1})
     if repeated:
         raise PoseFileError(path, f"column name(s) {', '.join(repeated)} appear more than once")
+    keypoints = _keypoints(header)
+    if not keypoints:
+        raise PoseFileError(path, "no '<keypoint>_x, _y, _z' columns (not an Anipose 3D csv)")
+    # only the columns read below: a long file's errors, ncams and matrices stay on disk
+    wanted = {f"{k}{a}" for k in keypoints for a in (*_AXES, "_score")} | {"fnum"}
     try:
         df = pd.read_csv(
             complete_lines(path),
             header=None,
             skiprows=1,
             names=header,
+            usecols=[c for c in header if c in wanted],
             skip_blank_lines=False,
             encoding="utf-8-sig",
         )
@@ -58,11 +64,8 @@ def load(path: Path, fps: float | None = None, skeleton: Skeleton | None = None)
     blank = trailing_blank_lines(path)
     if blank:
         df = df.iloc[: len(df) - blank]
-    keypoints = _keypoints(header)
-    if not keypoints:
-        raise PoseFileError(path, "no '<keypoint>_x, _y, _z' columns (not an Anipose 3D csv)")
     try:
-        xyz = np.stack([df[[f"{k}{a}" for k in keypoints]].to_numpy(float) for a in _AXES], 1)
+        xyz = np.stack([df[[f"{k}{a}" for k in keypoints]].to_numpy(np.float32) for a in _AXES], 1)
         scores = [f"{k}_score" for k in keypoints]
         conf = df[scores].to_numpy(float) if all(s in df for s in scores) else None
         fnum = df["fnum"].to_numpy(float) if "fnum" in df else None

@@ -257,21 +257,27 @@ def _parse(df: pd.DataFrame, path: Path) -> DlcTable:
     keys = _distinct_keys(_column_keys(df), path)
     individuals = list(dict.fromkeys(k[0] for k in keys))
     keypoints = list(dict.fromkeys(k[1] for k in keys))
-    n_time = len(df)
-    position = np.full((n_time, len(space), len(keypoints), len(individuals)), np.nan)
+    # float32 from the start (the container's type): half the memory of a long file
+    n_time, f32 = len(df), np.float32
+    position = np.full((n_time, len(space), len(keypoints), len(individuals)), np.nan, f32)
     has_lk = "likelihood" in coords
-    likelihood = np.full((n_time, len(keypoints), len(individuals)), np.nan) if has_lk else None
+    likelihood = (
+        np.full((n_time, len(keypoints), len(individuals)), np.nan, f32) if has_lk else None
+    )
     slot = {c: i for i, c in enumerate(space)}
-    for col, (ind, kp, coord) in enumerate(keys):
-        k, i = keypoints.index(kp), individuals.index(ind)
-        if coord in slot:
-            position[:, slot[coord], k, i] = data[:, col]
-        elif coord == "likelihood":
-            likelihood[:, k, i] = data[:, col]
+    with np.errstate(over="ignore"):  # too large for float32: inf, counted by make_poses
+        for col, (ind, kp, coord) in enumerate(keys):
+            k, i = keypoints.index(kp), individuals.index(ind)
+            if coord in slot:
+                position[:, slot[coord], k, i] = data[:, col]
+            elif coord == "likelihood":
+                likelihood[:, k, i] = data[:, col]
+    del data
     if likelihood is not None:
         _undetected_to_nan(position, likelihood)
     frames, order, numbered = _frame_indices(df.index, path)
-    position, likelihood = position[order], None if likelihood is None else likelihood[order]
+    if (np.diff(order) != 1).any():  # rows out of frame order (labelled frames)
+        position, likelihood = position[order], None if likelihood is None else likelihood[order]
     scorer = str(df.columns.get_level_values("scorer")[0]) if "scorer" in df.columns.names else ""
     table = DlcTable(position, likelihood, keypoints, individuals, frames, scorer)
     if numbered:
@@ -288,13 +294,13 @@ def _name_levels(df: pd.DataFrame, path: Path) -> pd.DataFrame:
         if df.columns.nlevels not in defaults:
             raise PoseFileError(path, f"unexpected header levels {df.columns.names}")
         names = defaults[df.columns.nlevels]
-    df = df.copy()
-    df.columns = df.columns.set_names(names)
-    return df
+    return df.set_axis(df.columns.set_names(names), axis=1)  # no copy of the values
 
 
 def _to_numeric(df: pd.DataFrame, path: Path) -> np.ndarray:
     try:
+        if all(pd.api.types.is_numeric_dtype(t) for t in df.dtypes):  # csv: read as numbers
+            return df.to_numpy(dtype=np.float64)  # read only: may be pandas' own array
         return df.apply(pd.to_numeric, errors="raise").to_numpy(dtype=np.float64)
     except (ValueError, TypeError) as err:
         raise PoseFileError(path, f"non-numeric values in the coordinate columns: {err}") from err
@@ -388,11 +394,11 @@ def _fill_gaps(table: DlcTable, path: Path) -> DlcTable:
     if span == n or span > 2 * n + 1000:
         return table
     rows = frames
-    position = np.full((span, *table.position.shape[1:]), np.nan)
+    position = np.full((span, *table.position.shape[1:]), np.nan, table.position.dtype)
     position[rows] = table.position
     likelihood = None
     if table.likelihood is not None:
-        likelihood = np.full((span, *table.likelihood.shape[1:]), np.nan)
+        likelihood = np.full((span, *table.likelihood.shape[1:]), np.nan, table.likelihood.dtype)
         likelihood[rows] = table.likelihood
     warnings.warn(
         f"{path}: {span - n} frame(s) of 0..{frames[-1]} have no row; "
