@@ -296,3 +296,17 @@ def test_anipose_csv_with_bom_blank_line_and_inf(data_dir, tmp_path):
     assert ds.sizes["time"] == 20
     assert np.isnan(ds["position"].values[2, :, 0, 0]).all()
     assert np.isnan(ds["position"].values[5]).all()
+
+
+def test_napari_reader_opens_a_dlc_csv_with_bom_and_an_empty_first_row(data_dir, tmp_path):
+    pytest.importorskip("napari")
+    from napari_vqmap.napari._reader import get_reader
+
+    lines = _lines(data_dir, DLC)
+    lines[3] = "0" + "," * (len(lines[3].split(",")) - 1)
+    path = _write(tmp_path / "excel.csv", lines, prefix="\ufeff")
+    reader = get_reader(str(path))
+    assert reader is not None
+    layers = reader(str(path))
+    points = [data for data, _, kind in layers if kind == "points"]
+    assert points and len(np.unique(points[0][:, 0])) == 749  # frame 0 has no point
