@@ -215,15 +215,17 @@ def _read_csv(path: Path) -> pd.DataFrame:
         names=[r[0].strip().lower() for r in header],
     )
     try:
-        df = pd.read_csv(
-            complete_lines(path),
-            header=None,
-            skiprows=len(header),
-            names=list(range(width)),
-            index_col=list(range(n_index)),
-            dtype={j: "float64" for j in range(n_index, width)},
-            encoding="utf-8-sig",
-        )
+        with warnings.catch_warnings():  # make_poses counts values too large for float32
+            warnings.filterwarnings("ignore", "overflow encountered", RuntimeWarning)
+            df = pd.read_csv(
+                complete_lines(path),
+                header=None,
+                skiprows=len(header),
+                names=list(range(width)),
+                index_col=list(range(n_index)),
+                dtype={j: "float32" for j in range(n_index, width)},  # the container's type
+                encoding="utf-8-sig",
+            )
     except pd.errors.ParserError as err:
         raise PoseFileError(path, f"cannot parse the DeepLabCut csv: {err}") from err
     except (ValueError, UnicodeDecodeError) as err:
@@ -299,9 +301,11 @@ def _name_levels(df: pd.DataFrame, path: Path) -> pd.DataFrame:
 
 def _to_numeric(df: pd.DataFrame, path: Path) -> np.ndarray:
     try:
-        if all(pd.api.types.is_numeric_dtype(t) for t in df.dtypes):  # csv: read as numbers
-            return df.to_numpy(dtype=np.float64)  # read only: may be pandas' own array
-        return df.apply(pd.to_numeric, errors="raise").to_numpy(dtype=np.float64)
+        with np.errstate(over="ignore"):  # too large for float32: inf, counted later
+            if all(pd.api.types.is_numeric_dtype(t) for t in df.dtypes):  # csv: numbers
+                return df.to_numpy(dtype=np.float32)  # read only: may be pandas' own array
+            numeric = df.apply(pd.to_numeric, errors="raise")
+            return numeric.to_numpy(dtype=np.float32)
     except (ValueError, TypeError) as err:
         raise PoseFileError(path, f"non-numeric values in the coordinate columns: {err}") from err
 
