@@ -212,14 +212,15 @@ def test_dlc_row_left_blank_is_a_nan_frame(data_dir, tmp_path):
 
 def test_subtle_blank_or_empty_row_is_a_nan_frame(data_dir, tmp_path):
     lines = _lines(data_dir, SUBTLE)[:30]
-    lines[0] = "," * 26  # an empty first row
+    lines[0] = ""  # a blank first line
+    lines[1] = "," * 26  # an empty row
     lines[10] = ""  # a blank line
     path = tmp_path / "s.csv"
     path.write_text("\n".join(lines) + "\n\n\n")  # blank lines after the end are no frames
     ds = load_poses(path)
     assert ds.sizes["time"] == 30
-    assert np.isnan(ds["position"].values[[0, 10]]).all()
-    assert np.isfinite(ds["position"].values[[1, 9, 11, 29]]).all()
+    assert np.isnan(ds["position"].values[[0, 1, 10]]).all()
+    assert np.isfinite(ds["position"].values[[2, 9, 11, 29]]).all()
 
 
 # --- frame rates ----------------------------------------------------------------------------

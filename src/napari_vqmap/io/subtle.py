@@ -75,7 +75,8 @@ def _read(path: Path) -> np.ndarray:
     frame with nothing tracked (NaN), so the rows stay one per frame; blank lines after
     the last line end are not frames."""
     with open(path, encoding="utf-8-sig", errors="replace") as f:
-        n_cols = len(f.readline().split(","))
+        first = next((line for line in f if line.strip()), "")  # blank lines: NaN frames
+    n_cols = len(first.split(","))
     try:
         with warnings.catch_warnings():  # make_poses counts values too large for float32
             warnings.filterwarnings("ignore", "overflow encountered", RuntimeWarning)
