@@ -23,6 +23,7 @@ from __future__ import annotations
 import csv
 import multiprocessing as mp
 import re
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,12 +118,12 @@ H5_READ_TIMEOUT_S = 120.0
 
 def _read_h5(path: Path) -> pd.DataFrame:
     """The pandas table of a DLC ``.h5``. PyTables (which pandas uses) can crash the whole
-    process on a corrupt file, so where processes can be forked it reads in a child, and
-    a crash there is an error naming the file."""
+    process on a corrupt file, so on Linux it reads in a forked child, and a crash there
+    is an error naming the file."""
     check_hdf5(path, deep=True)
     if not _is_pandas_h5(path):
         raise PoseFileError(path, "HDF5 file holds no pandas table (not a DeepLabCut .h5)")
-    if "fork" not in mp.get_all_start_methods():
+    if not sys.platform.startswith("linux"):  # fork is safe on Linux only (macOS: no)
         result = _read_h5_table(path)
     else:
         result = _in_child(path, _read_h5_table)
