@@ -132,7 +132,12 @@ def print_warnings_plainly() -> None:
 def run() -> None:
     """The installed ``napari-vqmap`` command: :func:`main`, warnings shown plainly."""
     print_warnings_plainly()
-    sys.exit(main())
+    try:
+        status = main()
+    except KeyboardInterrupt:  # Ctrl-C while the commands' modules are imported
+        print("napari-vqmap: interrupted", file=sys.stderr)
+        status = 130
+    sys.exit(status)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -99,3 +99,29 @@ def test_interrupted_encode_leaves_no_partial_output(data_dir, tmp_path, monkeyp
     assert sorted(p.name for p in out.iterdir()) == []  # no partial set, no temporary file
     err = capsys.readouterr().err
     assert "interrupted" in err and "Traceback" not in err
+
+
+@pytest.mark.slow
+def test_ctrl_c_during_an_encode_leaves_no_output(data_dir, tmp_path):
+    """A real SIGINT to the installed command while it encodes a long file."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    lines = (data_dir / SUBTLE).read_text().splitlines()
+    src = tmp_path / "long.csv"
+    src.write_text("\n".join(lines[t % len(lines)] for t in range(300_000)) + "\n")
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "napari_vqmap.cli", "encode", str(src), "--out", str(out)]
+    cmd += ["--fps", "20", "--skeleton", "subtle"]
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not out.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.2)  # the output folder is made once the model is loaded
+    time.sleep(1.0)
+    proc.send_signal(signal.SIGINT)
+    err = proc.communicate(timeout=120)[1]
+    assert proc.returncode == 130, err
+    assert "interrupted" in err and "Traceback" not in err
+    assert not out.exists() or list(out.iterdir()) == []
