@@ -15,9 +15,12 @@ DOC = Path(__file__).resolve().parents[1] / "docs" / "cli.md"
 HEADER = """# Command-line reference
 
 Every command is `napari-vqmap COMMAND ...` (also `python -m napari_vqmap.cli COMMAND ...`).
-Errors in input files stop the command with exit status 2 and a message naming the file and
-the problem; warnings (a keypoint missing in every frame, a skeleton the model has no head
-for) print as one line each, `napari-vqmap: warning: ...`, and the command goes on.
+Errors in input files or the output folder stop the command with exit status 2 and one
+line naming the file and the problem (never a traceback); warnings (a keypoint missing in
+every frame, a skeleton the model has no head for) print as one line each,
+`napari-vqmap: warning: ...`, and the command goes on. Ctrl-C stops it with status 130
+and leaves no partial output file. A traceback (status 1) means a bug in napari-vqmap:
+it ends with where to report it.
 This page is generated from the commands' own `--help` by `scripts/cli_reference.py`;
 a test keeps it in step with the code.
 """

@@ -73,14 +73,48 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+REPORT_BUGS = (
+    "this is a bug in napari-vqmap, not a problem with your files: please report it on the "
+    "napari-vqmap issue tracker with the lines above and `napari-vqmap --version`"
+)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``napari-vqmap`` command."""
+    """Entry point of the ``napari-vqmap`` command.
+
+    A problem with the user's input or output (:class:`PoseFileError`, or an OS error on a
+    named file: permission denied, disk full) is one line naming the file, exit status 2;
+    Ctrl-C is one line, status 130. Only our own bugs print a traceback, ending with where
+    to report them (status 1).
+    """
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except PoseFileError as err:
         print(f"napari-vqmap: error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("napari-vqmap: interrupted", file=sys.stderr)
+        return 130
+    except OSError as err:
+        if err.filename is None:
+            return _report_bug()
+        problem = err.strerror or str(err)
+        print(f"napari-vqmap: error: {err.filename}: {problem}", file=sys.stderr)
+        return 2
+    except Exception:
+        return _report_bug()
+
+
+def _report_bug() -> int:
+    """Print the traceback of the exception being handled and where to report it."""
+    import traceback
+
+    from napari_vqmap import __version__
+
+    traceback.print_exc()
+    print(f"napari-vqmap {__version__}: {REPORT_BUGS}", file=sys.stderr)
+    return 1
 
 
 def print_warnings_plainly() -> None:
@@ -98,7 +132,12 @@ def print_warnings_plainly() -> None:
 def run() -> None:
     """The installed ``napari-vqmap`` command: :func:`main`, warnings shown plainly."""
     print_warnings_plainly()
-    sys.exit(main())
+    try:
+        status = main()
+    except KeyboardInterrupt:  # Ctrl-C while the commands' modules are imported
+        print("napari-vqmap: interrupted", file=sys.stderr)
+        status = 130
+    sys.exit(status)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -6,10 +6,14 @@ whose message names the file and what is wrong with it.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import math
+import struct
 import warnings
-from collections.abc import Sequence
+import zipfile
+import zlib
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +34,39 @@ class PoseFileError(ValueError):
         self.problem = problem
         where = f"{self.path}: " if self.path is not None else ""
         super().__init__(f"{where}{problem}")
+
+
+# What h5py, PyTables, netCDF4, scipy.io, zipfile/zlib and sleap_io raise on a corrupt or
+# cut binary file (a flipped byte in a header, a chunk that does not decompress).
+CORRUPT_FILE_ERRORS = (
+    OSError,
+    EOFError,
+    RuntimeError,
+    KeyError,
+    IndexError,
+    ValueError,
+    TypeError,
+    OverflowError,
+    MemoryError,
+    NotImplementedError,
+    UnicodeDecodeError,
+    zlib.error,
+    struct.error,
+    zipfile.BadZipFile,
+)
+
+
+@contextlib.contextmanager
+def reading(path: str | Path, what: str) -> Iterator[None]:
+    """Turn a library's error on a corrupt binary file into a :class:`PoseFileError`
+    naming the file (``what``: "the SLEAP file", ...); our own errors pass unchanged."""
+    try:
+        yield
+    except PoseFileError:
+        raise
+    except CORRUPT_FILE_ERRORS as err:
+        problem = f"cannot read {what} (corrupt or truncated?): {type(err).__name__}: {err}"
+        raise PoseFileError(path, problem) from err
 
 
 def check_option(
@@ -84,14 +121,25 @@ def check_file(path: str | Path, suffixes: Sequence[str] | None = None) -> Path:
     return path
 
 
-def check_hdf5(path: Path) -> None:
-    """Raise a clear error if ``path`` is not a readable (complete) HDF5 file."""
+def check_hdf5(path: Path, deep: bool = False) -> None:
+    """Raise a clear error if ``path`` is not a readable (complete) HDF5 file. ``deep``
+    reads every attribute and dataset too: PyTables (pandas ``.h5``) can crash the process
+    on a corrupt file that h5py reports cleanly, so check with h5py before handing over."""
     import h5py
+
+    def touch(name: str, obj) -> None:
+        for key in obj.attrs:
+            obj.attrs[key]
+        if isinstance(obj, h5py.Dataset):
+            obj[()]
 
     try:
         with h5py.File(path, "r") as f:
             list(f.keys())
-    except OSError as err:
+            if deep:
+                touch("/", f)
+                f.visititems(touch)
+    except (OSError, RuntimeError, KeyError, ValueError, TypeError) as err:
         problem = f"not a readable HDF5 file (truncated or corrupt?): {err}"
         raise PoseFileError(path, problem) from err
 
@@ -118,6 +166,41 @@ def complete_lines(path: Path) -> Path | io.BytesIO:
     )
     data = path.read_bytes()
     return io.BytesIO(data[: data.rfind(b"\n") + 1])
+
+
+def trailing_blank_lines(path: Path) -> int:
+    """How many empty lines end a text file after its last line end (``a\\n\\n\\n``: 2).
+    Readers that keep blank lines as NaN frames drop these: they hold no frame."""
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        f.seek(max(0, f.tell() - 65536))
+        tail = f.read().replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+    if not tail.endswith(b"\n"):
+        return 0
+    return len(tail) - len(tail.rstrip(b"\n")) - 1
+
+
+def frame_numbers(values: np.ndarray, path: Path | None, what: str) -> np.ndarray:
+    """``values`` as int64 video frame indices when they are distinct whole numbers >= 0;
+    otherwise a warning naming ``what`` and 0..N-1 (one entry per row, never fewer)."""
+    with np.errstate(invalid="ignore"):
+        raw = np.asarray(values, dtype=np.float64)
+    ok = (
+        raw.ndim == 1
+        and bool(np.isfinite(raw).all())
+        and bool((raw >= 0).all())
+        and bool((raw < 2**53).all())
+        and bool((raw == np.round(raw)).all())
+        and len(np.unique(raw)) == len(raw)
+    )
+    if ok:
+        return raw.astype(np.int64)
+    warnings.warn(
+        f"{path or 'poses'}: {what} are not distinct whole frame numbers; using 0..{len(raw) - 1}",
+        UserWarning,
+        stacklevel=3,
+    )
+    return np.arange(len(raw), dtype=np.int64)
 
 
 def check_array_shape(path: Path | None, arr: np.ndarray, ndims: Sequence[int], what: str) -> None:
@@ -148,7 +231,9 @@ def make_poses(
     (defaults to 0..T-1; sparse labelled frames keep theirs).
     """
     path = None if source_file is None else Path(source_file)
-    position = np.asarray(position, dtype=np.float32)
+    fps = check_fps(fps, path, "fps")
+    with np.errstate(over="ignore", invalid="ignore"):  # too large for float32 -> inf
+        position = np.asarray(position, dtype=np.float32)
     check_array_shape(path, position, [4], "position array (time, space, keypoint, individual)")
     n_time, n_space, n_kp, n_ind = position.shape
     if n_space not in (2, 3):
@@ -161,24 +246,32 @@ def make_poses(
     if len(keypoints) != n_kp:
         raise PoseFileError(path, f"{len(keypoints)} keypoint names for {n_kp} keypoints")
     if len(set(keypoints)) != n_kp:
-        raise PoseFileError(path, f"duplicate keypoint names: {keypoints}")
+        dups = sorted({k for k in keypoints if keypoints.count(k) > 1})
+        raise PoseFileError(path, f"duplicate keypoint names: {', '.join(dups)}")
     individuals = [f"individual_{i}" for i in range(n_ind)] if individuals is None else individuals
     individuals = [str(i) for i in individuals]
     if len(individuals) != n_ind:
         raise PoseFileError(path, f"{len(individuals)} individual names for {n_ind} individuals")
-    missing = np.isnan(position).any(axis=1)
-    position[np.broadcast_to(missing[:, None], position.shape)] = np.nan
+    if len(set(individuals)) != n_ind:
+        dups = sorted({i for i in individuals if individuals.count(i) > 1})
+        raise PoseFileError(path, f"duplicate individual names: {', '.join(dups)}")
+    position, missing = _missing_to_nan(position, path)
+    if not position.flags.writeable:  # a read-only view (pandas copy-on-write): own a copy
+        position = position.copy()
     if confidence is None:
-        confidence = np.where(missing, np.nan, 1.0)
-    confidence = np.asarray(confidence, dtype=np.float32)
+        confidence = np.where(missing, np.float32(np.nan), np.float32(1.0))
+    with np.errstate(over="ignore", invalid="ignore"):
+        confidence = np.asarray(confidence, dtype=np.float32)
     if confidence.shape != (n_time, n_kp, n_ind):
         raise PoseFileError(
             path, f"confidence has shape {confidence.shape}; expected {(n_time, n_kp, n_ind)}"
         )
+    # a new array: never write into one the caller (or pandas) owns
+    confidence = np.where(missing | ~np.isfinite(confidence), np.float32(np.nan), confidence)
     frames = np.arange(n_time) if frames is None else np.asarray(frames, dtype=np.int64)
     if frames.shape != (n_time,):
         raise PoseFileError(path, f"{len(frames)} frame indices for {n_time} frames")
-    time = frames / float(fps) if fps else frames.astype(np.float64)
+    time = frames / fps if fps else frames.astype(np.float64)
     ds = xr.Dataset(
         {
             "position": (DIMS, position),
@@ -193,7 +286,7 @@ def make_poses(
         },
         attrs={
             "ds_type": "poses",
-            "fps": float(fps) if fps else None,
+            "fps": fps,
             "time_unit": "seconds" if fps else "frames",
             "source_software": source_software,
             "source_file": "" if source_file is None else str(source_file),
@@ -202,6 +295,44 @@ def make_poses(
         },
     )
     return flag_empty_keypoints(ds)
+
+
+def check_fps(fps: Any, path: str | Path | None, where: str) -> float | None:
+    """``fps`` as a float, or None when not given; a frame rate of 0, below 0, not finite or
+    not a number is a :class:`PoseFileError` naming the file and ``where`` it came from
+    (``"fps="``, ``"the file's 'fps' attribute"``, ...)."""
+    if fps is None:
+        return None
+    try:
+        value = float(fps)
+    except (TypeError, ValueError):
+        value = math.nan
+    if isinstance(fps, bool) or not math.isfinite(value) or value <= 0:
+        shown = repr(fps) if isinstance(fps, str | bytes) else str(fps)
+        raise PoseFileError(
+            path, f"frame rate {shown} from {where} is not a positive, finite number of frames/s"
+        )
+    return value
+
+
+def _missing_to_nan(position: np.ndarray, path: Path | None) -> tuple[np.ndarray, np.ndarray]:
+    """``position`` with every point that has a NaN or infinite coordinate all NaN, and the
+    (time, keypoint, individual) mask of missing points. Infinite values (``inf`` in a file,
+    or a number too large for float32) are counted in a warning. ``position`` itself is
+    never written to: a new array is made when something changes."""
+    finite = np.isfinite(position)
+    missing = ~finite.all(axis=1)
+    n_inf = int(np.isinf(position).sum())
+    if n_inf:
+        warnings.warn(
+            f"{path or 'poses'}: {n_inf} coordinate value(s) are infinite or too large for "
+            "float32; those points are read as missing (NaN)",
+            UserWarning,
+            stacklevel=4,
+        )
+    if n_inf or (~finite != missing[:, None]).any():
+        position = np.where(missing[:, None], np.float32(np.nan), position)
+    return position, missing
 
 
 def flag_empty_keypoints(ds: xr.Dataset) -> xr.Dataset:

@@ -16,7 +16,14 @@ from types import ModuleType
 import xarray as xr
 
 from napari_vqmap.skeletons import Skeleton, get_skeleton, guess_skeleton, match_skeleton
-from napari_vqmap.validators import PoseFileError, check_file, check_hdf5, validate_poses
+from napari_vqmap.validators import (
+    PoseFileError,
+    check_file,
+    check_fps,
+    check_hdf5,
+    reading,
+    validate_poses,
+)
 
 # (source_software name, module, file suffixes); detection tries them in this order.
 FORMATS: list[tuple[str, str, tuple[str, ...]]] = [
@@ -35,6 +42,7 @@ FORMATS: list[tuple[str, str, tuple[str, ...]]] = [
 POSE_SUFFIXES = tuple(sorted({s for _, _, sfx in FORMATS for s in sfx}))
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv")
 HDF5_SUFFIXES = (".h5", ".hdf5", ".slp", ".nwb")  # HDF5 containers
+TEXT_SUFFIXES = (".csv",)
 
 
 def import_movement() -> None:
@@ -88,6 +96,7 @@ def load_poses(
         keypoint names; otherwise checked against the file and attached.
     """
     path = check_file(path)
+    fps = check_fps(fps, path, "fps= (--fps)")
     sk = None if skeleton is None else get_skeleton(skeleton)
     if source_software is None:
         if path.suffix.lower() not in POSE_SUFFIXES:
@@ -102,9 +111,13 @@ def load_poses(
                 check_hdf5(path)  # a truncated or corrupt file says so
             raise PoseFileError(path, "not a pose file in any format napari-vqmap reads")
     module = _module_for(source_software, path)
-    ds = module.load(path, fps=fps, skeleton=sk)
+    if path.suffix.lower() in TEXT_SUFFIXES:  # text readers report each problem themselves
+        ds = module.load(path, fps=fps, skeleton=sk)
+    else:
+        with reading(path, f"the {source_software} file"):
+            ds = module.load(path, fps=fps, skeleton=sk)
     ds = validate_poses(ds, path)
-    if fps:
+    if fps is not None:
         ds = _set_fps(ds, fps)
     return attach_skeleton(ds, sk, path)
 

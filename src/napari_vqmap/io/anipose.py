@@ -16,7 +16,13 @@ import pandas as pd
 import xarray as xr
 
 from napari_vqmap.skeletons import Skeleton
-from napari_vqmap.validators import PoseFileError, complete_lines, make_poses
+from napari_vqmap.validators import (
+    PoseFileError,
+    complete_lines,
+    frame_numbers,
+    make_poses,
+    trailing_blank_lines,
+)
 
 _AXES = ("_x", "_y", "_z")
 
@@ -24,7 +30,7 @@ _AXES = ("_x", "_y", "_z")
 def sniff(path: Path) -> bool:
     """True for a csv whose header has ``_x/_y/_z`` triplets and ``_score``/``_error``."""
     try:
-        with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+        with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
             header = next(csv.reader(fh))
         return bool(_keypoints(header)) and any(c.endswith(("_score", "_error")) for c in header)
     except Exception:
@@ -32,21 +38,40 @@ def sniff(path: Path) -> bool:
 
 
 def load(path: Path, fps: float | None = None, skeleton: Skeleton | None = None) -> xr.Dataset:
-    """Read an Anipose 3D csv into the pose container."""
-    try:
-        df = pd.read_csv(complete_lines(path))
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise PoseFileError(path, f"cannot parse the Anipose csv: {err}") from err
-    keypoints = _keypoints([str(c) for c in df.columns])
+    """Read an Anipose 3D csv into the pose container (a blank line is a NaN frame)."""
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
+        header = [c.strip() for c in next(csv.reader(fh), [])]
+    repeated = sorted({c for c in header if header.count(c) > 1})
+    if repeated:
+        raise PoseFileError(path, f"column name(s) {', '.join(repeated)} appear more than once")
+    keypoints = _keypoints(header)
     if not keypoints:
         raise PoseFileError(path, "no '<keypoint>_x, _y, _z' columns (not an Anipose 3D csv)")
+    # only the columns read below: a long file's errors, ncams and matrices stay on disk
+    wanted = {f"{k}{a}" for k in keypoints for a in (*_AXES, "_score")} | {"fnum"}
     try:
-        xyz = np.stack([df[[f"{k}{a}" for k in keypoints]].to_numpy(float) for a in _AXES], 1)
+        df = pd.read_csv(
+            complete_lines(path),
+            header=None,
+            skiprows=1,
+            names=header,
+            usecols=[c for c in header if c in wanted],
+            skip_blank_lines=False,
+            encoding="utf-8-sig",
+        )
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        raise PoseFileError(path, f"cannot parse the Anipose csv: {err}") from err
+    blank = trailing_blank_lines(path)
+    if blank:
+        df = df.iloc[: len(df) - blank]
+    try:
+        xyz = np.stack([df[[f"{k}{a}" for k in keypoints]].to_numpy(np.float32) for a in _AXES], 1)
         scores = [f"{k}_score" for k in keypoints]
         conf = df[scores].to_numpy(float) if all(s in df for s in scores) else None
-        frames = df["fnum"].to_numpy().astype(np.int64) if "fnum" in df else None
+        fnum = df["fnum"].to_numpy(float) if "fnum" in df else None
     except (ValueError, TypeError) as err:
         raise PoseFileError(path, f"non-numeric values in the Anipose csv: {err}") from err
+    frames = None if fnum is None else frame_numbers(fnum, path, "the 'fnum' values")
     return make_poses(
         xyz[..., None],
         keypoints,

@@ -23,6 +23,7 @@ from napari_vqmap.validators import PoseFileError
 STILL_BODY_LENGTHS = 0.25  # an arena point's typical distance from its median place ...
 MOVING_BODY_LENGTHS = 1.0  # ... while the animal's centre typically strays over this far
 MIN_FRAMES = 10  # frames a keypoint must be seen in to be judged
+MAX_FRAMES_JUDGED = 100_000  # longer files are judged on evenly spaced frames (memory)
 
 
 def _spread(points: np.ndarray) -> float:
@@ -47,7 +48,8 @@ def static_keypoints(ds: xr.Dataset, skeleton: Skeleton) -> tuple[str, ...]:
     if not candidates or not body or not (skeleton.anterior and skeleton.posterior):
         return ()
     pos = ds["position"].transpose("individual", "time", "keypoint", "space")
-    pos = pos.values.astype(np.float64)
+    step = -(-ds.sizes["time"] // MAX_FRAMES_JUDGED)  # evenly spaced frames of a long file
+    pos = pos.values[:, ::step].astype(np.float64)
     names = [str(k) for k in ds["keypoint"].values]
 
     def mean_of(keys) -> np.ndarray:  # (individual * time, space), NaN where none is seen

@@ -98,7 +98,7 @@ def frames_from_sample_ids(
     sample_ids: np.ndarray | None, n_frames: int
 ) -> tuple[np.ndarray, float | None]:
     """Frame index of each row and the fps, reading sample IDs as ms timestamps."""
-    if sample_ids is None or n_frames < 2:
+    if sample_ids is None or n_frames < 2 or not np.isfinite(sample_ids).all():
         return np.arange(n_frames), None
     step = float(np.median(np.diff(sample_ids)))
     if not np.isfinite(step) or step <= 0:

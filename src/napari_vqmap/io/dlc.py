@@ -21,7 +21,9 @@ Pose writes the same layout; :mod:`napari_vqmap.io.lightning_pose` reuses this p
 from __future__ import annotations
 
 import csv
+import multiprocessing as mp
 import re
+import sys
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,26 +113,73 @@ def _is_pandas_h5(path: Path) -> bool:
         return any("pandas_type" in g.attrs for g in groups)
 
 
+H5_READ_TIMEOUT_S = 120.0
+
+
 def _read_h5(path: Path) -> pd.DataFrame:
-    check_hdf5(path)
+    """The pandas table of a DLC ``.h5``. PyTables (which pandas uses) can crash the whole
+    process on a corrupt file, so on Linux it reads in a forked child, and a crash there
+    is an error naming the file."""
+    check_hdf5(path, deep=True)
     if not _is_pandas_h5(path):
         raise PoseFileError(path, "HDF5 file holds no pandas table (not a DeepLabCut .h5)")
+    if not sys.platform.startswith("linux"):  # fork is safe on Linux only (macOS: no)
+        result = _read_h5_table(path)
+    else:
+        result = _in_child(path, _read_h5_table)
+    if isinstance(result, str):
+        raise PoseFileError(path, f"cannot read the DeepLabCut table: {result}")
+    return result
+
+
+def _read_h5_table(path: Path) -> pd.DataFrame | str:
+    """The table, or why it cannot be read."""
     try:
         with pd.HDFStore(path, mode="r") as store:
             keys = store.keys()
             key = next((k for k in keys if k.strip("/") in ("df_with_missing", "tracks")), keys[0])
             df = store.get(key)
-    except (OSError, ValueError, KeyError, TypeError, ImportError) as err:
-        raise PoseFileError(path, f"cannot read the DeepLabCut table: {err}") from err
-    if not isinstance(df, pd.DataFrame):
-        raise PoseFileError(path, "HDF5 pandas object is not a table")
-    return df
+    except (OSError, ValueError, KeyError, TypeError, ImportError, RuntimeError) as err:
+        return str(err)
+    except Exception as err:  # PyTables raises many kinds on a corrupt file
+        return f"{type(err).__name__}: {err}"
+    return df if isinstance(df, pd.DataFrame) else "HDF5 pandas object is not a table"
+
+
+def _in_child(path: Path, read) -> pd.DataFrame | str:
+    """``read(path)`` in a forked child process; its result, or why it gave none."""
+    ctx = mp.get_context("fork")
+    receive, send = ctx.Pipe(duplex=False)
+    with warnings.catch_warnings():  # Python >= 3.12 warns about fork with threads
+        warnings.simplefilter("ignore", DeprecationWarning)
+        child = ctx.Process(target=_child_main, args=(read, path, send), daemon=True)
+        child.start()
+    send.close()
+    try:
+        if not receive.poll(H5_READ_TIMEOUT_S):
+            return f"reading took more than {H5_READ_TIMEOUT_S:g} s"
+        return receive.recv()
+    except EOFError:
+        child.join(5)
+        return f"the HDF5 library crashed reading it (exit code {child.exitcode}): corrupt file?"
+    finally:
+        receive.close()
+        if child.is_alive():
+            child.kill()
+        child.join(5)
+
+
+def _child_main(read, path: Path, send) -> None:
+    try:
+        send.send(read(path))
+    finally:
+        send.close()
 
 
 def csv_header(path: Path) -> list[list[str]]:
     """The leading DLC header rows (first cell in :data:`HEADER_ROWS`), or [] if none."""
     rows = []
-    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
+    with open(path, newline="", encoding="utf-8-sig", errors="replace") as fh:
         for row in csv.reader(fh):
             if not row or row[0].strip().lower() not in HEADER_ROWS:
                 break
@@ -147,49 +196,95 @@ def scorer_of(header: list[list[str]]) -> str:
 
 
 def _read_csv(path: Path) -> pd.DataFrame:
+    """The data rows under the header rows, read as numbers, with the header as columns.
+
+    The header is parsed here, not by pandas: pandas takes a first data row that is empty
+    after its label for a row of index names and drops that frame, and a byte-order mark
+    (Excel) hides the first header row from it."""
     header = csv_header(path)
     if not header:
         raise PoseFileError(
             path, "not a DeepLabCut csv: expected header rows 'scorer', 'bodyparts', 'coords'"
         )
-    try:
-        df = pd.read_csv(complete_lines(path), header=list(range(len(header))), index_col=0)
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
-        raise PoseFileError(path, f"cannot parse the DeepLabCut csv: {err}") from err
-    if df.columns.nlevels != len(header) or df.shape[1] == 0:
+    width = max(len(r) for r in header)
+    header = [r + [""] * (width - len(r)) for r in header]
+    n_index = _index_columns(header[-1])
+    if width <= n_index:
         raise PoseFileError(path, "DeepLabCut csv has header rows but no data columns")
-    df.columns = df.columns.set_names([r[0].strip().lower() for r in header])
+    columns = pd.MultiIndex.from_tuples(
+        [tuple(r[j].strip() for r in header) for j in range(n_index, width)],
+        names=[r[0].strip().lower() for r in header],
+    )
+    try:
+        with warnings.catch_warnings():  # make_poses counts values too large for float32
+            warnings.filterwarnings("ignore", "overflow encountered", RuntimeWarning)
+            df = pd.read_csv(
+                complete_lines(path),
+                header=None,
+                skiprows=len(header),
+                names=list(range(width)),
+                index_col=list(range(n_index)),
+                dtype={j: "float32" for j in range(n_index, width)},  # the container's type
+                encoding="utf-8-sig",
+            )
+    except pd.errors.ParserError as err:
+        raise PoseFileError(path, f"cannot parse the DeepLabCut csv: {err}") from err
+    except (ValueError, UnicodeDecodeError) as err:
+        problem = f"non-numeric values in the coordinate columns: {err}"
+        raise PoseFileError(path, problem) from err
+    df.columns = columns
     return df
+
+
+def _index_columns(coords_row: list[str]) -> int:
+    """How many leading columns label the rows: 1, or 3 in DLC >= 2.2 labelled-frame csvs
+    (``labeled-data, <video>, <image>``), whose header rows start with empty cells."""
+    n = 1
+    while n < len(coords_row) and not coords_row[n].strip():
+        n += 1
+    return n if n < len(coords_row) else 1
 
 
 # --- parsing --------------------------------------------------------------------------
 
 
 def _parse(df: pd.DataFrame, path: Path) -> DlcTable:
+    if len(df) == 0:
+        raise PoseFileError(path, "no frames found (the table has header rows only)")
     df = _name_levels(df, path)
     coords = [str(c) for c in df.columns.get_level_values("coords")]
     space = [c for c in SPACE if c in coords]
     if space not in (["x", "y"], ["x", "y", "z"]):
         raise PoseFileError(path, f"no x/y coordinate columns (coords are {sorted(set(coords))})")
     data = _to_numeric(df, path)
-    individuals, keypoints = _individuals_and_keypoints(df)
-    n_time = len(df)
-    position = np.full((n_time, len(space), len(keypoints), len(individuals)), np.nan)
+    keys = _distinct_keys(_column_keys(df), path)
+    individuals = list(dict.fromkeys(k[0] for k in keys))
+    keypoints = list(dict.fromkeys(k[1] for k in keys))
+    # float32 from the start (the container's type): half the memory of a long file
+    n_time, f32 = len(df), np.float32
+    position = np.full((n_time, len(space), len(keypoints), len(individuals)), np.nan, f32)
     has_lk = "likelihood" in coords
-    likelihood = np.full((n_time, len(keypoints), len(individuals)), np.nan) if has_lk else None
+    likelihood = (
+        np.full((n_time, len(keypoints), len(individuals)), np.nan, f32) if has_lk else None
+    )
     slot = {c: i for i, c in enumerate(space)}
-    for col, (ind, kp, coord) in enumerate(_column_keys(df)):
-        k, i = keypoints.index(kp), individuals.index(ind)
-        if coord in slot:
-            position[:, slot[coord], k, i] = data[:, col]
-        elif coord == "likelihood":
-            likelihood[:, k, i] = data[:, col]
+    with np.errstate(over="ignore"):  # too large for float32: inf, counted by make_poses
+        for col, (ind, kp, coord) in enumerate(keys):
+            k, i = keypoints.index(kp), individuals.index(ind)
+            if coord in slot:
+                position[:, slot[coord], k, i] = data[:, col]
+            elif coord == "likelihood":
+                likelihood[:, k, i] = data[:, col]
+    del data
     if likelihood is not None:
         _undetected_to_nan(position, likelihood)
-    frames, order = _frame_indices(df.index, path)
-    position, likelihood = position[order], None if likelihood is None else likelihood[order]
+    frames, order, numbered = _frame_indices(df.index, path)
+    if (np.diff(order) != 1).any():  # rows out of frame order (labelled frames)
+        position, likelihood = position[order], None if likelihood is None else likelihood[order]
     scorer = str(df.columns.get_level_values("scorer")[0]) if "scorer" in df.columns.names else ""
     table = DlcTable(position, likelihood, keypoints, individuals, frames, scorer)
+    if numbered:
+        table = _fill_gaps(table, path)
     return _split_prefixes(table) if len(individuals) == 1 else table
 
 
@@ -202,14 +297,16 @@ def _name_levels(df: pd.DataFrame, path: Path) -> pd.DataFrame:
         if df.columns.nlevels not in defaults:
             raise PoseFileError(path, f"unexpected header levels {df.columns.names}")
         names = defaults[df.columns.nlevels]
-    df = df.copy()
-    df.columns = df.columns.set_names(names)
-    return df
+    return df.set_axis(df.columns.set_names(names), axis=1)  # no copy of the values
 
 
 def _to_numeric(df: pd.DataFrame, path: Path) -> np.ndarray:
     try:
-        return df.apply(pd.to_numeric, errors="raise").to_numpy(dtype=np.float64)
+        with np.errstate(over="ignore"):  # too large for float32: inf, counted later
+            if all(pd.api.types.is_numeric_dtype(t) for t in df.dtypes):  # csv: numbers
+                return df.to_numpy(dtype=np.float32)  # read only: may be pandas' own array
+            numeric = df.apply(pd.to_numeric, errors="raise")
+            return numeric.to_numpy(dtype=np.float32)
     except (ValueError, TypeError) as err:
         raise PoseFileError(path, f"non-numeric values in the coordinate columns: {err}") from err
 
@@ -229,9 +326,34 @@ def _column_keys(df: pd.DataFrame) -> list[tuple[str, str, str]]:
     ]
 
 
-def _individuals_and_keypoints(df: pd.DataFrame) -> tuple[list[str], list[str]]:
-    keys = _column_keys(df)
-    return list(dict.fromkeys(k[0] for k in keys)), list(dict.fromkeys(k[1] for k in keys))
+def _distinct_keys(keys: list[tuple[str, str, str]], path: Path) -> list[tuple[str, str, str]]:
+    """``keys`` with a repeated (individual, bodypart, coord) column read as a keypoint of
+    its own (``Nose_2`` for the second ``Nose``), with a warning: never dropped."""
+    taken = {k[1] for k in keys}
+    seen: dict[tuple[str, str, str], int] = {}
+    renamed: dict[tuple[str, str, int], str] = {}
+    out = []
+    for ind, kp, coord in keys:
+        n = seen.get((ind, kp, coord), 0) + 1
+        seen[(ind, kp, coord)] = n
+        if n > 1:
+            if (ind, kp, n) not in renamed:
+                m = n
+                while f"{kp}_{m}" in taken:
+                    m += 1
+                renamed[(ind, kp, n)] = f"{kp}_{m}"
+                taken.add(f"{kp}_{m}")
+            kp = renamed[(ind, kp, n)]
+        out.append((ind, kp, coord))
+    if renamed:
+        pairs = ", ".join(f"{k[1]} -> {v}" for k, v in renamed.items())
+        warnings.warn(
+            f"{path}: keypoint names repeat in the header; the repeats are read as "
+            f"keypoints of their own ({pairs})",
+            UserWarning,
+            stacklevel=5,
+        )
+    return out
 
 
 def _undetected_to_nan(position: np.ndarray, likelihood: np.ndarray) -> None:
@@ -241,28 +363,61 @@ def _undetected_to_nan(position: np.ndarray, likelihood: np.ndarray) -> None:
     likelihood[zero] = np.nan
 
 
-def _frame_indices(index: pd.Index, path: Path) -> tuple[np.ndarray, np.ndarray]:
-    """Frame numbers of the rows and the order that sorts them."""
+def _frame_indices(index: pd.Index, path: Path) -> tuple[np.ndarray, np.ndarray, bool]:
+    """Frame numbers of the rows, the order that sorts them, and whether the row labels
+    were frame numbers (predictions) rather than image names (labelled frames)."""
     values = index.get_level_values(-1) if isinstance(index, pd.MultiIndex) else index
-    numeric = pd.to_numeric(pd.Series(values), errors="coerce")
-    if numeric.notna().all():
-        frames = numeric.to_numpy().astype(np.int64)
-    else:
-        frames = np.array([_number_in_name(str(v)) for v in values], dtype=np.int64)
-    if (frames < 0).any() or len(np.unique(frames)) != len(frames):
+    raw = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
+    numeric = bool(np.isfinite(raw).all())
+    if not numeric:
+        raw = np.array([_number_in_name(str(v)) for v in values], dtype=np.float64)
+    usable = (
+        np.isfinite(raw).all()
+        and (raw >= 0).all()
+        and (raw < 2**53).all()
+        and (raw == np.round(raw)).all()
+        and len(np.unique(raw)) == len(raw)
+    )
+    if not usable:
         warnings.warn(
-            f"{path}: row labels do not give distinct frame numbers; using 0..{len(frames) - 1}",
+            f"{path}: row labels do not give distinct frame numbers; using 0..{len(raw) - 1}",
             UserWarning,
             stacklevel=4,
         )
-        frames = np.arange(len(frames))
+        raw = np.arange(len(raw), dtype=np.float64)
+    frames = raw.astype(np.int64)
     order = np.argsort(frames, kind="stable")
-    return frames[order], order
+    return frames[order], order, numeric and usable
 
 
-def _number_in_name(label: str) -> int:
+def _fill_gaps(table: DlcTable, path: Path) -> DlcTable:
+    """One row per video frame from 0 to the last numbered frame: frames the file has no
+    row for (a row lost, or left blank) become NaN frames, with a warning. Spans far longer
+    than the file are left as they are (sparse labels)."""
+    frames, n = table.frames, len(table.frames)
+    span = int(frames[-1]) + 1
+    if span == n or span > 2 * n + 1000:
+        return table
+    rows = frames
+    position = np.full((span, *table.position.shape[1:]), np.nan, table.position.dtype)
+    position[rows] = table.position
+    likelihood = None
+    if table.likelihood is not None:
+        likelihood = np.full((span, *table.likelihood.shape[1:]), np.nan, table.likelihood.dtype)
+        likelihood[rows] = table.likelihood
+    warnings.warn(
+        f"{path}: {span - n} frame(s) of 0..{frames[-1]} have no row; "
+        "they are read as missing (NaN)",
+        UserWarning,
+        stacklevel=4,
+    )
+    full = np.arange(span, dtype=np.int64)
+    return DlcTable(position, likelihood, table.keypoints, table.individuals, full, table.scorer)
+
+
+def _number_in_name(label: str) -> float:
     digits = re.findall(r"\d+", Path(label.replace("\\", "/")).stem)
-    return int(digits[-1]) if digits else -1
+    return float(digits[-1]) if digits else -1.0
 
 
 def _split_prefixes(table: DlcTable) -> DlcTable:

@@ -9,7 +9,14 @@ import numpy as np
 import xarray as xr
 
 from napari_vqmap.io.atomic import atomic_write
-from napari_vqmap.validators import PoseFileError, make_poses, to_singular_dims
+from napari_vqmap.validators import (
+    CONF_DIMS,
+    DIMS,
+    PoseFileError,
+    check_fps,
+    make_poses,
+    to_singular_dims,
+)
 
 _JSON_ATTRS = ("skeleton", "empty_keypoints")
 
@@ -28,33 +35,28 @@ def load(path: Path, fps: float | None = None, skeleton=None) -> xr.Dataset:
     try:
         with xr.open_dataset(path) as raw:
             ds = to_singular_dims(raw.load())
-    except (OSError, ValueError) as err:
+    except Exception as err:  # netCDF4/h5py raise many kinds on a corrupt file
         raise PoseFileError(path, f"not a readable netCDF file: {err}") from err
     if "position" not in ds:
         raise PoseFileError(path, "netCDF file has no 'position' variable (not a poses dataset)")
-    pos = ds["position"].transpose("time", "space", "keypoint", "individual")
-    conf = (
-        ds["confidence"].transpose("time", "keypoint", "individual").values
-        if ("confidence" in ds)
-        else None
-    )
+    _check_dims(path, ds)
+    pos = ds["position"].transpose(*DIMS)
+    conf = ds["confidence"].transpose(*CONF_DIMS).values if "confidence" in ds else None
     attrs = dict(ds.attrs)
     file_fps = attrs.get("fps")
-    file_fps = (
-        float(file_fps)
-        if file_fps not in (None, "", "None") and np.isfinite(float(file_fps))
-        else None
-    )
+    if file_fps in ("", "None") or (isinstance(file_fps, float) and np.isnan(file_fps)):
+        file_fps = None  # our writer and movement store "no frame rate" these ways
+    file_fps = check_fps(file_fps, path, "the file's 'fps' attribute")
     fps = fps or file_fps
-    if "frame" in ds.coords:
-        frames = ds["frame"].values
-    elif file_fps and attrs.get("time_unit", "seconds") == "seconds":
-        frames = np.rint(ds["time"].values * file_fps).astype(np.int64)
-    else:
-        frames = np.rint(ds["time"].values).astype(np.int64)
+    frames = _frames(path, ds, file_fps, attrs)
     edges = attrs.get("skeleton") or []
-    if isinstance(edges, str):
-        edges = json.loads(edges) if edges else []
+    try:
+        if isinstance(edges, str):
+            edges = json.loads(edges) if edges else []
+        edges = [(str(a), str(b)) for a, b in edges]
+    except (ValueError, TypeError) as err:
+        problem = f"the 'skeleton' attribute is not a list of edges: {err}"
+        raise PoseFileError(path, problem) from err
     out = make_poses(
         pos.values,
         ds["keypoint"].values,
@@ -64,13 +66,39 @@ def load(path: Path, fps: float | None = None, skeleton=None) -> xr.Dataset:
         fps=fps,
         source_software=str(attrs.get("source_software") or "netCDF"),
         source_file=path,
-        edges=[tuple(e) for e in edges],
+        edges=edges,
         skeleton_name=str(attrs.get("skeleton_name") or ""),
     )
     for name, var in ds.data_vars.items():  # keep extra variables, e.g. motif results
         if name not in ("position", "confidence"):
             out[name] = var
     return out
+
+
+def _check_dims(path: Path, ds: xr.Dataset) -> None:
+    """Raise unless ``position`` (and ``confidence``) have exactly the pose dims."""
+    got = tuple(ds["position"].dims)
+    if sorted(got) != sorted(DIMS):
+        raise PoseFileError(
+            path,
+            f"'position' has dimensions {got}; expected {DIMS} "
+            "(movement's names; the plural 'keypoints', 'individuals' are read too)",
+        )
+    if "confidence" in ds and sorted(ds["confidence"].dims) != sorted(CONF_DIMS):
+        got = tuple(ds["confidence"].dims)
+        raise PoseFileError(path, f"'confidence' has dimensions {got}; expected {CONF_DIMS}")
+
+
+def _frames(path: Path, ds: xr.Dataset, file_fps: float | None, attrs: dict) -> np.ndarray:
+    """Video frame index of each row: the ``frame`` coordinate, else ``time`` x fps."""
+    values = ds["frame"].values if "frame" in ds.coords else ds["time"].values
+    if not np.issubdtype(values.dtype, np.number) or not np.isfinite(values).all():
+        raise PoseFileError(path, "the 'time' (or 'frame') coordinate holds non-numbers or NaN")
+    if "frame" not in ds.coords and file_fps and attrs.get("time_unit", "seconds") == "seconds":
+        values = values * file_fps
+    if np.abs(values).max(initial=0) > 2**53:
+        raise PoseFileError(path, "the 'time' (or 'frame') coordinate is out of range")
+    return np.rint(values).astype(np.int64)
 
 
 def movement_dims() -> dict[str, str]:

@@ -25,7 +25,7 @@ import numpy as np
 import xarray as xr
 
 from napari_vqmap.skeletons import Skeleton
-from napari_vqmap.validators import PoseFileError, check_hdf5, make_poses
+from napari_vqmap.validators import PoseFileError, check_fps, check_hdf5, make_poses
 
 _REGULAR_RTOL = 1e-3
 
@@ -147,6 +147,7 @@ def _combine(path: Path, groups: list[dict], individuals: list[str] | None, fps:
     if all(s["confidence"] is None for s in all_series):
         confidence = None
     file_fps, frames = _fps_and_frames(first, n_time)
+    file_fps = check_fps(file_fps, path, "the NWB series' rate")
     stamps = first["timestamps"]
     if fps is None and first["rate"] is None and file_fps == 1.0 and stamps[0] == 0:
         warnings.warn(
@@ -181,7 +182,7 @@ def _warn_padded(path: Path, groups: list[dict], n_space: int) -> None:
 
 def _fps_and_frames(series: dict, n_time: int) -> tuple[float | None, np.ndarray]:
     """The frame rate (rate, or regular timestamps) and the frame index of each row."""
-    if series["rate"]:
+    if series["rate"] is not None:  # a rate of 0 or below is refused by the caller
         return series["rate"], np.arange(n_time)
     stamps = series["timestamps"]
     if stamps is None or len(stamps) < 2:

@@ -8,6 +8,7 @@ file has its 27 columns (9 keypoints x xyz). No frame rate is stored (SUBTLE rec
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,12 @@ import pandas as pd
 import xarray as xr
 
 from napari_vqmap.skeletons import Skeleton, get_skeleton
-from napari_vqmap.validators import PoseFileError, complete_lines, make_poses
+from napari_vqmap.validators import (
+    PoseFileError,
+    complete_lines,
+    make_poses,
+    trailing_blank_lines,
+)
 
 DEFAULT_SKELETON = "subtle"
 
@@ -24,7 +30,7 @@ def sniff(path: Path) -> bool:
     """True when the first lines are all numbers, the same count per line, a multiple of 2
     or 3 and at least 6 (a header, an index column or text means another format)."""
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:
             lines = [f.readline() for _ in range(3)]
         rows = [line.strip().split(",") for line in lines if line.strip()]
         if not rows or len({len(r) for r in rows}) != 1:
@@ -65,16 +71,32 @@ def load(path: Path, fps: float | None = None, skeleton: Skeleton | None = None)
 
 
 def _read(path: Path) -> np.ndarray:
+    """The values as float32 (frames, columns). A blank line or a row of empty cells is a
+    frame with nothing tracked (NaN), so the rows stay one per frame; blank lines after
+    the last line end are not frames."""
+    with open(path, encoding="utf-8-sig", errors="replace") as f:
+        first = next((line for line in f if line.strip()), "")  # blank lines: NaN frames
+    n_cols = len(first.split(","))
     try:
-        df = pd.read_csv(complete_lines(path), header=None)
-    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as err:
+        with warnings.catch_warnings():  # make_poses counts values too large for float32
+            warnings.filterwarnings("ignore", "overflow encountered", RuntimeWarning)
+            df = pd.read_csv(
+                complete_lines(path),
+                header=None,
+                names=list(range(n_cols)),
+                dtype=np.float32,
+                skip_blank_lines=False,
+                encoding="utf-8-sig",
+            )
+    except pd.errors.ParserError as err:
         raise PoseFileError(path, f"not a headerless numeric csv: {err}") from err
-    bad = [c for c in df.columns if not pd.api.types.is_numeric_dtype(df[c])]
-    if bad:
+    except (ValueError, UnicodeDecodeError) as err:
         raise PoseFileError(
-            path, f"column(s) {bad} hold text; expected only numbers (x0,y0,z0,x1,...)"
-        )
-    return df.to_numpy(dtype=np.float32)
+            path, f"some values hold text; expected only numbers (x0,y0,z0,x1,...): {err}"
+        ) from err
+    values = df.to_numpy(dtype=np.float32)  # may be read-only (pandas copy-on-write)
+    blank = trailing_blank_lines(path)
+    return values[: len(values) - blank] if blank else values
 
 
 def _skeleton_for(path: Path, n_cols: int, skeleton: Skeleton | None) -> Skeleton:
