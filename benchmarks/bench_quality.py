@@ -94,6 +94,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2, help="torch CPU threads")
     parser.add_argument("--stickiness", type=float, help="encode with this motif stickiness")
     parser.add_argument("--usage", action="store_true", help="type usage on the bundled inputs")
+    parser.add_argument("--no-baselines", action="store_true", help="score the model(s) only")
     parser.add_argument(
         "--set",
         action="append",
@@ -176,14 +177,25 @@ def main() -> int:
         runs.setdefault("VQ-MAP", []).append((types, motifs, robust))
         notes[i] += f"; encoded {fps:,.0f} frames/s"
 
-    train_pf = np.concatenate([per_frame_features(d, skeleton) for d in train_ds])
-    dev_pf = [per_frame_features(d, skeleton) for d in dev_ds]
-    train_w = np.concatenate([windowed_features(d, skeleton) for d in train_ds])
-    dev_w = [windowed_features(d, skeleton) for d in dev_ds]
-    for name, tr, dv, n_comp in (
-        ("per-frame PCA(10) + k-means", train_pf, dev_pf, 10),
-        ("windowed PCA(20) + k-means", train_w, dev_w, 20),
-    ):
+    def baselines():
+        """(name, training features, dev features, PCA components) of each baseline."""
+        train_pf = np.concatenate([per_frame_features(d, skeleton) for d in train_ds])
+        yield (
+            "per-frame PCA(10) + k-means",
+            train_pf,
+            [per_frame_features(d, skeleton) for d in dev_ds],
+            10,
+        )
+        del train_pf
+        train_w = np.concatenate([windowed_features(d, skeleton) for d in train_ds])
+        yield (
+            "windowed PCA(20) + k-means",
+            train_w,
+            [windowed_features(d, skeleton) for d in dev_ds],
+            20,
+        )
+
+    for name, tr, dv, n_comp in () if args.no_baselines else baselines():
         for seed in (0, 1):
             fits = [PCAKMeans(k, n_comp, seed).fit(tr) for k in (n_types, n_motifs)]
             runs.setdefault(name, []).append(

@@ -49,6 +49,7 @@ from napari_vqmap.checkpoint import (
 from napari_vqmap.io import POSE_SUFFIXES, load_poses, skeleton_of, without_arena
 from napari_vqmap.io.atomic import atomic_write, atomic_write_text
 from napari_vqmap.model import VQMAP, ModelConfig
+from napari_vqmap.model.vqmap import anchored
 from napari_vqmap.preprocess import (
     PreprocessConfig,
     Recording,
@@ -95,7 +96,9 @@ class TrainConfig:
     swaps left/right keypoints and negates the lateral (y) axis in half of the windows of
     skeletons with left/right pairs. ``balance_losses`` scales each batch's loss by
     :class:`LossBalance` (no effect with one skeleton). ``recon_weighting`` weights the
-    reconstruction error of each keypoint coordinate (:func:`recon_weights`).
+    reconstruction error of each keypoint coordinate (:func:`recon_weights`). With
+    ``reconstruct_dropped`` the keypoints hidden by dropout stay in the reconstruction
+    target, so the latent of a window with hidden keypoints must still describe them.
     """
 
     steps: int = 2000
@@ -111,6 +114,7 @@ class TrainConfig:
     skeleton_weighting: float = 0.5
     balance_losses: bool = True
     recon_weighting: str = "coordinate"
+    reconstruct_dropped: bool = False
     seed: int = 0
     device: str = "auto"
     log_every: int = 10
@@ -326,24 +330,36 @@ def _new_group(skeleton: Skeleton, n_dims: int, taken: set[str]) -> Group:
     )
 
 
-def recon_weights(group: Group, how: str = "coordinate") -> torch.Tensor:
+def recon_weights(group: Group, how: str = "coordinate", anchor_span: int = 0) -> torch.Tensor:
     """Weights (K, D), of mean 1, of each keypoint coordinate's reconstruction error.
 
     ``"coordinate"``: the inverse of the coordinate's variance over the group's visible
-    aligned frames; ``"keypoint"``: the same, pooled over a keypoint's coordinates;
-    ``"none"``: all 1. Variances are floored at a quarter of their mean (the centre
-    keypoint, always at 0, would get an infinite weight) and averaged over left/right
-    partners, so a mirrored window is weighted as its original. With it, a tail tip that
-    swings three times as far as a paw no longer dominates the loss.
+    aligned frames (with ``anchor_span``, over its spans of that many frames seen from their
+    centre frame, as the loss measures them: :func:`~napari_vqmap.model.vqmap.anchored`);
+    ``"keypoint"``: the same, pooled over a keypoint's coordinates; ``"none"``: all 1.
+    Variances are floored at a quarter of their mean (the centre keypoint, always at 0,
+    would get an infinite weight) and averaged over left/right partners, so a mirrored
+    window is weighted as its original. With it, a tail tip that swings three times as far
+    as a paw no longer dominates the loss.
     """
     k, d = len(group.skeleton.keypoints), group.n_dims
     if how == "none":
         return torch.ones(k, d)
     total, sq, count = np.zeros((k, d)), np.zeros((k, d)), np.zeros((k, 1))
     for rec in group.recordings:
-        m = rec.mask[..., None]
-        total += (rec.x * m).sum((0, 1))
-        sq += (rec.x**2 * m).sum((0, 1))
+        x, m = rec.x, rec.mask
+        if anchor_span:
+            n = rec.n_frames // anchor_span * anchor_span
+            x = anchored(
+                torch.from_numpy(rec.x[:, :n]).double(),
+                torch.from_numpy(rec.motion[:, :n]).double(),
+                anchor_span,
+                1 / (rec.fps or 30.0),  # as preprocess.body_motion assumes
+            ).numpy()
+            m = rec.mask[:, :n]
+        m = m[..., None]
+        total += (x * m).sum((0, 1))
+        sq += (x**2 * m).sum((0, 1))
         count += m.sum((0, 1))
     mean = total / np.maximum(count, 1)
     var = np.maximum(sq / np.maximum(count, 1) - mean**2, 0.0)
@@ -444,8 +460,10 @@ class LossBalance:
 def sample_batch(
     groups: list[Group], config: TrainConfig, step: int, rank: int = 0
 ) -> tuple[Group, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The augmented batch ``(group, x, mask, motion, motion_mask, frame_time)`` of ``step``
-    on ``rank``; ``frame_time`` (B,) is each window's seconds per frame.
+    """The augmented batch ``(group, x, mask, motion, motion_mask, frame_time, target_mask)``
+    of ``step`` on ``rank``; ``frame_time`` (B,) is each window's seconds per frame and
+    ``target_mask`` the mask before keypoint dropout (``x`` keeps the dropped keypoints'
+    coordinates; the model zeroes what ``mask`` hides).
 
     The skeleton depends on (seed, step) only, so all DDP ranks use the same head; the
     windows and augmentations also depend on the rank.
@@ -466,8 +484,9 @@ def sample_batch(
         motion_masks.append(motion_mask)
         frame_time.append(1 / (group.recordings[r].fps or 30.0))  # as body_motion assumes
     x, mask, motion = np.stack(xs), np.stack(masks), np.stack(motions)
-    augment(x, mask, rng, group.mirror if config.mirror else None, config, motion)
-    return group, x, mask, motion, np.stack(motion_masks), np.asarray(frame_time, np.float32)
+    target_mask = augment(x, mask, rng, group.mirror if config.mirror else None, config, motion)
+    frame_time = np.asarray(frame_time, np.float32)
+    return group, x, mask, motion, np.stack(motion_masks), frame_time, target_mask
 
 
 def augment(
@@ -477,8 +496,9 @@ def augment(
     mirror: np.ndarray | None,
     config: TrainConfig,
     motion: np.ndarray | None = None,
-) -> None:
-    """In place: mirror half the windows (if ``mirror``), then drop random keypoints.
+) -> np.ndarray:
+    """In place: mirror half the windows (if ``mirror``), then drop random keypoints
+    (masked; their coordinates are kept). Returns the mask before the dropout.
 
     Mirroring also negates the lateral and angular velocity of ``motion`` (B, T, 3)."""
     n_batch, _, n_kp, _ = x.shape
@@ -489,13 +509,14 @@ def augment(
         x[flip, ..., 1] *= -1
         if motion is not None:
             motion[flip, :, 1:] *= -1
+    before = mask.copy()
     n_max = int(config.dropout_max_fraction * n_kp)
     if n_max < 1:
-        return
+        return before
     for b in np.flatnonzero(rng.random(n_batch) < config.keypoint_dropout):
         drop = rng.choice(n_kp, size=rng.integers(1, n_max + 1), replace=False)
         mask[b][:, drop] = False
-        x[b][:, drop] = 0.0
+    return before
 
 
 # ---------------------------------------------------------------- devices and DDP
@@ -777,7 +798,8 @@ def train(
         )
     autocast = autocast_for(device)
     weights = dict(zip((g.head for g in groups), codebook_weights(groups, config), strict=True))
-    recon_w = {g.head: recon_weights(g, config.recon_weighting) for g in groups}
+    span = config.model.anchor_span if config.model.use_motion else 0
+    recon_w = {g.head: recon_weights(g, config.recon_weighting, span) for g in groups}
     for head, w in recon_w.items():
         meta["heads"][head]["recon_weight"] = np.round(w.numpy().astype(float), 4).tolist()
         recon_w[head] = w.to(device)
@@ -800,9 +822,10 @@ def train(
         while step < config.steps:
             if should_stop is not None and should_stop():
                 break
-            group, x, mask, motion, motion_mask, frame_time = sample_batch(
+            group, x, mask, motion, motion_mask, frame_time, target_mask = sample_batch(
                 groups, config, step, rank
             )
+            target_mask = target_mask if config.reconstruct_dropped else mask
             lr = lr_at(step, config)
             for pg in optimizer.param_groups:
                 pg["lr"] = lr
@@ -817,6 +840,7 @@ def train(
                     codebook_weight=float(weights[group.head]),
                     recon_weight=recon_w[group.head],
                     frame_time=torch.from_numpy(frame_time).to(device),
+                    target_mask=torch.from_numpy(target_mask).to(device),
                 )
             loss = result["loss"]
             if config.balance_losses:

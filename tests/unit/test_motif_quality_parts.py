@@ -72,8 +72,8 @@ def test_anchored_loss_needs_motion_and_trains_the_motion_head() -> None:
     out = model(x, mask, torch.zeros(5, dtype=torch.long), "s", motion=motion)
     out["loss"].backward()
     assert model.motion_head.weight.grad.abs().sum() > 0
-    with pytest.raises(ValueError, match="anchor_span"):
-        ModelConfig(window=16, anchor_span=6)
+    short = anchored(x, motion, 6, 0.05)  # spans of 6, 6 and a last one of 4 frames
+    np.testing.assert_allclose(short[:, :12], anchored(x[:, :12], motion[:, :12], 6, 0.05))
 
 
 def test_viterbi_keeps_a_state_unless_leaving_pays() -> None:

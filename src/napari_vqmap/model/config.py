@@ -35,9 +35,9 @@ class ModelConfig:
     decoder_depth: int | None = None  # the decoder's residual units per block (None: res_depth)
     dilation_growth: int = 3  # dilation of unit i is dilation_growth**i
     slowness_weight: float = 0.0  # weight of the latent's relative change per step in the loss
-    use_motion: bool = False  # a "root" token with the body centre's motion (see preprocess)
-    motion_weight: float = 1.0  # weight of the motion reconstruction in the loss
-    anchor_span: int = 0  # with use_motion: reconstruction error measured on spans of this
+    use_motion: bool = True  # a "root" token with the body centre's motion (see preprocess)
+    motion_weight: float = 0.0  # weight of the per-frame motion error in the loss
+    anchor_span: int = 32  # with use_motion: reconstruction error measured on spans of this
     # many frames seen from their centre frame (0: each pose in its own frame)
 
     def __post_init__(self) -> None:
@@ -76,11 +76,6 @@ class ModelConfig:
             raise ValueError(
                 f"ModelConfig.latent_dim ({self.latent_dim}) must be 2 * code_dim "
                 f"({self.code_dim}): the latent is split into a type half and a subtype half"
-            )
-        if self.anchor_span and self.window % self.anchor_span:
-            raise ValueError(
-                f"ModelConfig.window ({self.window}) must be divisible by "
-                f"anchor_span ({self.anchor_span})"
             )
         if not 0 < self.ema_decay < 1:
             raise ValueError(f"ModelConfig.ema_decay must be in (0, 1), got {self.ema_decay}")

@@ -359,15 +359,19 @@ def anchored(x: Tensor, motion: Tensor, span: int, frame_time: float | Tensor) -
     """Per-frame aligned poses seen from one frame: (B, T, K, D) poses and (B, T, 3) body
     motion (forward, lateral velocity, angular velocity; see
     :func:`napari_vqmap.preprocess.body_motion`) -> the poses (B, T, K, D) of each span of
-    ``span`` frames in the egocentric frame of the span's centre frame. ``frame_time`` is
-    the seconds per frame, one for all windows or (B,).
+    ``span`` frames in the egocentric frame of the span's centre frame (a last, shorter
+    span is seen from its frame ``span // 2``, or from its last frame if it is shorter).
+    ``frame_time`` is the seconds per frame, one for all windows or (B,).
 
     The centre's heading and position at frame j relative to the span's centre frame c are
     the motion integrated from c to j (``frame_time`` seconds per frame), so walking,
     turning and standing still differ, as in the windowed baseline. Height is kept.
     """
     b, t, k, d = x.shape
-    n, c = t // span, span // 2
+    pad = -t % span  # a last, shorter span: padded with motionless frames, then cut off
+    if pad:
+        x, motion = F.pad(x, (0, 0, 0, 0, 0, pad)), F.pad(motion, (0, 0, 0, pad))
+    n, c = (t + pad) // span, span // 2
     if isinstance(frame_time, Tensor):
         frame_time = frame_time.to(motion.dtype).view(-1, 1, 1)
     step = (motion * frame_time).reshape(b, n, span, 3)
@@ -383,7 +387,7 @@ def anchored(x: Tensor, motion: Tensor, span: int, frame_time: float | Tensor) -
     ax = cos * q[..., 0] - sin * q[..., 1] + px[..., None]
     ay = sin * q[..., 0] + cos * q[..., 1] + py[..., None]
     out = torch.stack([ax, ay, *q[..., 2:].unbind(-1)], -1)
-    return out.reshape(b, t, k, d)
+    return out.reshape(b, t + pad, k, d)[:, :t]
 
 
 def masked_mse(recon: Tensor, x: Tensor, mask: Tensor, weight: Tensor | None = None) -> Tensor:
@@ -456,6 +460,7 @@ class VQMAP(nn.Module):
         codebook_weight: float = 1.0,
         recon_weight: Tensor | None = None,
         frame_time: float | Tensor = 0.05,
+        target_mask: Tensor | None = None,
     ) -> dict[str, Tensor]:
         """Encode, quantise and reconstruct windows on ``head``; returns losses and codes.
 
@@ -466,9 +471,12 @@ class VQMAP(nn.Module):
         error of each keypoint coordinate (see :func:`masked_mse`). With ``anchor_span``
         and motion, that error is measured on the poses seen from each span's centre frame
         (:func:`anchored`, ``frame_time`` seconds per frame), the decoded motion included.
+        ``target_mask`` (B, T, K), default ``mask``, selects the keypoints reconstructed:
+        it may show keypoints that ``mask`` hides from the encoder.
         """
         self._check_head(x, head)
         mask, regions = self._inputs(x, mask, regions)
+        target_mask = mask if target_mask is None else target_mask.bool()
         z = self.encoder(x, mask, regions, motion, motion_mask)
         if self.config.residual:
             qt = self.type_q(z, codebook_weight)
@@ -490,14 +498,15 @@ class VQMAP(nn.Module):
             motion_loss = masked_mse(pred[:, :, None], (motion * MOTION_SCALE)[:, :, None],
                                      mm[..., None])  # fmt: skip
             if span:  # the poses as seen from each span's centre frame
+                target = torch.where(target_mask[..., None], x, 0.0)
                 recon_loss = masked_mse(
                     anchored(recon, pred / MOTION_SCALE, span, frame_time),
-                    anchored(torch.where(mask[..., None], x, 0.0), motion, span, frame_time),
-                    mask,
+                    anchored(target, motion, span, frame_time),
+                    target_mask,
                     recon_weight,
                 )
         if not (span and self.config.use_motion and motion is not None):
-            recon_loss = masked_mse(recon, x, mask, recon_weight)
+            recon_loss = masked_mse(recon, x, target_mask, recon_weight)
         commit_loss = qt.commit_loss + qs.commit_loss
         slow_loss = slowness(z) if self.config.slowness_weight else z.new_zeros(())
         subtype_idx = qs.idx % self.config.n_subtypes
