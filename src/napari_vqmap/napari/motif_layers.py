@@ -354,11 +354,23 @@ def layer_data_with_motifs(
 
 
 def _is_points(layer: Any) -> bool:
-    return type(layer).__name__ == "Points"
+    # isinstance, not type(): napari hands plugin widgets its layers wrapped in a
+    # public-only proxy, whose type is the proxy's but whose __class__ is the layer's
+    from napari.layers import Points
+
+    return isinstance(layer, Points)
 
 
 def _is_vectors(layer: Any) -> bool:
-    return type(layer).__name__ == "Vectors"
+    from napari.layers import Vectors
+
+    return isinstance(layer, Vectors)
+
+
+def same_layer(a: Any, b: Any) -> bool:
+    """Whether ``a`` and ``b`` are the same layer, either possibly behind napari's proxy
+    (each access through the proxy gives a new wrapper, so ``is`` does not tell)."""
+    return getattr(a, "__wrapped__", a) is getattr(b, "__wrapped__", b)
 
 
 def _same_file(a: Any, b: Any) -> bool:

@@ -1,0 +1,145 @@
+"""The plugin as a user opens it, on two courting flies (SLEAP ``clip.slp`` + ``clip.mp4``,
+25 fps, no rate in the pose file): files through ``viewer.open(..., plugin=...)`` and
+widgets docked from the npe2 manifest (as the Plugins menu does), so the widgets get
+napari's public-only layer proxies, not the layers themselves."""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from napari_vqmap.checkpoint import load_model
+from napari_vqmap.encode import encode
+from napari_vqmap.io import load_poses
+from napari_vqmap.napari.layer_styles import motif_palette, palette
+from napari_vqmap.napari.motif_layers import find_motif_layers
+from tests.screenshots import save_screenshot
+
+pytestmark = pytest.mark.gui
+torch.set_num_threads(1)
+
+CLIP = "sleap-tests/clip"
+FRAME = 700
+
+
+def _model() -> Path:
+    from napari_vqmap.sample_data import bundled_model_dir
+
+    return bundled_model_dir()
+
+
+def _dock(viewer, name: str):
+    """The plugin's widget ``name`` docked from the manifest (the Plugins menu's route)."""
+    _, widget = viewer.window.add_plugin_dock_widget("napari-vqmap", name)
+    return widget
+
+
+def _open_fly(make_napari_viewer, data_dir: Path, video: bool = True):
+    viewer = make_napari_viewer(show=True)
+    if video:
+        viewer.open(str(data_dir / f"{CLIP}.mp4"), plugin="napari-vqmap")
+    viewer.open(str(data_dir / f"{CLIP}.slp"), plugin="napari-vqmap")
+    return viewer
+
+
+def _encode(qtbot, widget, out: Path | None = None) -> None:
+    widget.model_dir.setText(str(_model()))
+    widget.save.setChecked(out is not None)
+    if out is not None:
+        widget.out_dir.setText(str(out))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # no head for the fly skeleton
+        widget.start()
+        qtbot.waitUntil(lambda: widget.worker is None, timeout=120_000)
+    assert "Encoded 1" in widget.status.text(), widget.status.text()
+
+
+def test_encode_widget_colours_the_skeleton_at_the_videos_rate(
+    make_napari_viewer, qtbot, data_dir: Path, tmp_path: Path
+) -> None:
+    viewer = _open_fly(make_napari_viewer, data_dir)
+    widget = _dock(viewer, "Encode")
+    assert widget.layer_list.names() == ["clip keypoints"]
+    # the pose file has no rate: the video's is used, and the widget says so
+    assert "25 fps (from video clip.mp4)" in widget.fps_info.text()
+    _encode(qtbot, widget, tmp_path / "res")
+
+    ((points, skeleton),) = find_motif_layers(viewer)
+    assert skeleton is not None and skeleton.name == "clip skeleton"
+    result = points.metadata["motifs"]
+    assert skeleton.metadata["motifs"] is result
+    # every skeleton line has its frame's and fly's motif colour, not the fly's own colour
+    lut = motif_palette(int(result.attrs["n_types"]), int(result.attrs["n_subtypes"]))
+    motif = skeleton.features["motif"].to_numpy()
+    np.testing.assert_allclose(skeleton.edge_color, lut[np.where(motif >= 0, motif, -1)])
+    fly_colour = palette(2)[0]
+    assert not np.all(np.isclose(skeleton.edge_color, fly_colour).all(axis=1))
+    np.testing.assert_allclose(
+        points.face_color,
+        lut[np.where(points.features["motif"] >= 0, points.features["motif"], -1)],
+    )
+    # the results are at 25 fps: time in seconds
+    assert result.attrs["fps"] == 25.0
+    sidecar = json.loads((tmp_path / "res" / "clip_encode.json").read_text())
+    assert sidecar["settings"]["fps"] == 25.0 and sidecar["settings"]["y_up"] is False
+    table = pd.read_csv(tmp_path / "res" / "clip_motifs.csv")
+    np.testing.assert_allclose(table["time"], table["frame"] / 25.0, atol=1e-6)
+    # the same as the library at 25 fps
+    model, meta = load_model(_model())
+    ds = load_poses(data_dir / f"{CLIP}.slp", fps=25)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        expected = encode(model, ds, meta)
+    np.testing.assert_array_equal(result["motif"].values, expected["motif"].values)
+
+    # the Motifs widget, docked the same way, finds the recording: one row per fly
+    motifs = _dock(viewer, "Motifs")
+    assert motifs.recording.count() == 1
+    assert motifs.strip.labels == [str(i) for i in ds["individual"].values]
+
+    # the docs' picture: the fly video with motif-coloured skeleton lines
+    viewer.dims.set_point(0, FRAME)
+    here = skeleton.data[:, 0, 0] == FRAME
+    xy = points.data[points.data[:, 0] == FRAME, 1:]
+    viewer.camera.center = tuple((xy.min(axis=0) + xy.max(axis=0)) / 2)
+    viewer.camera.zoom = 0.7 * min(viewer.window._qt_viewer.canvas.size) / np.ptp(xy, axis=0).max()
+    shot = viewer.screenshot(canvas_only=True, flash=False)
+    save_screenshot(shot, "napari_fly_motifs.png")
+    colours = (skeleton.edge_color[here, :3] * 255).astype(int)
+    for colour in np.unique(colours, axis=0):
+        near = np.abs(shot[..., :3].astype(int) - colour).sum(axis=-1) < 60
+        assert near.sum() > 10, f"no skeleton pixel in motif colour {colour}"
+
+
+def test_no_rate_is_refused_until_entered_and_y_up_is_passed(
+    make_napari_viewer, qtbot, data_dir: Path, tmp_path: Path
+) -> None:
+    viewer = _open_fly(make_napari_viewer, data_dir, video=False)
+    widget = _dock(viewer, "Encode")
+    assert "no frame rate" in widget.fps_info.text()
+    widget.model_dir.setText(str(_model()))
+    widget.start()
+    assert widget.worker is None and "No frame rate for clip" in widget.status.text()
+
+    widget.fps.setValue(25)
+    assert "25 fps (from the fps field)" in widget.fps_info.text()
+    widget.y_up.setChecked(True)
+    _encode(qtbot, widget, tmp_path / "res")
+    sidecar = json.loads((tmp_path / "res" / "clip_encode.json").read_text())
+    assert sidecar["settings"]["y_up"] is True and sidecar["settings"]["fps"] == 25.0
+    ((points, _),) = find_motif_layers(viewer)
+    model, meta = load_model(_model())
+    ds = load_poses(data_dir / f"{CLIP}.slp", fps=25)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        expected = encode(model, ds, meta, flip_2d_y=False)
+        flipped = encode(model, ds, meta)
+    got = points.metadata["motifs"]["motif"].values
+    np.testing.assert_array_equal(got, expected["motif"].values)
+    assert (got != flipped["motif"].values).any()  # the switch changes the motifs
