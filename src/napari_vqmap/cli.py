@@ -6,6 +6,7 @@ import argparse
 import sys
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 from napari_vqmap.validators import PoseFileError
 
@@ -76,11 +77,26 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``napari-vqmap`` command."""
     args = build_parser().parse_args(argv)
+    out = getattr(args, "out", None)
+    new_dirs = _missing_dirs(Path(out)) if isinstance(out, str) else []
     try:
         return args.func(args)
     except PoseFileError as err:
         print(f"napari-vqmap: error: {err}", file=sys.stderr)
         return 2
+    finally:
+        for folder in new_dirs:  # a failed run leaves no empty --out folder behind
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+
+
+def _missing_dirs(path: Path) -> list[Path]:
+    """``path`` and its ancestors that do not exist yet, deepest first."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing
 
 
 def print_warnings_plainly() -> None:

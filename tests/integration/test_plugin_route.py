@@ -14,11 +14,14 @@ import pandas as pd
 import pytest
 import torch
 
+from napari_vqmap import figures
+from napari_vqmap.analyze import analyze
 from napari_vqmap.checkpoint import load_model
+from napari_vqmap.cli import main
 from napari_vqmap.encode import encode
 from napari_vqmap.io import load_poses
 from napari_vqmap.napari.layer_styles import motif_palette, palette
-from napari_vqmap.napari.motif_layers import find_motif_layers
+from napari_vqmap.napari.motif_layers import LABEL_OFFSET, find_motif_layers
 from tests.screenshots import save_screenshot
 
 pytestmark = pytest.mark.gui
@@ -98,6 +101,12 @@ def test_encode_widget_colours_the_skeleton_at_the_videos_rate(
         expected = encode(model, ds, meta)
     np.testing.assert_array_equal(result["motif"].values, expected["motif"].values)
 
+    # each fly's name is drawn nearer to that fly than to the other, even where they touch
+    _check_labels_on_their_fly(points)
+
+    # analyze decodes the prototypes on one head, the nearest to the fly's, and says so
+    _check_analyze_prototypes(tmp_path / "res", tmp_path / "analysis")
+
     # the Motifs widget, docked the same way, finds the recording: one row per fly
     motifs = _dock(viewer, "Motifs")
     assert motifs.recording.count() == 1
@@ -143,3 +152,63 @@ def test_no_rate_is_refused_until_entered_and_y_up_is_passed(
     got = points.metadata["motifs"]["motif"].values
     np.testing.assert_array_equal(got, expected["motif"].values)
     assert (got != flipped["motif"].values).any()  # the switch changes the motifs
+
+
+def _check_labels_on_their_fly(points) -> None:
+    lift = LABEL_OFFSET * float(np.mean(points.size))
+    data = points.data
+    fly = points.features["individual"].cat.codes.to_numpy()
+    has = points.features["motif_label"].astype(str).to_numpy() != ""
+    frames = data[has, 0].astype(int)
+    assert len(frames) == 2 * len(np.unique(data[:, 0]))  # one name per fly and frame
+    centre = np.full((int(data[:, 0].max()) + 1, 2, 2), np.nan)
+    for f in range(2):
+        rows = data[fly == f]
+        sums = np.zeros((len(centre), 2))
+        np.add.at(sums, rows[:, 0].astype(int), rows[:, 1:])
+        centre[:, f] = sums / np.bincount(rows[:, 0].astype(int), minlength=len(centre))[:, None]
+    label = data[has, 1:] - [lift, 0]
+    own = np.linalg.norm(label - centre[frames, fly[has]], axis=1)
+    other = np.linalg.norm(label - centre[frames, 1 - fly[has]], axis=1)
+    assert not (other < own).any(), np.unique(frames[other < own])
+    # the flies touch in frames 1277-1293, where the top-most keypoint's label was the
+    # other fly's: those frames are among the checked ones
+    assert np.isin(np.arange(1277, 1294), frames).all()
+
+
+def _check_analyze_prototypes(results: Path, out: Path) -> None:
+    messages: list[str] = []
+    files = analyze([results], out, progress=messages.append)
+    protos = sorted(p.name for p in (out / "prototypes").iterdir())
+    assert protos == ["deepof14.npz", "deepof14.png"], protos
+    assert any("no head for fly13" in m and "deepof14" in m for m in messages), messages
+    sidecar = json.loads((out / "analysis.json").read_text())
+    assert sidecar["prototype_heads"]["deepof14"]["for_skeletons"] == ["fly13"]
+    assert sidecar["prototype_heads"]["deepof14"]["own_head"] is False
+    total = sum(p.stat().st_size for p in files)
+    assert total < 6e6, f"analysis output is {total / 1e6:.1f} MB"
+    # every motif is labelled on the usage and transition plots
+    stats = pd.read_csv(out / "motif_stats.csv", keep_default_na=False)
+    assert len(stats) == 128
+    ax = figures.plot_usage(stats).axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == list(stats["name"])
+    ax = figures.plot_transitions(np.eye(128), labels=list(stats["name"])).axes[0]
+    assert len(ax.get_xticklabels()) == len(ax.get_yticklabels()) == 128
+
+
+def test_failed_encode_leaves_no_out_folder_and_train_warns_without_rate(
+    data_dir: Path, tmp_path: Path
+) -> None:
+    out = tmp_path / "new" / "results"
+    args = ["encode", str(data_dir / f"{CLIP}.slp"), "--out", str(out), "--model", str(tmp_path)]
+    assert main(args) == 2
+    assert not (tmp_path / "new").exists()
+
+    from napari_vqmap.train import TrainConfig, build_groups
+
+    ds = load_poses(data_dir / f"{CLIP}.slp")
+    with pytest.warns(UserWarning, match="clip.slp: no frame rate"):
+        build_groups([ds], TrainConfig())
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        build_groups([ds.assign_attrs(fps=25.0)], TrainConfig())
