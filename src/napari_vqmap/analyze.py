@@ -336,6 +336,42 @@ def _prototypes(
     return heads
 
 
+def clip_sources(recs: list[Recording], names: MotifNames) -> list:
+    """A :class:`~napari_vqmap.clips.ClipSource` per recording with a ``_motifs.nc`` (poses
+    and motifs, merges in ``names`` applied), with the video beside its pose file if any."""
+    from napari_vqmap.clips import ClipSource, find_video
+    from napari_vqmap.io import load_poses
+    from napari_vqmap.results import MOTIF_VARS
+
+    sources = []
+    for rec in recs:
+        nc = rec.path.with_name(f"{rec.file}_motifs.nc")
+        if not nc.is_file():
+            warnings.warn(f"{rec.path}: no {nc.name} beside it, so no clips", stacklevel=3)
+            continue
+        ds = load_poses(nc)
+        motif = names.apply(ds["motif"].transpose("time", "individual").values)
+        poses = ds.drop_vars([v for v in (*MOTIF_VARS, "motif_confidence") if v in ds])
+        source = rec.sidecar.get("input")
+        video = find_video(source) if source else None
+        sources.append(ClipSource(rec.file, poses, np.asarray(motif), video, rec.fps))
+    return sources
+
+
+def _clips(
+    out: _Outputs,
+    recs: list[Recording],
+    names: MotifNames,
+    top: int | None,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    from napari_vqmap.clips import write_clips
+
+    folder = out.tmp / "clips"
+    for path in write_clips(clip_sources(recs, names), folder, names, top, progress=progress):
+        out.files.append(str(path.relative_to(out.tmp)))
+
+
 def analyze(
     inputs: Sequence[str | Path],
     out: str | Path,
@@ -345,10 +381,14 @@ def analyze(
     min_group_files: int = analysis.MIN_GROUP_FILES,
     prototypes: bool = True,
     progress: Callable[[str], None] | None = None,
+    clips: int | None = None,
+    clip_progress: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
     """Analyse encode results and write tables and figures into ``out``; returns the files.
 
-    See ``docs/analysis.md`` for what each file holds.
+    ``clips``: also write example clips (:func:`napari_vqmap.clips.write_clips`) into
+    ``out/clips``, for every used motif (0) or the ``clips`` most used; ``clip_progress(done,
+    total)`` counts them. See ``docs/analysis.md`` for what each file holds.
     """
     from napari_vqmap import figures
 
@@ -483,6 +523,9 @@ def analyze(
                 warnings.warn(
                     f"no prototypes: the encode model cannot be loaded: {err}", stacklevel=2
                 )
+        if clips is not None:
+            say("example clips")
+            _clips(o, recs, motif_names, clips or None, clip_progress)
         sidecar = _sidecar(
             recs,
             model_dir,
@@ -577,6 +620,30 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> None:
         help="fewest files a group needs for the test (default %(default)s)",
     )
     parser.add_argument("--no-prototypes", action="store_true", help="skip decoding prototypes")
+    parser.add_argument(
+        "--clips",
+        nargs="?",
+        type=int,
+        const=0,
+        metavar="N",
+        help="also write example clips (one grid movie per motif, up to 16 bouts, from the "
+        "recordings' videos) into OUT/clips: every used motif, or the N most used",
+    )
+
+
+def _clip_bar() -> Callable[[int, int], None]:
+    """A tqdm progress bar over the motifs' clips."""
+    from tqdm import tqdm
+
+    bar = tqdm(desc="clips", unit="motif")
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+        if done == total:
+            bar.close()
+
+    return update
 
 
 def run_analyze(args: argparse.Namespace) -> int:
@@ -590,6 +657,8 @@ def run_analyze(args: argparse.Namespace) -> int:
         min_group_files=args.min_group_files,
         prototypes=not args.no_prototypes,
         progress=lambda msg: print(f"analyze: {msg}", flush=True),
+        clips=args.clips,
+        clip_progress=_clip_bar() if args.clips is not None else None,
     )
     print(f"analyze: wrote {len(files)} files into {args.out}")
     return 0

@@ -18,10 +18,12 @@ from napari_vqmap import figures
 from napari_vqmap.analyze import analyze
 from napari_vqmap.checkpoint import load_model
 from napari_vqmap.cli import main
+from napari_vqmap.clips import BACKGROUND, HEADER_PX, TILE_PX
 from napari_vqmap.encode import encode
 from napari_vqmap.io import load_poses
 from napari_vqmap.napari.layer_styles import motif_palette, palette
 from napari_vqmap.napari.motif_layers import LABEL_OFFSET, find_motif_layers
+from napari_vqmap.video import VideoReader
 from tests.screenshots import save_screenshot
 
 pytestmark = pytest.mark.gui
@@ -111,6 +113,12 @@ def test_encode_widget_colours_the_skeleton_at_the_videos_rate(
     motifs = _dock(viewer, "Motifs")
     assert motifs.recording.count() == 1
     assert motifs.strip.labels == [str(i) for i in ds["individual"].values]
+    # its Example clips button: grid movies cut from the video, in a worker
+    clips = _widget_clips(qtbot, motifs, tmp_path / "clips", top=2)
+    most_used = np.bincount(motifs.motif[motifs.motif >= 0]).argmax()
+    assert clips[0].name.startswith(f"motif_{most_used:03d}_")
+    frame = _check_clip(clips[0])
+    assert frame[HEADER_PX:].std() > 20  # video under the skeletons, not a plain background
 
     # the docs' picture: the fly video with motif-coloured skeleton lines
     viewer.dims.set_point(0, FRAME)
@@ -153,6 +161,34 @@ def test_no_rate_is_refused_until_entered_and_y_up_is_passed(
     np.testing.assert_array_equal(got, expected["motif"].values)
     assert (got != flipped["motif"].values).any()  # the switch changes the motifs
 
+    # example clips without a video: the skeletons alone on a plain background
+    motifs = _dock(viewer, "Motifs")
+    (clip,) = _widget_clips(qtbot, motifs, tmp_path / "clips", top=1)
+    frame = _check_clip(clip)
+    tiles = frame[HEADER_PX:].astype(int)
+    plain = np.abs(tiles - BACKGROUND).max(axis=-1) <= 6
+    assert plain.mean() > 0.7, plain.mean()
+    colour = motif_palette(8, 16)[int(clip.name.split("_")[1])][:3] * 255
+    assert (np.abs(tiles - colour).sum(axis=-1) < 60).sum() > 100  # skeletons in its colour
+
+
+def _widget_clips(qtbot, motifs, folder: Path, top: int) -> list[Path]:
+    motifs.write_clips(folder, top=top)
+    assert not motifs.clips_bar.isHidden() and not motifs.clips_button.isEnabled()
+    qtbot.waitUntil(lambda: motifs.clips_worker is None, timeout=120_000)
+    assert "Wrote" in motifs.status.text(), motifs.status.text()
+    clips = sorted(folder.glob("motif_*.mp4"))
+    assert len(clips) == top
+    return clips
+
+
+def _check_clip(path: Path) -> np.ndarray:
+    """A 4 x 4 grid of 160-pixel tiles under the title bar, 3 s at 25 fps; its frame 0."""
+    with VideoReader(path, grayscale=False) as video:
+        assert video.shape == (75, HEADER_PX + 4 * TILE_PX, 4 * TILE_PX, 3), video.shape
+        assert video.fps == 25
+        return video.frame(0)
+
 
 def _check_labels_on_their_fly(points) -> None:
     lift = LABEL_OFFSET * float(np.mean(points.size))
@@ -178,7 +214,14 @@ def _check_labels_on_their_fly(points) -> None:
 
 def _check_analyze_prototypes(results: Path, out: Path) -> None:
     messages: list[str] = []
-    files = analyze([results], out, progress=messages.append)
+    done: list[tuple[int, int]] = []
+    files = analyze(
+        [results], out, progress=messages.append, clips=1, clip_progress=lambda *a: done.append(a)
+    )
+    (clip,) = (out / "clips").iterdir()
+    assert clip.suffix == ".mp4" and clip in files and done == [(1, 1)]
+    assert _check_clip(clip)[HEADER_PX:].std() > 20  # the video, found beside clip.slp
+    files = [f for f in files if f.parent.name != "clips"]
     protos = sorted(p.name for p in (out / "prototypes").iterdir())
     assert protos == ["deepof14.npz", "deepof14.png"], protos
     assert any("no head for fly13" in m and "deepof14" in m for m in messages), messages
