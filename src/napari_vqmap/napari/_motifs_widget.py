@@ -633,9 +633,11 @@ class MotifsWidget(QWidget):
         if key != self._proto_key():
             return  # another recording or model was chosen meanwhile
         self.protos = protos
+        note = f"; {protos.note}" if protos.note else ""
         self.proto_title.setText(
-            f"Prototype (decoded by {protos.model_dir.name}, head {protos.head})"
+            f"Prototype (decoded by {protos.model_dir.name}, head {protos.head}{note})"
         )
+        self.proto_title.setWordWrap(True)
 
     def _on_proto_error(self, key: tuple, err: Exception) -> None:
         message = f"No prototype: {err}"
