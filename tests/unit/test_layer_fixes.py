@@ -42,3 +42,33 @@ def test_other_vectors_layers_are_left_to_napari() -> None:
     layer = _vectors(5, poses=False)
     assert layer._extent_data[1, 0] == 4
     assert "_napari_vqmap_extent" not in layer.__dict__
+
+
+def test_only_the_names_reach_vispy() -> None:
+    from vispy.scene.visuals import Text
+
+    node = Text(
+        ["", "walk", "", "groom"],
+        pos=[[0, 0], [1, 1], [2, 2], [3, 3]],
+        color=[[1, 0, 0, 1], [0, 1, 0, 1], [0, 0, 1, 1], [1, 1, 1, 1]],
+    )
+    layer_fixes.only_names(node)
+    assert node.text == ["walk", "groom"]
+    np.testing.assert_allclose(node.pos[:, :2], [[1, 1], [3, 3]])
+    np.testing.assert_allclose(node.color.rgba, [[0, 1, 0, 1], [1, 1, 1, 1]])
+    empty = Text(["", ""], pos=[[0, 0], [1, 1]], color="white")
+    layer_fixes.only_names(empty)
+    assert empty.text == [""] and len(empty.pos) == 1  # vispy needs one value
+
+
+def test_motif_text_layers_draw_only_their_names(make_napari_viewer) -> None:
+    """Through napari: a keypoints layer whose text is the motif name hands vispy only the
+    non-empty strings; a layer without ``motif_text`` is left as napari draws it."""
+    viewer = make_napari_viewer()
+    data = np.array([[0, 1, 1], [0, 2, 2], [0, 3, 3]], np.float32)
+    text = {"string": {"array": np.array(["", "rear", ""]), "default": ""}}
+    ours = viewer.add_points(data, text=text, metadata={"motif_text": True, "poses": None})
+    theirs = viewer.add_points(data, text=text)
+    node_of = viewer.window._qt_viewer.canvas.layer_to_visual
+    assert node_of[ours].node.text.text == ["rear"]
+    assert list(node_of[theirs].node.text.text) == ["", "rear", ""]
