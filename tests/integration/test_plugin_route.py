@@ -120,6 +120,14 @@ def test_encode_widget_colours_the_skeleton_at_the_videos_rate(
     frame = _check_clip(clips[0])
     assert frame[HEADER_PX:].std() > 20  # video under the skeletons, not a plain background
 
+    # the Train widget, docked the same way, lists the fly recording and its skeleton
+    train_widget = _dock(viewer, "Train")
+    assert train_widget.layer_list.names() == ["clip keypoints"]
+    assert "fly13" in train_widget.summary.text(), train_widget.summary.text()
+
+    # the saved results reopen through the reader as coloured layers the widgets find
+    _check_reopened(make_napari_viewer, tmp_path / "res" / "clip_motifs.nc", result)
+
     # the docs' picture: the fly video with motif-coloured skeleton lines
     viewer.dims.set_point(0, FRAME)
     here = skeleton.data[:, 0, 0] == FRAME
@@ -170,6 +178,19 @@ def test_no_rate_is_refused_until_entered_and_y_up_is_passed(
     assert plain.mean() > 0.7, plain.mean()
     colour = motif_palette(8, 16)[int(clip.name.split("_")[1])][:3] * 255
     assert (np.abs(tiles - colour).sum(axis=-1) < 60).sum() > 100  # skeletons in its colour
+
+
+def _check_reopened(make_napari_viewer, path: Path, result) -> None:
+    viewer = make_napari_viewer()
+    viewer.open(str(path), plugin="napari-vqmap")
+    ((points, skeleton),) = find_motif_layers(viewer)
+    reopened = points.metadata["motifs"]
+    np.testing.assert_array_equal(reopened["motif"].values, result["motif"].values)
+    assert reopened.attrs["fps"] == 25.0
+    lut = motif_palette(8, 16)
+    motif = skeleton.features["motif"].to_numpy()
+    np.testing.assert_allclose(skeleton.edge_color, lut[np.where(motif >= 0, motif, -1)])
+    assert _dock(viewer, "Motifs").recording.count() == 1
 
 
 def _widget_clips(qtbot, motifs, folder: Path, top: int) -> list[Path]:
