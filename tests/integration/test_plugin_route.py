@@ -47,6 +47,7 @@ def _dock(viewer, name: str):
 
 def _open_fly(make_napari_viewer, data_dir: Path, video: bool = True):
     viewer = make_napari_viewer(show=True)
+    viewer.window._qt_window.resize(1400, 900)
     if video:
         viewer.open(str(data_dir / f"{CLIP}.mp4"), plugin="napari-vqmap")
     viewer.open(str(data_dir / f"{CLIP}.slp"), plugin="napari-vqmap")
@@ -103,6 +104,22 @@ def test_encode_widget_colours_the_skeleton_at_the_videos_rate(
         expected = encode(model, ds, meta)
     np.testing.assert_array_equal(result["motif"].values, expected["motif"].values)
 
+    # the docs' picture: the fly video with motif-coloured skeleton lines
+    kind = result["motif_type"].values[FRAME:]  # a frame where the flies' motif types differ
+    frame = FRAME + int(np.argmax((kind[:, 0] != kind[:, 1]) & (kind >= 0).all(1)))
+    viewer.dims.set_point(0, frame)
+    here = skeleton.data[:, 0, 0] == frame
+    xy = points.data[points.data[:, 0] == frame, 1:]
+    viewer.camera.center = tuple((xy.min(axis=0) + xy.max(axis=0)) / 2)
+    viewer.camera.zoom = 0.7 * min(viewer.window._qt_viewer.canvas.size) / np.ptp(xy, axis=0).max()
+    shot = viewer.screenshot(canvas_only=True, flash=False)
+    save_screenshot(shot, "napari_fly_motifs.png")
+    colours = (skeleton.edge_color[here, :3] * 255).astype(int)
+    assert len(np.unique(colours, axis=0)) == 2  # one motif colour per fly
+    for colour in np.unique(colours, axis=0):
+        near = np.abs(shot[..., :3].astype(int) - colour).sum(axis=-1) < 60
+        assert near.sum() > 10, f"no skeleton pixel in motif colour {colour}"
+
     # each fly's name is drawn nearer to that fly than to the other, even where they touch
     _check_labels_on_their_fly(points)
 
@@ -127,19 +144,6 @@ def test_encode_widget_colours_the_skeleton_at_the_videos_rate(
 
     # the saved results reopen through the reader as coloured layers the widgets find
     _check_reopened(make_napari_viewer, tmp_path / "res" / "clip_motifs.nc", result)
-
-    # the docs' picture: the fly video with motif-coloured skeleton lines
-    viewer.dims.set_point(0, FRAME)
-    here = skeleton.data[:, 0, 0] == FRAME
-    xy = points.data[points.data[:, 0] == FRAME, 1:]
-    viewer.camera.center = tuple((xy.min(axis=0) + xy.max(axis=0)) / 2)
-    viewer.camera.zoom = 0.7 * min(viewer.window._qt_viewer.canvas.size) / np.ptp(xy, axis=0).max()
-    shot = viewer.screenshot(canvas_only=True, flash=False)
-    save_screenshot(shot, "napari_fly_motifs.png")
-    colours = (skeleton.edge_color[here, :3] * 255).astype(int)
-    for colour in np.unique(colours, axis=0):
-        near = np.abs(shot[..., :3].astype(int) - colour).sum(axis=-1) < 60
-        assert near.sum() > 10, f"no skeleton pixel in motif colour {colour}"
 
 
 def test_no_rate_is_refused_until_entered_and_y_up_is_passed(
