@@ -216,10 +216,10 @@ class _Outputs:
     def table(self, name: str, df: pd.DataFrame, index: bool = False) -> None:
         df.to_csv(self.path(name), index=index)
 
-    def figure(self, stem: str, fig) -> None:
+    def figure(self, stem: str, fig, formats: Sequence[str] = FIGURE_FORMATS) -> None:
         from napari_vqmap import figures
 
-        for fmt in FIGURE_FORMATS:
+        for fmt in formats:
             figures.save_figure(fig, self.path(f"{stem}.{fmt}"))
 
     def commit(self) -> list[Path]:
@@ -239,8 +239,51 @@ def _matrix_frame(matrix: np.ndarray, labels: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(matrix, index=pd.Index(labels, name="from"), columns=list(labels))
 
 
-def _prototypes(out: _Outputs, model_dir: Path, names: MotifNames, usage: np.ndarray) -> dict:
-    """Decode every code with every skeleton head; arrays (.npz) and figures."""
+def _skeleton_spec(rec: Recording) -> dict[str, Any]:
+    """The recording's skeleton (name, keypoints, regions, dims) from its ``_motifs.nc``;
+    only the name when that file is missing or has none."""
+    nc = rec.path.with_name(f"{rec.file}_motifs.nc")
+    if nc.is_file():
+        import xarray as xr
+
+        try:
+            with xr.open_dataset(nc) as ds:
+                spec = json.loads(ds.attrs.get("skeleton_spec") or "{}")
+                spec.setdefault("dims", int(ds.sizes.get("space", 0)))
+                return spec
+        except (OSError, ValueError):
+            pass
+    return {"name": rec.skeleton}
+
+
+def prototype_heads(recs: list[Recording], meta: dict) -> dict[str, dict[str, Any]]:
+    """Head -> what it shows: the recordings' skeletons decoded on it (``for``) and whether
+    it is their own head (``exact``). A skeleton the model has no head for is shown on the
+    nearest head by body regions (:func:`~napari_vqmap.prototypes.prototype_head`); when no
+    recording's skeleton is known, every head is used."""
+    from napari_vqmap.prototypes import prototype_head
+
+    heads: dict[str, dict[str, Any]] = {}
+    specs = {rec.skeleton: _skeleton_spec(rec) for rec in recs}
+    for name, spec in specs.items():
+        head, exact = prototype_head(meta, spec)
+        if head is not None:
+            entry = heads.setdefault(head, {"for": [], "exact": True})
+            entry["for"].append(name)
+            entry["exact"] = entry["exact"] and exact
+    return heads or {h: {"for": [], "exact": False} for h in meta["heads"]}
+
+
+def _prototypes(
+    out: _Outputs,
+    model_dir: Path,
+    names: MotifNames,
+    usage: np.ndarray,
+    recs: list[Recording],
+    say: Callable[[str], None],
+) -> dict:
+    """Decode every code on the heads of the recordings' skeletons (or, for a skeleton the
+    model has no head for, the nearest head); arrays (.npz) and figures."""
     import torch
 
     from napari_vqmap import figures
@@ -250,7 +293,8 @@ def _prototypes(out: _Outputs, model_dir: Path, names: MotifNames, usage: np.nda
     torch.set_num_threads(min(torch.get_num_threads(), 2))
     model, meta = load_model(model_dir)
     heads = {}
-    for head, info in meta["heads"].items():
+    for head, shows in prototype_heads(recs, meta).items():
+        info = meta["heads"][head]
         poses = prototypes(model, head)
         sk = info["skeleton"]
         kps = np.array(sk["keypoints"], dtype=str)
@@ -265,16 +309,67 @@ def _prototypes(out: _Outputs, model_dir: Path, names: MotifNames, usage: np.nda
             keypoints=kps,
             edges=edges,
         )
-        title = f"Motif prototypes on {head} ({poses.shape[-1]}D, x-y view, body lengths)"
+        mapped = [s for s in shows["for"] if s != sk.get("name")]
+        if mapped and not shows["exact"]:
+            note = (
+                f"the model has no head for {', '.join(mapped)}; decoded on {head}, "
+                "the nearest head by body regions"
+            )
+            say(f"prototypes: {note}")
+            title = f"Motif prototypes decoded on {head} ({note})"
+        else:
+            title = f"Motif prototypes on {head}"
+        title += f" ({poses.shape[-1]}D, x-y view, body lengths)"
         fig = figures.plot_prototypes(poses, sk, names, usage=usage, title=title)
-        out.figure(f"prototypes/{head}", fig)
+        out.figure(f"prototypes/{head}", fig, formats=("png",))
         if poses.shape[-1] == 3:
             fig = figures.plot_prototypes(
                 poses, sk, names, usage=usage, view=(0, 2), title=title.replace("x-y", "x-z side")
             )
-            out.figure(f"prototypes/{head}_side", fig)
-        heads[head] = {"keypoints": kps.tolist(), "dims": int(poses.shape[-1])}
+            out.figure(f"prototypes/{head}_side", fig, formats=("png",))
+        heads[head] = {
+            "keypoints": kps.tolist(),
+            "dims": int(poses.shape[-1]),
+            "for_skeletons": shows["for"],
+            "own_head": bool(shows["exact"]),
+        }
     return heads
+
+
+def clip_sources(recs: list[Recording], names: MotifNames) -> list:
+    """A :class:`~napari_vqmap.clips.ClipSource` per recording with a ``_motifs.nc`` (poses
+    and motifs, merges in ``names`` applied), with the video beside its pose file if any."""
+    from napari_vqmap.clips import ClipSource, find_video
+    from napari_vqmap.io import load_poses
+    from napari_vqmap.results import MOTIF_VARS
+
+    sources = []
+    for rec in recs:
+        nc = rec.path.with_name(f"{rec.file}_motifs.nc")
+        if not nc.is_file():
+            warnings.warn(f"{rec.path}: no {nc.name} beside it, so no clips", stacklevel=3)
+            continue
+        ds = load_poses(nc)
+        motif = names.apply(ds["motif"].transpose("time", "individual").values)
+        poses = ds.drop_vars([v for v in (*MOTIF_VARS, "motif_confidence") if v in ds])
+        source = rec.sidecar.get("input")
+        video = find_video(source) if source else None
+        sources.append(ClipSource(rec.file, poses, np.asarray(motif), video, rec.fps))
+    return sources
+
+
+def _clips(
+    out: _Outputs,
+    recs: list[Recording],
+    names: MotifNames,
+    top: int | None,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    from napari_vqmap.clips import write_clips
+
+    folder = out.tmp / "clips"
+    for path in write_clips(clip_sources(recs, names), folder, names, top, progress=progress):
+        out.files.append(str(path.relative_to(out.tmp)))
 
 
 def analyze(
@@ -286,10 +381,14 @@ def analyze(
     min_group_files: int = analysis.MIN_GROUP_FILES,
     prototypes: bool = True,
     progress: Callable[[str], None] | None = None,
+    clips: int | None = None,
+    clip_progress: Callable[[int, int], None] | None = None,
 ) -> list[Path]:
     """Analyse encode results and write tables and figures into ``out``; returns the files.
 
-    See ``docs/analysis.md`` for what each file holds.
+    ``clips``: also write example clips (:func:`napari_vqmap.clips.write_clips`) into
+    ``out/clips``, for every used motif (0) or the ``clips`` most used; ``clip_progress(done,
+    total)`` counts them. See ``docs/analysis.md`` for what each file holds.
     """
     from napari_vqmap import figures
 
@@ -415,13 +514,18 @@ def analyze(
             say("prototypes")
             usage = stats.set_index("motif")["usage"].reindex(range(n_types * n_sub))
             try:
-                heads = _prototypes(o, model_dir, motif_names, usage.fillna(0).to_numpy())
+                heads = _prototypes(
+                    o, model_dir, motif_names, usage.fillna(0).to_numpy(), recs, say
+                )
             except PoseFileError as err:
                 if model is not None:
                     raise
                 warnings.warn(
                     f"no prototypes: the encode model cannot be loaded: {err}", stacklevel=2
                 )
+        if clips is not None:
+            say("example clips")
+            _clips(o, recs, motif_names, clips or None, clip_progress)
         sidecar = _sidecar(
             recs,
             model_dir,
@@ -516,6 +620,30 @@ def add_analyze_arguments(parser: argparse.ArgumentParser) -> None:
         help="fewest files a group needs for the test (default %(default)s)",
     )
     parser.add_argument("--no-prototypes", action="store_true", help="skip decoding prototypes")
+    parser.add_argument(
+        "--clips",
+        nargs="?",
+        type=int,
+        const=0,
+        metavar="N",
+        help="also write example clips (one grid movie per motif, up to 16 bouts, from the "
+        "recordings' videos) into OUT/clips: every used motif, or the N most used",
+    )
+
+
+def _clip_bar() -> Callable[[int, int], None]:
+    """A tqdm progress bar over the motifs' clips."""
+    from tqdm import tqdm
+
+    bar = tqdm(desc="clips", unit="motif")
+
+    def update(done: int, total: int) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+        if done == total:
+            bar.close()
+
+    return update
 
 
 def run_analyze(args: argparse.Namespace) -> int:
@@ -529,6 +657,8 @@ def run_analyze(args: argparse.Namespace) -> int:
         min_group_files=args.min_group_files,
         prototypes=not args.no_prototypes,
         progress=lambda msg: print(f"analyze: {msg}", flush=True),
+        clips=args.clips,
+        clip_progress=_clip_bar() if args.clips is not None else None,
     )
     print(f"analyze: wrote {len(files)} files into {args.out}")
     return 0

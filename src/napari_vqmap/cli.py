@@ -6,6 +6,7 @@ import argparse
 import sys
 import warnings
 from collections.abc import Sequence
+from pathlib import Path
 
 from napari_vqmap.validators import PoseFileError
 
@@ -88,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     to report them (status 1).
     """
     args = build_parser().parse_args(argv)
+    out = getattr(args, "out", None)
+    new_dirs = _missing_dirs(Path(out)) if isinstance(out, str) else []
     try:
         return args.func(args)
     except PoseFileError as err:
@@ -105,6 +108,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception:
         return _report_bug()
 
+    finally:
+        for folder in new_dirs:  # a failed run leaves no empty --out folder behind
+            if folder.is_dir() and not any(folder.iterdir()):
+                folder.rmdir()
+
 
 def _report_bug() -> int:
     """Print the traceback of the exception being handled and where to report it."""
@@ -115,6 +123,15 @@ def _report_bug() -> int:
     traceback.print_exc()
     print(f"napari-vqmap {__version__}: {REPORT_BUGS}", file=sys.stderr)
     return 1
+
+
+def _missing_dirs(path: Path) -> list[Path]:
+    """``path`` and its ancestors that do not exist yet, deepest first."""
+    missing = []
+    while not path.exists() and path != path.parent:
+        missing.append(path)
+        path = path.parent
+    return missing
 
 
 def print_warnings_plainly() -> None:

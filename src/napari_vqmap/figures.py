@@ -59,8 +59,9 @@ def motif_rgba(stats: pd.DataFrame) -> np.ndarray:
     return motif_palette(n_types, n_sub)[stats["motif"].to_numpy()]
 
 
-def _label_step(n: int) -> int:
-    return 1 if n <= 64 else int(np.ceil(n / 64))
+def _label_size(n: int) -> float:
+    """Tick label font size that fits one label per motif (every motif is labelled)."""
+    return 7.0 if n <= 64 else 5.5
 
 
 def plot_usage(
@@ -81,8 +82,7 @@ def plot_usage(
         colours = palette(int(stats["type"].max()) + 1 if n else 0)[stats["type"].to_numpy()]
         ax.set_xlabel("motif type")
     ax.bar(x, stats["usage"].to_numpy() * 100, color=colours, edgecolor="0.3", linewidth=0.3)
-    step = _label_step(n)
-    ax.set_xticks(x[::step], stats["name"].to_numpy()[::step], rotation=90, fontsize=7)
+    ax.set_xticks(x, stats["name"].to_numpy(), rotation=90, fontsize=_label_size(n))
     ax.set_xlim(-0.6, n - 0.4)
     ax.set_ylabel("usage (% of encoded frames)")
     ax.set_title(title)
@@ -100,15 +100,14 @@ def plot_transitions(
     """Heat map of a row-normalised transition matrix (row: from, column: to)."""
     matrix = np.asarray(matrix, dtype=float)
     n = len(matrix)
-    side = min(max(4.5, 0.09 * n + 3), 14)
+    side = min(max(4.5, 0.1 * n + 3), 16)
     fig, ax = _axes(ax, (side + 1, side))
     im = ax.imshow(matrix, cmap="magma_r", vmin=0, vmax=max(matrix.max(), 1e-9))
     fig.colorbar(im, ax=ax, label="P(next | current)", shrink=0.8)
-    step = _label_step(n)
-    ticks = np.arange(n)[::step]
+    ticks = np.arange(n)
     labels = list(labels) if labels is not None else [str(i) for i in range(n)]
-    ax.set_xticks(ticks, [labels[i] for i in ticks], rotation=90, fontsize=7)
-    ax.set_yticks(ticks, [labels[i] for i in ticks], fontsize=7)
+    ax.set_xticks(ticks, labels, rotation=90, fontsize=_label_size(n))
+    ax.set_yticks(ticks, labels, fontsize=_label_size(n))
     ax.set_xlabel("next")
     ax.set_ylabel("current")
     ax.set_title(title)
@@ -276,8 +275,7 @@ def plot_usage_by(
             xs = rows[level].map(pos).to_numpy() + (j - (k - 1) / 2) * width
             ax.scatter(xs, rows["usage"] * 100, s=4, color="black", zorder=3, linewidths=0)
     labels = usage.drop_duplicates(level).set_index(level)["name"].reindex(ids)
-    step = _label_step(n)
-    ax.set_xticks(np.arange(n)[::step], labels.to_numpy()[::step], rotation=90, fontsize=7)
+    ax.set_xticks(np.arange(n), labels.to_numpy(), rotation=90, fontsize=_label_size(n))
     ax.set_xlim(-0.6, n - 0.4)
     if tests is not None and "q" in tests:
         top = ax.get_ylim()[1]

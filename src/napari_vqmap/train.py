@@ -272,6 +272,19 @@ def common_fps(datasets: list[xr.Dataset], config: PreprocessConfig) -> float | 
     return min(rates) if len(rates) > 1 else None
 
 
+def _warn_missing_fps(datasets: list[xr.Dataset], target: float | None) -> None:
+    """Warn, as ``encode`` does, for each recording without a frame rate."""
+    for ds in datasets:
+        if not ds.attrs.get("fps"):
+            rate = f"at {float(target):g} fps" if target else "at the others' rate"
+            warnings.warn(
+                f"{ds.attrs.get('source_file') or 'poses'}: no frame rate, so trained as if "
+                f"recorded {rate}; if it was not, give its rate (--fps, or fps= in "
+                "load_poses): a motif spans a fixed time",
+                stacklevel=3,
+            )
+
+
 def build_groups(
     items: Sequence[str | Path | xr.Dataset],
     config: TrainConfig,
@@ -287,6 +300,7 @@ def build_groups(
     paths = expand_inputs(items)
     datasets = [without_arena(_load(p, sk, fps)) for p in paths]
     target = common_fps(datasets, config.preprocess)
+    _warn_missing_fps(datasets, target)
     window = config.preprocess.window or config.model.window
     stride = config.preprocess.stride or max(1, window // 4)
     groups: dict[tuple, Group] = {}

@@ -12,7 +12,7 @@ import xarray as xr
 
 from napari_vqmap.io import load_poses, save_poses
 from napari_vqmap.model import ModelConfig
-from napari_vqmap.napari._encode_widget import EncodeWidget, encode_datasets
+from napari_vqmap.napari._encode_widget import encode_datasets
 from napari_vqmap.napari.layer_styles import motif_colours
 from napari_vqmap.napari.motif_layers import find_motif_layers
 from napari_vqmap.preprocess import PreprocessConfig
@@ -60,8 +60,7 @@ def _open_widget(make_napari_viewer, paths: list[Path], model: Path):
     viewer = make_napari_viewer()
     for path in paths:
         viewer.open(str(path), plugin="napari-vqmap")
-    widget = EncodeWidget(viewer)
-    viewer.window.add_dock_widget(widget)
+    _, widget = viewer.window.add_plugin_dock_widget("napari-vqmap", "Encode")
     widget.model_dir.setText(str(model))
     return viewer, widget
 
@@ -197,8 +196,7 @@ def _encode_with_bundled(make_napari_viewer, qtbot, paths: list[Path]):
     viewer.window._qt_window.resize(1300, 760)
     for path in paths:
         viewer.open(str(path), plugin="napari-vqmap")
-    widget = EncodeWidget(viewer)
-    viewer.window.add_dock_widget(widget, name="Encode")
+    _, widget = viewer.window.add_plugin_dock_widget("napari-vqmap", "Encode")
     widget.model_dir.setText(str(bundled_model_dir()))
     widget.start()
     qtbot.waitUntil(lambda: widget.worker is None, timeout=120_000)

@@ -104,7 +104,7 @@ def test_labels_of_another_length_give_a_message(
     a good file afterwards still works."""
     _, result = encoded
     viewer = _viewer_with(make_napari_viewer, data_dir, result)
-    widget = EvaluateWidget(viewer)
+    _, widget = viewer.window.add_plugin_dock_widget("napari-vqmap", "Evaluate")
     short = tmp_path / "short.csv"
     short.write_text("\n".join((data_dir / LABELS).read_text().splitlines()[:501]) + "\n")
     _evaluate(qtbot, widget, short)
@@ -123,7 +123,7 @@ def test_labels_of_another_length_give_a_message(
 def test_no_encoded_layer_or_no_file_is_explained(make_napari_viewer, data_dir, qtbot) -> None:
     viewer = make_napari_viewer(show=True)
     viewer.open(data_dir / SUBTLE, plugin="napari-vqmap")
-    widget = EvaluateWidget(viewer)
+    _, widget = viewer.window.add_plugin_dock_widget("napari-vqmap", "Evaluate")
     widget.run_button.click()
     assert widget.worker is None and "No encoded pose layer" in widget.status.text()
 

@@ -170,7 +170,7 @@ def test_subtle_session_seek_bouts_prototype_names(
     save_screenshot(shot, "motifs_widget.png")
 
 
-def test_two_flies_one_row_each_and_no_head_message(
+def test_two_flies_one_row_each_and_prototype_on_the_nearest_head(
     make_napari_viewer, data_dir, model_dir, qtbot
 ) -> None:
     viewer = make_napari_viewer(show=True)
@@ -197,9 +197,10 @@ def test_two_flies_one_row_each_and_no_head_message(
     assert t is not None and motif[t, fly] == target
     assert viewer.dims.current_step[0] == widget.frames[t]
 
-    # the model has no head for the fly skeleton: the widget says so instead of animating
+    # the model has no head for the fly skeleton: the prototype is decoded on the nearest
+    # 2D head by body regions, and the title says so
     qtbot.waitUntil(lambda: widget.proto_worker is None, timeout=20000)
+    assert widget.prototype.animating
     if head_for(load_model(model_dir)[1], ds["keypoint"].values, ds.sizes["space"]) is None:
-        assert "no head" in widget.prototype.message and not widget.prototype.animating
-    else:
-        assert widget.prototype.animating
+        title = widget.proto_title.text()
+        assert "head deepof14" in title and "nearest to fly13" in title, title

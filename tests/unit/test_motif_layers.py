@@ -81,8 +81,9 @@ def test_apply_colours_and_features_per_frame_and_individual(poses: xr.Dataset) 
 
 
 def test_label_rows_top_most_keypoint_in_any_row_order(poses: xr.Dataset) -> None:
-    """The label goes to the smallest-y row of each (frame, animal), the first on ties;
-    rows in the layer's order or shuffled."""
+    """The label goes to the smallest-y row of each (frame, animal) whose label is not
+    nearer another animal's centre (else the smallest-y row), the first on ties; rows in the
+    layer's order or shuffled."""
     _, points = make_layers(poses)
     t_idx, i_idx = ml.row_index(
         points.data[:, 0], points.features["individual"], None, fake_result(poses)
@@ -96,7 +97,14 @@ def test_label_rows_top_most_keypoint_in_any_row_order(poses: xr.Dataset) -> Non
         mask = np.zeros(len(t_idx), bool)
         for key in {(t, i) for t, i in zip(t_idx, i_idx, strict=True) if t >= 0 and i >= 0}:
             rows = np.flatnonzero((t_idx == key[0]) & (i_idx == key[1]))
-            mask[rows[np.argmin(data[rows, -2])]] = True
+            centres = {
+                j: data[(t_idx == key[0]) & (i_idx == j), 1:].mean(axis=0)
+                for j in set(i_idx[(t_idx == key[0]) & (i_idx >= 0)])
+            }
+            dist = {j: np.linalg.norm(data[rows, 1:] - c, axis=1) for j, c in centres.items()}
+            fine = np.all([dist[key[1]] <= d for d in dist.values()], axis=0)
+            pick = rows[fine] if fine.any() else rows
+            mask[pick[np.argmin(data[pick, -2])]] = True
         return mask
 
     grouped = ml.label_rows(data, t_idx, i_idx)

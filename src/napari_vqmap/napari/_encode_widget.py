@@ -24,6 +24,7 @@ from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QObject, Qt, Signal
 from qtpy.QtWidgets import (
     QCheckBox,
+    QDoubleSpinBox,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -37,7 +38,8 @@ from qtpy.QtWidgets import (
 from napari_vqmap.names import MotifNames
 from napari_vqmap.napari._pose_layer_list import PoseLayerList
 from napari_vqmap.napari.background import StepRunner, short_gil_turns
-from napari_vqmap.napari.motif_layers import apply_steps, layers_of, motif_styles
+from napari_vqmap.napari.frame_rate import Rate, rate_for, video_layers, with_rate
+from napari_vqmap.napari.motif_layers import apply_steps, layers_of, motif_styles, same_layer
 
 if TYPE_CHECKING:
     import napari
@@ -90,11 +92,14 @@ def encode_datasets(
     progress: Callable[[float], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
     chunk_frames: int | None = None,
+    y_up: bool = False,
+    settings: dict[str, Any] | None = None,
 ) -> list[Encoded]:
     """Encode each named pose dataset with the model in ``model_dir``; with ``out_dir``,
     write each one's results there (``write_results``). ``progress(fraction)`` is called
     after every batch of blocks; :class:`Cancelled` is raised when ``should_stop()`` turns
-    true."""
+    true. ``y_up``: 2D coordinates with y up, or filmed from below (``encode --y-up``);
+    ``settings`` are recorded in each ``_encode.json``."""
     from napari_vqmap.checkpoint import load_model
     from napari_vqmap.encode import encode
     from napari_vqmap.results import write_results
@@ -113,7 +118,8 @@ def encode_datasets(
         if should_stop is not None and should_stop():
             raise Cancelled
         chunks = {"chunk_frames": chunk_frames} if chunk_frames else {}
-        result = encode(model, poses, meta, progress=on_progress, **chunks)
+        flip = {"flip_2d_y": False} if y_up else {}
+        result = encode(model, poses, meta, progress=on_progress, **chunks, **flip)
         result.attrs["model_dir"] = str(Path(model_dir).resolve())  # for prototypes later
         codebook = int(result.attrs["n_types"]), int(result.attrs["n_subtypes"])
         results_dir = None
@@ -121,8 +127,8 @@ def encode_datasets(
             folder = Path(out_dir)
             folder.mkdir(parents=True, exist_ok=True)
             source = Path(poses.attrs.get("source_file") or f"{name.split(' ')[0]}.nc")
-            settings = {"from": "napari Encode widget"}
-            write_results(result, poses, folder, source, model_dir, settings)
+            recorded = {"from": "napari Encode widget", "y_up": y_up, **(settings or {})}
+            write_results(result, poses, folder, source, model_dir, recorded)
             results_dir = str(folder)
         names = MotifNames.for_results(results_dir, *codebook) if results_dir else None
         out.append(Encoded(name, result, names or MotifNames(*codebook), results_dir))
@@ -130,8 +136,8 @@ def encode_datasets(
 
 
 def _same(a: tuple, b: tuple) -> bool:
-    """Whether two tuples hold the very same layers."""
-    return len(a) == len(b) and all(x is y for x, y in zip(a, b, strict=True))
+    """Whether two tuples hold the very same layers (or ``None`` in the same places)."""
+    return len(a) == len(b) and all(same_layer(x, y) for x, y in zip(a, b, strict=True))
 
 
 class _Bridge(QObject):
@@ -166,6 +172,27 @@ class EncodeWidget(QWidget):
 
         self.layer_list = PoseLayerList()
         self.layer_list.setMaximumHeight(110)
+        self.layer_list.itemChanged.connect(self.update_rates)
+
+        self.fps = QDoubleSpinBox()
+        self.fps.setRange(0.0, 100_000.0)
+        self.fps.setDecimals(3)
+        self.fps.setSuffix(" fps")
+        self.fps.setSpecialValueText("from the file or its video")
+        self.fps.setToolTip(
+            "Frame rate for pose files that have none and no video open beside them"
+        )
+        self.fps.valueChanged.connect(self.update_rates)
+        fps_row = QHBoxLayout()
+        fps_row.addWidget(QLabel("Frame rate"))
+        fps_row.addWidget(self.fps)
+        self.fps_info = QLabel("")
+        self.fps_info.setWordWrap(True)
+        self.y_up = QCheckBox("2D: y points up, or filmed from below the animal")
+        self.y_up.setToolTip(
+            "Do not flip 2D coordinates (they are otherwise read as image coordinates "
+            "from a camera above), as encode --y-up"
+        )
 
         self.save = QCheckBox("Save results to folder")
         self.out_dir = QLineEdit(str(Path.cwd() / "vqmap-results"))
@@ -200,6 +227,9 @@ class EncodeWidget(QWidget):
         layout.addWidget(self.model_info)
         layout.addWidget(QLabel("Pose layers"))
         layout.addWidget(self.layer_list)
+        layout.addLayout(fps_row)
+        layout.addWidget(self.fps_info)
+        layout.addWidget(self.y_up)
         layout.addLayout(out_row)
         layout.addWidget(self.show_names)
         layout.addLayout(buttons)
@@ -217,6 +247,22 @@ class EncodeWidget(QWidget):
     def refresh_layers(self, event: Any = None) -> None:
         """Re-list the viewer's pose layers; new ones are ticked, others keep their tick."""
         self.layer_list.refresh(self.viewer.layers)
+        self.update_rates()
+
+    def rates(self, datasets: dict[str, xr.Dataset] | None = None) -> dict[str, Rate]:
+        """The frame rate each (ticked) recording will be encoded at, and its origin."""
+        if datasets is None:
+            datasets = self.layer_list.chosen(self.viewer.layers)
+        videos = video_layers(self.viewer.layers)
+        return {n: rate_for(ds, videos, self.fps.value()) for n, ds in datasets.items()}
+
+    def update_rates(self, *args: Any) -> None:
+        """Say at which rate each ticked recording will be encoded (warns when unknown)."""
+        rates = self.rates()
+        lines = [f"{n.removesuffix(' keypoints')}: {r.describe()}" for n, r in rates.items()]
+        missing = any(r.fps is None for r in rates.values())
+        self.fps_info.setText("\n".join(lines))
+        self.fps_info.setStyleSheet("color: #e0a030;" if missing else "")
 
     def _update_model_info(self, *args: Any) -> None:
         path = self.model_dir.text().strip()
@@ -248,6 +294,17 @@ class EncodeWidget(QWidget):
         if self.save.isChecked() and not out_dir:
             self._fail("Choose a folder to save the results to.")
             return
+        rates = self.rates(chosen)
+        missing = [n.removesuffix(" keypoints") for n, r in rates.items() if r.fps is None]
+        if missing:
+            self._fail(
+                f"No frame rate for {', '.join(missing)}: open its video, or enter the "
+                "frame rate (fps)."
+            )
+            return
+        chosen = {n: with_rate(ds, rates[n]) for n, ds in chosen.items()}
+        y_up = self.y_up.isChecked()
+        settings = {"fps": self.fps.value() or None}
         self._stop.clear()
         self.progress_bar.setValue(0)
         self.status.setText(f"Encoding {len(chosen)} recording(s)…")
@@ -262,7 +319,13 @@ class EncodeWidget(QWidget):
         def run() -> list[tuple[Encoded, list]]:
             with short_gil_turns():
                 encoded = encode_datasets(
-                    model_dir, chosen, out_dir, self._bridge.progress.emit, self._stop.is_set
+                    model_dir,
+                    chosen,
+                    out_dir,
+                    self._bridge.progress.emit,
+                    self._stop.is_set,
+                    y_up=y_up,
+                    settings=settings,
                 )
                 # colours and features are computed here: the GUI thread only assigns them
                 return [

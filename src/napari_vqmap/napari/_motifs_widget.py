@@ -17,7 +17,7 @@ import pandas as pd
 import xarray as xr
 from napari.qt.threading import thread_worker
 from napari.utils.notifications import show_error
-from qtpy.QtCore import Qt, QTimer
+from qtpy.QtCore import QObject, Qt, QTimer, Signal
 from qtpy.QtGui import QColor, QIcon, QPixmap
 from qtpy.QtWidgets import (
     QAbstractItemView,
@@ -28,6 +28,7 @@ from qtpy.QtWidgets import (
     QInputDialog,
     QLabel,
     QLineEdit,
+    QProgressBar,
     QPushButton,
     QSizePolicy,
     QTreeWidget,
@@ -42,6 +43,7 @@ from napari_vqmap.napari import motif_layers
 from napari_vqmap.napari._ethogram_strip import EthogramStrip
 from napari_vqmap.napari.background import StepRunner, short_gil_turns
 from napari_vqmap.napari.ethogram import next_bout
+from napari_vqmap.napari.frame_rate import video_for, video_layers
 from napari_vqmap.napari.layer_styles import motif_palette, palette
 from napari_vqmap.napari.prototype_view import (
     Prototypes,
@@ -95,6 +97,12 @@ def table_stats(
     table = motifs_table(result, layers[-1].metadata.get("poses"), names)
     by_motif, by_type = motif_stats(table, names, fps), type_usage(table, names, fps)
     return by_motif[by_motif["frames"] > 0], by_type[by_type["frames"] > 0]
+
+
+class _ClipProgress(QObject):
+    """Carries clip progress from the worker thread to the GUI thread (queued signal)."""
+
+    progress = Signal(int, int)
 
 
 class MotifsWidget(QWidget):
@@ -168,6 +176,21 @@ class MotifsWidget(QWidget):
         model_row.addWidget(browse)
         self.prototype = PrototypeView()
 
+        self.clips_button = QPushButton("Example clips…")
+        self.clips_button.setToolTip(
+            "Write one mp4 per motif of this recording into a folder: up to 16 of its bouts "
+            "side by side, cropped around the animal, skeleton in the motif's colour"
+        )
+        self.clips_button.clicked.connect(self._ask_clips)
+        self.clips_bar = QProgressBar()
+        self.clips_bar.setVisible(False)
+        self.clips_worker: Any = None
+        self._clip_signal = _ClipProgress()
+        self._clip_signal.progress.connect(self._on_clip_progress)
+        clips_row = QHBoxLayout()
+        clips_row.addWidget(self.clips_button)
+        clips_row.addWidget(self.clips_bar, 1)
+
         self.status = QLabel("")
         self.status.setWordWrap(True)
 
@@ -181,6 +204,7 @@ class MotifsWidget(QWidget):
         layout.addWidget(self.proto_title)
         layout.addLayout(model_row)
         layout.addWidget(self.prototype)
+        layout.addLayout(clips_row)
         layout.addWidget(self.status)
 
         self._refresh_timer = QTimer(self)
@@ -609,9 +633,11 @@ class MotifsWidget(QWidget):
         if key != self._proto_key():
             return  # another recording or model was chosen meanwhile
         self.protos = protos
+        note = f"; {protos.note}" if protos.note else ""
         self.proto_title.setText(
-            f"Prototype (decoded by {protos.model_dir.name}, head {protos.head})"
+            f"Prototype (decoded by {protos.model_dir.name}, head {protos.head}{note})"
         )
+        self.proto_title.setWordWrap(True)
 
     def _on_proto_error(self, key: tuple, err: Exception) -> None:
         message = f"No prototype: {err}"
@@ -623,6 +649,57 @@ class MotifsWidget(QWidget):
         self.proto_worker = None
         if self.protos is not None or self._proto_failed[0] != self._proto_key():
             self.show_prototype()
+
+    # ------------------------------------------------------------ example clips
+
+    def _ask_clips(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder for the example clips")
+        if folder:
+            self.write_clips(folder)
+
+    def write_clips(self, folder: str | Path, top: int | None = None) -> None:
+        """Write example clips of the current recording's motifs into ``folder`` in a
+        worker (:func:`napari_vqmap.clips.write_clips`), with the video open beside its
+        poses when there is one."""
+        from napari_vqmap.clips import ClipSource, write_clips
+
+        if self.points is None or self.result is None or self.clips_worker is not None:
+            return
+        poses = self.points.metadata["poses"]
+        source = str(poses.attrs.get("source_file") or "")
+        video, video_fps = video_for(source, video_layers(self.viewer.layers))
+        name = self.recording.currentText().removesuffix(" keypoints")
+        fps = self._fps() or video_fps or None
+        clip = ClipSource(name, poses, self.motif.copy(), Path(video) if video else None, fps)
+        names, emit = self.names, self._clip_signal.progress.emit
+        self.clips_button.setEnabled(False)
+        self.clips_bar.setValue(0)
+        self.clips_bar.setVisible(True)
+        self.status.setText(f"Writing example clips into {folder}…")
+
+        @thread_worker(ignore_errors=True)
+        def run() -> list[Path]:
+            with short_gil_turns():
+                return write_clips([clip], folder, names, top, progress=emit)
+
+        self.clips_worker = run()
+        self.clips_worker.returned.connect(self._on_clips)
+        self.clips_worker.errored.connect(lambda err: self._fail(f"Clips failed: {err}"))
+        self.clips_worker.finished.connect(self._on_clips_finished)
+        self.clips_worker.start()
+
+    def _on_clip_progress(self, done: int, total: int) -> None:
+        self.clips_bar.setRange(0, max(total, 1))
+        self.clips_bar.setValue(done)
+
+    def _on_clips(self, files: list[Path]) -> None:
+        where = files[0].parent if files else "-"
+        self.status.setText(f"Wrote {len(files)} example clip(s) into {where}.")
+
+    def _on_clips_finished(self) -> None:
+        self.clips_worker = None
+        self.clips_button.setEnabled(True)
+        self.clips_bar.setVisible(False)
 
     def _fail(self, message: str) -> None:
         self.status.setText(message)

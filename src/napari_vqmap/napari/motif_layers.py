@@ -167,8 +167,13 @@ def _categorical(codes: np.ndarray, labels: list[str]) -> pd.Categorical:
     return pd.Categorical.from_codes(inverse[codes], categories=list(unique))
 
 
-def label_rows(data: np.ndarray, t_idx: np.ndarray, i_idx: np.ndarray) -> np.ndarray:
-    """Boolean mask: for each (time, individual) with rows, the top-most one (smallest y)."""
+def label_rows(
+    data: np.ndarray, t_idx: np.ndarray, i_idx: np.ndarray, lift: float = 0.0
+) -> np.ndarray:
+    """Boolean mask: for each (time, individual) with rows, the row that carries its label:
+    the top-most one (smallest y) whose label, drawn ``lift`` above it, is nearer to its
+    own animal's centre than to any other animal's at that frame (so a name never sits on
+    the wrong animal), else the top-most one."""
     ok = np.flatnonzero((t_idx >= 0) & (i_idx >= 0))
     mask = np.zeros(len(t_idx), bool)
     if ok.size == 0:
@@ -176,13 +181,41 @@ def label_rows(data: np.ndarray, t_idx: np.ndarray, i_idx: np.ndarray) -> np.nda
     key = t_idx[ok] * (int(i_idx.max()) + 1) + i_idx[ok]
     # each (time, individual)'s rows together, in row order (fast: layers come nearly sorted)
     order = np.argsort(key, kind="stable")
-    key, y = key[order], data[ok[order], -2]
+    key, y = key[order], data[ok[order], -2].astype(np.float64)
+    wrong = _label_on_another(data[ok[order], 1:], t_idx[ok[order]], i_idx[ok[order]], lift)
+    if wrong.any():
+        y = y + np.where(wrong, np.ptp(y) + 1.0, 0.0)  # such rows only when all are
     starts = np.r_[True, key[1:] != key[:-1]]
     group = np.cumsum(starts) - 1
     top = np.flatnonzero(y == np.fmin.reduceat(y, np.flatnonzero(starts))[group])
     first = np.r_[True, group[top][1:] != group[top][:-1]]  # the first row on ties
     mask[ok[order[top[first]]]] = True
     return mask
+
+
+def _label_on_another(
+    xyz: np.ndarray, t_idx: np.ndarray, i_idx: np.ndarray, lift: float
+) -> np.ndarray:
+    """Per row: whether a label drawn ``lift`` above it is nearer to another animal's centre
+    (mean of its rows at that frame) than to its own."""
+    n_ind = int(i_idx.max()) + 1
+    if n_ind < 2:
+        return np.zeros(len(xyz), bool)
+    times, t_local = np.unique(t_idx, return_inverse=True)
+    sums = np.zeros((len(times), n_ind, xyz.shape[1]))
+    counts = np.zeros((len(times), n_ind))
+    np.add.at(sums, (t_local, i_idx), xyz)
+    np.add.at(counts, (t_local, i_idx), 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centres = sums / counts[..., None]  # NaN where an animal is absent
+    label = xyz.astype(np.float64)
+    label[:, -2] -= lift
+    wrong = np.zeros(len(xyz), bool)
+    own = np.linalg.norm(label - centres[t_local, i_idx], axis=1)
+    for j in range(n_ind):
+        other = np.linalg.norm(label - centres[t_local, j], axis=1)
+        wrong |= (i_idx != j) & (other < own)  # NaN (absent) compares False
+    return wrong
 
 
 def _merge_features(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
@@ -196,10 +229,11 @@ def styled_points(
     poses: xr.Dataset | None,
     result: xr.Dataset,
     names: MotifNames,
+    point_size: float = 0.0,
 ) -> LayerStyle:
     """Features (old plus motif columns and ``motif_label``), face colours and label
     strings for points. Arena points (fixed in the scene) keep their own colour and never
-    carry the label."""
+    carry the label; ``point_size`` places the label as :func:`text_style` draws it."""
     t_idx, i_idx = row_index(data[:, 0], features["individual"], poses, result)
     new, colours = row_motif_features(t_idx, i_idx, result, names)
     arena = np.zeros(len(data), bool)
@@ -209,7 +243,8 @@ def styled_points(
     on_body = np.where(arena, -1, t_idx)
     name = new["motif_name"].array  # categorical; "" (unencoded) is always a category
     empty = list(name.categories).index("")
-    codes = np.where(label_rows(data, on_body, i_idx), name.codes, empty)
+    lift = LABEL_OFFSET * point_size
+    codes = np.where(label_rows(data, on_body, i_idx, lift), name.codes, empty)
     new[LABEL] = pd.Categorical.from_codes(codes, categories=name.categories)
     return LayerStyle(_merge_features(features, new), colours, label_strings(new))
 
@@ -241,8 +276,12 @@ def motif_styles(layers: Sequence[Any], result: xr.Dataset, names: MotifNames) -
     only reads the layers, so it can run off the GUI thread."""
     out = []
     for layer in (la for la in layers if la is not None):
-        style = styled_vectors if layer.data.ndim == 3 else styled_points
-        out.append(style(layer.data, layer.features, layer.metadata.get("poses"), result, names))
+        args = (layer.data, layer.features, layer.metadata.get("poses"), result, names)
+        if layer.data.ndim == 3:
+            out.append(styled_vectors(*args))
+        else:
+            size = float(np.mean(layer.size)) if np.size(layer.size) else 0.0
+            out.append(styled_points(*args, point_size=size))
     return out
 
 
@@ -341,7 +380,8 @@ def layer_data_with_motifs(
             style = styled_vectors(data, meta["features"], poses, result, names)
             meta["features"], meta["edge_color"] = style.features, style.colours
         elif kind == "points":
-            style = styled_points(data, meta["features"], poses, result, names)
+            size = float(np.mean(meta.get("size", 0.0)))
+            style = styled_points(data, meta["features"], poses, result, names, size)
             meta["features"], meta["face_color"] = style.features, style.colours
             meta["text"] = text_style(data, meta.get("size", 1.0), style.labels)
         meta["metadata"] = {
@@ -354,11 +394,23 @@ def layer_data_with_motifs(
 
 
 def _is_points(layer: Any) -> bool:
-    return type(layer).__name__ == "Points"
+    # isinstance, not type(): napari hands plugin widgets its layers wrapped in a
+    # public-only proxy, whose type is the proxy's but whose __class__ is the layer's
+    from napari.layers import Points
+
+    return isinstance(layer, Points)
 
 
 def _is_vectors(layer: Any) -> bool:
-    return type(layer).__name__ == "Vectors"
+    from napari.layers import Vectors
+
+    return isinstance(layer, Vectors)
+
+
+def same_layer(a: Any, b: Any) -> bool:
+    """Whether ``a`` and ``b`` are the same layer, either possibly behind napari's proxy
+    (each access through the proxy gives a new wrapper, so ``is`` does not tell)."""
+    return getattr(a, "__wrapped__", a) is getattr(b, "__wrapped__", b)
 
 
 def _same_file(a: Any, b: Any) -> bool:

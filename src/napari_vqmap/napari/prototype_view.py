@@ -32,6 +32,7 @@ class Prototypes:
     fps: float
     head: str
     model_dir: Path
+    note: str = ""  # e.g. that the head is the nearest one, not the skeleton's own
 
 
 def find_model_dir(metadata: dict[str, Any], result: xr.Dataset | None = None) -> Path | None:
@@ -63,13 +64,17 @@ def find_model_dir(metadata: dict[str, Any], result: xr.Dataset | None = None) -
 
 
 def load_prototypes(model_dir: str | Path, poses: xr.Dataset, names: MotifNames) -> Prototypes:
-    """Decode every motif of the model at ``model_dir`` on the head for ``poses``' skeleton.
+    """Decode every motif of the model at ``model_dir`` on the head for ``poses``' skeleton;
+    for a skeleton the model has no head for (encoded with its keypoints mapped to body
+    regions), on the nearest head by body regions
+    (:func:`~napari_vqmap.prototypes.prototype_head`), which ``note`` says.
 
-    Raises ``ValueError`` with a readable reason when the model has no head for this skeleton
-    or its codebook differs from the encoding's.
+    Raises ``ValueError`` with a readable reason when the model has no head of this
+    dimensionality or its codebook differs from the encoding's.
     """
     from napari_vqmap.checkpoint import load_model
-    from napari_vqmap.prototypes import prototypes
+    from napari_vqmap.io import skeleton_of
+    from napari_vqmap.prototypes import prototype_head, prototypes
 
     model, meta = load_model(model_dir)
     codebook = (model.config.n_types, model.config.n_subtypes)
@@ -78,17 +83,21 @@ def load_prototypes(model_dir: str | Path, poses: xr.Dataset, names: MotifNames)
             f"the model has {codebook[0]} x {codebook[1]} motifs but these motifs come from "
             f"{names.n_types} x {names.n_subtypes}; pick the model that encoded them"
         )
-    head = head_for(meta, poses["keypoint"].values, poses.sizes["space"])
+    head, note = head_for(meta, poses["keypoint"].values, poses.sizes["space"]), ""
+    if head is None:
+        own = skeleton_of(poses)
+        head, _ = prototype_head(meta, {**own.to_dict(), "dims": poses.sizes["space"]})
+        note = f"nearest to {own.name} by body regions; the model has no {own.name} head"
     if head is None:
         raise ValueError(
             f"the model has no head for this skeleton ({poses.sizes['keypoint']} keypoints, "
-            f"{poses.sizes['space']}D), so it cannot draw prototypes on it"
+            f"{poses.sizes['space']}D), nor any {poses.sizes['space']}D head to draw it on"
         )
     skeleton = meta["heads"][head]["skeleton"]
     index = {str(k): i for i, k in enumerate(skeleton["keypoints"])}
     edges = [(index[str(a)], index[str(b)]) for a, b in skeleton.get("edges", [])]
     fps = float(meta.get("fps") or meta.get("preprocess", {}).get("target_fps") or 20.0)
-    return Prototypes(prototypes(model, head), edges, fps, head, Path(model_dir))
+    return Prototypes(prototypes(model, head), edges, fps, head, Path(model_dir), note)
 
 
 def project(poses: np.ndarray) -> np.ndarray:

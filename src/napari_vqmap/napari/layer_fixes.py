@@ -1,0 +1,119 @@
+"""Two workarounds for napari work on every frame step that grows with the recording or
+with the keypoints in view.
+
+**Skeleton extent.**
+napari's ``Vectors._extent_data`` copies the layer's whole data and takes its min and max,
+and napari asks for it at least twice per slice (the layer-list extent and the thumbnail).
+For a skeleton of a whole recording that is O(recording length) per frame step: 3 ms per
+call for a 12,000-frame SUBTLE session (96,000 vectors), 6–7 ms of each 3D playback step
+(see ``docs/benchmarks.md``, "napari: playback").
+
+:func:`install` caches the extent of our skeleton layers (those holding a pose dataset in
+``metadata["poses"]``) until their data are replaced (napari's ``data`` event) or their
+``length`` changes; other Vectors layers are left to napari.
+
+**Motif names.** A keypoints layer's motif name is a string on one keypoint per animal and
+frame and empty on the others, and napari hands vispy every string in view, which lays
+out glyphs for each (1.5–2.5 ms of a 2D step for the two flies' 26 keypoints, 24 empty).
+:func:`install` drops the empty strings (and their positions and colours) before they
+reach vispy, for our layers whose text is the motif name (``metadata["motif_text"]``),
+so only the names there are get drawn.
+
+Both are installed when ``napari_vqmap.napari`` is imported.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import numpy as np
+
+_ATTR = "_napari_vqmap_extent"
+_HOOKED = "_napari_vqmap_extent_hooked"
+
+
+def install() -> bool:
+    """Install both workarounds once; False if this napari lacks what they patch."""
+    return _install_extent_cache() & _install_text_filter()
+
+
+def _install_text_filter() -> bool:
+    """Wrap the ``update_text`` napari's vispy Points layer calls."""
+    try:
+        from napari._vispy.layers import points as vispy_points
+    except ImportError:
+        return False
+    original = getattr(vispy_points, "update_text", None)
+    if original is None:
+        return False
+    if getattr(original, "_napari_vqmap", False):
+        return True
+
+    def update_text(*, node: Any, layer: Any) -> None:
+        original(node=node, layer=layer)
+        if layer.metadata.get("motif_text"):
+            only_names(node)
+
+    update_text._napari_vqmap = True  # type: ignore[attr-defined]
+    vispy_points.update_text = update_text
+    return True
+
+
+def only_names(node: Any) -> None:
+    """Keep only a vispy text node's non-empty strings, with their positions and colours
+    (one empty string when none is left: vispy needs one)."""
+    text = node.text
+    if isinstance(text, str):
+        return
+    keep = np.array([bool(t) for t in text], bool)
+    if keep.all():
+        return
+    colours = node.color.rgba
+    pos = node.pos
+    if not keep.any():
+        keep[0] = True  # vispy wants a value; an empty string draws nothing
+    node.text = [t for t, k in zip(text, keep, strict=True) if k]
+    node.pos = pos[keep]
+    if len(colours) == len(keep):
+        node.color = colours[keep]
+
+
+def _install_extent_cache() -> bool:
+    """Patch ``napari.layers.Vectors._extent_data`` once; False if napari lacks it."""
+    try:
+        from napari.layers import Vectors
+    except ImportError:
+        return False
+    original = getattr(Vectors, "_extent_data", None)
+    if not isinstance(original, property) or original.fget is None:
+        return False
+    if getattr(original.fget, "_napari_vqmap", False):
+        return True
+    compute = original.fget
+
+    def _extent_data(self: Any) -> Any:
+        if "poses" not in self.metadata:
+            return compute(self)
+        data = self.data
+        key = (id(data), data.shape, float(self.length))
+        cached = self.__dict__.get(_ATTR)
+        if cached is not None and cached[0] == key:
+            return cached[1].copy()
+        if not self.__dict__.get(_HOOKED):  # first use: drop the cache when the data change
+            self.__dict__[_HOOKED] = True
+            ref = weakref.ref(self)
+
+            def forget(event: Any = None) -> None:
+                layer = ref()
+                if layer is not None:
+                    layer.__dict__.pop(_ATTR, None)
+
+            self.events.data.connect(forget)
+        value = compute(self)
+        self.__dict__[_ATTR] = (key, value)
+        return value.copy()
+
+    _extent_data._napari_vqmap = True  # type: ignore[attr-defined]
+    Vectors._extent_data = property(_extent_data, doc=original.__doc__)
+    return True

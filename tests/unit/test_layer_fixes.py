@@ -1,0 +1,74 @@
+"""The skeleton extent cache: computed once per data, dropped when the data change, and
+only for our pose layers."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from napari.layers import Vectors
+
+from napari_vqmap.napari import layer_fixes
+
+
+def _vectors(n: int, poses: bool) -> Vectors:
+    data = np.zeros((n, 2, 3), np.float32)
+    data[:, 0, 0] = np.arange(n)
+    data[:, 0, 1:] = np.arange(2 * n).reshape(n, 2)
+    data[:, 1, 1:] = 1.0
+    return Vectors(data, metadata={"poses": xr.Dataset()} if poses else {})
+
+
+def test_extent_is_cached_until_the_data_change(monkeypatch) -> None:
+    assert layer_fixes.install()  # installed on import already; a second call is harmless
+    layer = _vectors(100, poses=True)
+    first = layer._extent_data
+    np.testing.assert_allclose(first, [[0, 0, 1], [99, 199, 200]])
+    calls = []
+    original = np.max
+    monkeypatch.setattr(np, "max", lambda *a, **k: calls.append(1) or original(*a, **k))
+    for _ in range(3):
+        np.testing.assert_allclose(layer._extent_data, first)  # no recomputation
+    assert not calls
+    first[:] = -1  # callers get copies
+    assert layer._extent_data[1, 0] == 99
+    monkeypatch.undo()
+    layer.data = _vectors(10, poses=False).data  # new data: a new extent
+    np.testing.assert_allclose(layer._extent_data, [[0, 0, 1], [9, 19, 20]])
+    layer.length = 2.0
+    np.testing.assert_allclose(layer._extent_data[1], [9, 20, 21])
+
+
+def test_other_vectors_layers_are_left_to_napari() -> None:
+    layer = _vectors(5, poses=False)
+    assert layer._extent_data[1, 0] == 4
+    assert "_napari_vqmap_extent" not in layer.__dict__
+
+
+def test_only_the_names_reach_vispy() -> None:
+    from vispy.scene.visuals import Text
+
+    node = Text(
+        ["", "walk", "", "groom"],
+        pos=[[0, 0], [1, 1], [2, 2], [3, 3]],
+        color=[[1, 0, 0, 1], [0, 1, 0, 1], [0, 0, 1, 1], [1, 1, 1, 1]],
+    )
+    layer_fixes.only_names(node)
+    assert node.text == ["walk", "groom"]
+    np.testing.assert_allclose(node.pos[:, :2], [[1, 1], [3, 3]])
+    np.testing.assert_allclose(node.color.rgba, [[0, 1, 0, 1], [1, 1, 1, 1]])
+    empty = Text(["", ""], pos=[[0, 0], [1, 1]], color="white")
+    layer_fixes.only_names(empty)
+    assert empty.text == [""] and len(empty.pos) == 1  # vispy needs one value
+
+
+def test_motif_text_layers_draw_only_their_names(make_napari_viewer) -> None:
+    """Through napari: a keypoints layer whose text is the motif name hands vispy only the
+    non-empty strings; a layer without ``motif_text`` is left as napari draws it."""
+    viewer = make_napari_viewer()
+    data = np.array([[0, 1, 1], [0, 2, 2], [0, 3, 3]], np.float32)
+    text = {"string": {"array": np.array(["", "rear", ""]), "default": ""}}
+    ours = viewer.add_points(data, text=text, metadata={"motif_text": True, "poses": None})
+    theirs = viewer.add_points(data, text=text)
+    node_of = viewer.window._qt_viewer.canvas.layer_to_visual
+    assert node_of[ours].node.text.text == ["rear"]
+    assert list(node_of[theirs].node.text.text) == ["", "rear", ""]
