@@ -60,6 +60,7 @@ from napari_vqmap.preprocess import (
     top_down_ratio,
 )
 from napari_vqmap.skeletons import REGIONS, Skeleton, get_skeleton
+from napari_vqmap.stickiness import DEFAULT_STICKINESS
 from napari_vqmap.validators import PoseFileError, check_option
 
 STATE_TENSORS = "train_state.safetensors"
@@ -931,6 +932,7 @@ def _meta(
         "fps": target_fps,
         "window": config.preprocess.window or config.model.window,
         "seed": config.seed,
+        "stickiness": DEFAULT_STICKINESS,  # encode's default for this model
         "world_size": world,
         "inputs": inputs,
         "versions": _versions(),

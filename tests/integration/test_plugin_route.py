@@ -159,15 +159,19 @@ def test_no_rate_is_refused_until_entered_and_y_up_is_passed(
     widget.fps.setValue(25)
     assert "25 fps (from the fps field)" in widget.fps_info.text()
     widget.y_up.setChecked(True)
+    widget.model_dir.setText(str(_model()))
+    model, meta = load_model(_model())
+    assert widget.stickiness.value() == meta.get("stickiness", 0.0)  # the model's default
+    widget.stickiness.setValue(2.5)
     _encode(qtbot, widget, tmp_path / "res")
     sidecar = json.loads((tmp_path / "res" / "clip_encode.json").read_text())
     assert sidecar["settings"]["y_up"] is True and sidecar["settings"]["fps"] == 25.0
+    assert sidecar["settings"]["stickiness"] == 2.5
     ((points, _),) = find_motif_layers(viewer)
-    model, meta = load_model(_model())
     ds = load_poses(data_dir / f"{CLIP}.slp", fps=25)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
-        expected = encode(model, ds, meta, flip_2d_y=False)
+        expected = encode(model, ds, meta, flip_2d_y=False, stickiness=2.5)
         flipped = encode(model, ds, meta)
     got = points.metadata["motifs"]["motif"].values
     np.testing.assert_array_equal(got, expected["motif"].values)
@@ -179,7 +183,7 @@ def test_no_rate_is_refused_until_entered_and_y_up_is_passed(
     frame = _check_clip(clip)
     tiles = frame[HEADER_PX:].astype(int)
     plain = np.abs(tiles - BACKGROUND).max(axis=-1) <= 6
-    assert plain.mean() > 0.7, plain.mean()
+    assert plain.mean() > 0.5, plain.mean()
     colour = motif_palette(8, 16)[int(clip.name.split("_")[1])][:3] * 255
     assert (np.abs(tiles - colour).sum(axis=-1) < 60).sum() > 100  # skeletons in its colour
 
@@ -208,9 +212,11 @@ def _widget_clips(qtbot, motifs, folder: Path, top: int) -> list[Path]:
 
 
 def _check_clip(path: Path) -> np.ndarray:
-    """A 4 x 4 grid of 160-pixel tiles under the title bar, 3 s at 25 fps; its frame 0."""
+    """A grid of up to 4 x 4 160-pixel tiles under the title bar, 3 s at 25 fps; frame 0."""
     with VideoReader(path, grayscale=False) as video:
-        assert video.shape == (75, HEADER_PX + 4 * TILE_PX, 4 * TILE_PX, 3), video.shape
+        n, height, width, rgb = video.shape
+        assert n == 75 and rgb == 3 and (height - HEADER_PX) % TILE_PX == 0, video.shape
+        assert width % TILE_PX == 0 and TILE_PX <= width <= 4 * TILE_PX, video.shape
         assert video.fps == 25
         return video.frame(0)
 

@@ -69,6 +69,16 @@ def default_model_dir() -> str:
         return ""
 
 
+def model_stickiness(model_dir: str) -> float:
+    """The model's default motif stickiness (0 for models that predate it or unreadable)."""
+    from napari_vqmap.checkpoint import read_config
+
+    try:
+        return float(read_config(model_dir).get("stickiness", 0.0))
+    except Exception:
+        return 0.0
+
+
 def model_summary(model_dir: str) -> str:
     """One line about the model in ``model_dir`` (or why it cannot be read)."""
     from napari_vqmap.checkpoint import read_config
@@ -94,11 +104,13 @@ def encode_datasets(
     chunk_frames: int | None = None,
     y_up: bool = False,
     settings: dict[str, Any] | None = None,
+    stickiness: float | None = None,
 ) -> list[Encoded]:
     """Encode each named pose dataset with the model in ``model_dir``; with ``out_dir``,
     write each one's results there (``write_results``). ``progress(fraction)`` is called
     after every batch of blocks; :class:`Cancelled` is raised when ``should_stop()`` turns
     true. ``y_up``: 2D coordinates with y up, or filmed from below (``encode --y-up``);
+    ``stickiness``: how long motifs last (``encode --stickiness``; None: the model's);
     ``settings`` are recorded in each ``_encode.json``."""
     from napari_vqmap.checkpoint import load_model
     from napari_vqmap.encode import encode
@@ -119,7 +131,9 @@ def encode_datasets(
             raise Cancelled
         chunks = {"chunk_frames": chunk_frames} if chunk_frames else {}
         flip = {"flip_2d_y": False} if y_up else {}
-        result = encode(model, poses, meta, progress=on_progress, **chunks, **flip)
+        result = encode(
+            model, poses, meta, progress=on_progress, stickiness=stickiness, **chunks, **flip
+        )
         result.attrs["model_dir"] = str(Path(model_dir).resolve())  # for prototypes later
         codebook = int(result.attrs["n_types"]), int(result.attrs["n_subtypes"])
         results_dir = None
@@ -127,7 +141,12 @@ def encode_datasets(
             folder = Path(out_dir)
             folder.mkdir(parents=True, exist_ok=True)
             source = Path(poses.attrs.get("source_file") or f"{name.split(' ')[0]}.nc")
-            recorded = {"from": "napari Encode widget", "y_up": y_up, **(settings or {})}
+            recorded = {
+                "from": "napari Encode widget",
+                "y_up": y_up,
+                "stickiness": result.attrs["stickiness"],
+                **(settings or {}),
+            }
             write_results(result, poses, folder, source, model_dir, recorded)
             results_dir = str(folder)
         names = MotifNames.for_results(results_dir, *codebook) if results_dir else None
@@ -194,6 +213,17 @@ class EncodeWidget(QWidget):
             "from a camera above), as encode --y-up"
         )
 
+        self.stickiness = QDoubleSpinBox()
+        self.stickiness.setRange(0.0, 100.0)
+        self.stickiness.setSingleStep(0.5)
+        self.stickiness.setToolTip(
+            "How long motifs last: the cost of changing motif, in median squared distances "
+            "between two codes (0: the nearest code at every step), as encode --stickiness"
+        )
+        stickiness_row = QHBoxLayout()
+        stickiness_row.addWidget(QLabel("Motif stickiness"))
+        stickiness_row.addWidget(self.stickiness)
+
         self.save = QCheckBox("Save results to folder")
         self.out_dir = QLineEdit(str(Path.cwd() / "vqmap-results"))
         self.out_dir.setEnabled(False)
@@ -230,6 +260,7 @@ class EncodeWidget(QWidget):
         layout.addLayout(fps_row)
         layout.addWidget(self.fps_info)
         layout.addWidget(self.y_up)
+        layout.addLayout(stickiness_row)
         layout.addLayout(out_row)
         layout.addWidget(self.show_names)
         layout.addLayout(buttons)
@@ -267,6 +298,7 @@ class EncodeWidget(QWidget):
     def _update_model_info(self, *args: Any) -> None:
         path = self.model_dir.text().strip()
         self.model_info.setText(model_summary(path) if path else "Choose a model folder.")
+        self.stickiness.setValue(model_stickiness(path) if path else 0.0)
 
     def _browse_model(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Model folder", self.model_dir.text())
@@ -304,6 +336,7 @@ class EncodeWidget(QWidget):
             return
         chosen = {n: with_rate(ds, rates[n]) for n, ds in chosen.items()}
         y_up = self.y_up.isChecked()
+        stickiness = self.stickiness.value()
         settings = {"fps": self.fps.value() or None}
         self._stop.clear()
         self.progress_bar.setValue(0)
@@ -326,6 +359,7 @@ class EncodeWidget(QWidget):
                     self._stop.is_set,
                     y_up=y_up,
                     settings=settings,
+                    stickiness=stickiness,
                 )
                 # colours and features are computed here: the GUI thread only assigns them
                 return [
