@@ -97,9 +97,7 @@ class TrainConfig:
     swaps left/right keypoints and negates the lateral (y) axis in half of the windows of
     skeletons with left/right pairs. ``balance_losses`` scales each batch's loss by
     :class:`LossBalance` (no effect with one skeleton). ``recon_weighting`` weights the
-    reconstruction error of each keypoint coordinate (:func:`recon_weights`). With
-    ``reconstruct_dropped`` the keypoints hidden by dropout stay in the reconstruction
-    target, so the latent of a window with hidden keypoints must still describe them.
+    reconstruction error of each keypoint coordinate (:func:`recon_weights`).
     """
 
     steps: int = 2000
@@ -115,7 +113,6 @@ class TrainConfig:
     skeleton_weighting: float = 0.5
     balance_losses: bool = True
     recon_weighting: str = "coordinate"
-    reconstruct_dropped: bool = False
     seed: int = 0
     device: str = "auto"
     log_every: int = 10
@@ -475,10 +472,8 @@ class LossBalance:
 def sample_batch(
     groups: list[Group], config: TrainConfig, step: int, rank: int = 0
 ) -> tuple[Group, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The augmented batch ``(group, x, mask, motion, motion_mask, frame_time, target_mask)``
-    of ``step`` on ``rank``; ``frame_time`` (B,) is each window's seconds per frame and
-    ``target_mask`` the mask before keypoint dropout (``x`` keeps the dropped keypoints'
-    coordinates; the model zeroes what ``mask`` hides).
+    """The augmented batch ``(group, x, mask, motion, motion_mask, frame_time)`` of ``step``
+    on ``rank``; ``frame_time`` (B,) is each window's seconds per frame.
 
     The skeleton depends on (seed, step) only, so all DDP ranks use the same head; the
     windows and augmentations also depend on the rank.
@@ -499,9 +494,9 @@ def sample_batch(
         motion_masks.append(motion_mask)
         frame_time.append(1 / (group.recordings[r].fps or 30.0))  # as body_motion assumes
     x, mask, motion = np.stack(xs), np.stack(masks), np.stack(motions)
-    target_mask = augment(x, mask, rng, group.mirror if config.mirror else None, config, motion)
+    augment(x, mask, rng, group.mirror if config.mirror else None, config, motion)
     frame_time = np.asarray(frame_time, np.float32)
-    return group, x, mask, motion, np.stack(motion_masks), frame_time, target_mask
+    return group, x, mask, motion, np.stack(motion_masks), frame_time
 
 
 def augment(
@@ -511,9 +506,8 @@ def augment(
     mirror: np.ndarray | None,
     config: TrainConfig,
     motion: np.ndarray | None = None,
-) -> np.ndarray:
-    """In place: mirror half the windows (if ``mirror``), then drop random keypoints
-    (masked; their coordinates are kept). Returns the mask before the dropout.
+) -> None:
+    """In place: mirror half the windows (if ``mirror``), then drop random keypoints.
 
     Mirroring also negates the lateral and angular velocity of ``motion`` (B, T, 3)."""
     n_batch, _, n_kp, _ = x.shape
@@ -524,14 +518,13 @@ def augment(
         x[flip, ..., 1] *= -1
         if motion is not None:
             motion[flip, :, 1:] *= -1
-    before = mask.copy()
     n_max = int(config.dropout_max_fraction * n_kp)
     if n_max < 1:
-        return before
+        return
     for b in np.flatnonzero(rng.random(n_batch) < config.keypoint_dropout):
         drop = rng.choice(n_kp, size=rng.integers(1, n_max + 1), replace=False)
         mask[b][:, drop] = False
-    return before
+        x[b][:, drop] = 0.0
 
 
 # ---------------------------------------------------------------- devices and DDP
@@ -837,10 +830,9 @@ def train(
         while step < config.steps:
             if should_stop is not None and should_stop():
                 break
-            group, x, mask, motion, motion_mask, frame_time, target_mask = sample_batch(
+            group, x, mask, motion, motion_mask, frame_time = sample_batch(
                 groups, config, step, rank
             )
-            target_mask = target_mask if config.reconstruct_dropped else mask
             lr = lr_at(step, config)
             for pg in optimizer.param_groups:
                 pg["lr"] = lr
@@ -855,7 +847,6 @@ def train(
                     codebook_weight=float(weights[group.head]),
                     recon_weight=recon_w[group.head],
                     frame_time=torch.from_numpy(frame_time).to(device),
-                    target_mask=torch.from_numpy(target_mask).to(device),
                 )
             loss = result["loss"]
             if config.balance_losses:

@@ -460,7 +460,6 @@ class VQMAP(nn.Module):
         codebook_weight: float = 1.0,
         recon_weight: Tensor | None = None,
         frame_time: float | Tensor = 0.05,
-        target_mask: Tensor | None = None,
     ) -> dict[str, Tensor]:
         """Encode, quantise and reconstruct windows on ``head``; returns losses and codes.
 
@@ -471,12 +470,9 @@ class VQMAP(nn.Module):
         error of each keypoint coordinate (see :func:`masked_mse`). With ``anchor_span``
         and motion, that error is measured on the poses seen from each span's centre frame
         (:func:`anchored`, ``frame_time`` seconds per frame), the decoded motion included.
-        ``target_mask`` (B, T, K), default ``mask``, selects the keypoints reconstructed:
-        it may show keypoints that ``mask`` hides from the encoder.
         """
         self._check_head(x, head)
         mask, regions = self._inputs(x, mask, regions)
-        target_mask = mask if target_mask is None else target_mask.bool()
         z = self.encoder(x, mask, regions, motion, motion_mask)
         if self.config.residual:
             qt = self.type_q(z, codebook_weight)
@@ -498,15 +494,14 @@ class VQMAP(nn.Module):
             motion_loss = masked_mse(pred[:, :, None], (motion * MOTION_SCALE)[:, :, None],
                                      mm[..., None])  # fmt: skip
             if span:  # the poses as seen from each span's centre frame
-                target = torch.where(target_mask[..., None], x, 0.0)
                 recon_loss = masked_mse(
                     anchored(recon, pred / MOTION_SCALE, span, frame_time),
-                    anchored(target, motion, span, frame_time),
-                    target_mask,
+                    anchored(torch.where(mask[..., None], x, 0.0), motion, span, frame_time),
+                    mask,
                     recon_weight,
                 )
         if not (span and self.config.use_motion and motion is not None):
-            recon_loss = masked_mse(recon, x, target_mask, recon_weight)
+            recon_loss = masked_mse(recon, x, mask, recon_weight)
         commit_loss = qt.commit_loss + qs.commit_loss
         slow_loss = slowness(z) if self.config.slowness_weight else z.new_zeros(())
         subtype_idx = qs.idx % self.config.n_subtypes
