@@ -34,13 +34,16 @@ with no visible keypoint at all attends only to it (no NaN). Hence a keypoint ma
 whole window has exactly no influence, the same as if it were absent.
 
 Body motion. Per-frame egocentric alignment removes the animal's movement through the
-arena, so walking and standing still would look alike. With ``use_motion``, the body
-centre's motion (forward and lateral velocity, angular velocity; see
+arena, so walking and standing still would look alike. With ``use_motion`` (the default),
+the body centre's motion (forward and lateral velocity, angular velocity; see
 :func:`napari_vqmap.preprocess.body_motion`), scaled by :data:`MOTION_SCALE`, is one more
 "root" token: its own first conv block (3 channels + mask), a learned root embedding, then
-the same set-attention, conv and pooling blocks as the keypoint tokens. The decoder
-reconstructs it with a shared linear head (``motion_weight`` in the loss). Without motion
-input (``motion=None``) the root token is masked, i.e. absent.
+the same set-attention, conv and pooling blocks as the keypoint tokens. The decoder predicts
+each frame's motion with a shared linear head. Without motion input (``motion=None``) the
+root token is masked, i.e. absent. With ``anchor_span`` (the default, 32 frames), the
+reconstruction error is measured on spans of that many frames seen from their centre frame
+(:func:`anchored`): the decoded poses are moved by the decoded motion integrated from
+there, so a code must describe how the animal walked and turned, not only its posture.
 
 Quantiser. With ``residual`` (the default) z is snapped to the nearest of ``n_types`` type
 codes, and z minus that code to the nearest of that type's ``n_subtypes`` subtype codes
@@ -53,8 +56,9 @@ codebook. Both codebooks are EMA codebooks of size ``code_dim``; a motif is the 
 Decoder. The quantised latent goes through residual temporal convs and ``n_down`` stride-2
 transposed convs back to T frames, then a per-skeleton linear head maps the C channels of
 each frame to K x D coordinates. The loss is the MSE over the visible keypoints' D
-coordinates (optionally weighted per coordinate), plus ``motion_weight`` times the MSE
-of the (scaled) body motion, plus ``commitment_weight`` times the commitment loss.
+coordinates (optionally weighted per coordinate; in anchored spans with ``anchor_span``),
+plus ``motion_weight`` times the per-frame MSE of the (scaled) body motion, plus
+``commitment_weight`` times the commitment loss.
 """
 
 from __future__ import annotations
