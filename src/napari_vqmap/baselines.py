@@ -75,12 +75,14 @@ def windowed_features(ds: xr.Dataset, skeleton: Skeleton, window: int = 32) -> n
 @dataclass
 class PCAKMeans:
     """PCA to ``n_components`` (randomized SVD), then k-means with ``k`` clusters
-    (k-means++ seeding, ``n_init`` restarts, the lowest inertia kept)."""
+    (k-means++ seeding, ``n_iter`` Lloyd steps, ``n_init`` restarts, the lowest inertia
+    kept)."""
 
     k: int
     n_components: int
     seed: int = 0
     n_init: int = 3
+    n_iter: int = 100
     mean: np.ndarray | None = None
     components: np.ndarray | None = None
     centroids: np.ndarray | None = None
@@ -93,7 +95,9 @@ class PCAKMeans:
         z = self.transform(x)
         best = np.inf
         for i in range(self.n_init):
-            centroids, labels = kmeans2(z, self.k, seed=self.seed * 1000 + i, minit="++")
+            centroids, labels = kmeans2(
+                z, self.k, iter=self.n_iter, seed=self.seed * 1000 + i, minit="++"
+            )
             inertia = float(((z - centroids[labels]) ** 2).sum())
             if inertia < best:
                 best, self.centroids = inertia, centroids

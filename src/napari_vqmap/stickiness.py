@@ -22,26 +22,64 @@ from napari_vqmap.model import VQMAP
 DEFAULT_STICKINESS = 1.0  # median motif bout on the labelled SUBTLE mice: 8 frames (0.4 s)
 
 
-def viterbi(cost: np.ndarray, penalty: float) -> np.ndarray:
+BLOCK = 4096  # latent steps per block of a long sequence (blocks are solved side by side)
+OVERLAP = 512  # steps of context on either side of a block
+
+
+def viterbi(cost: np.ndarray, penalty: float, free: np.ndarray | None = None) -> np.ndarray:
     """(T,) path of states minimising ``cost[t, path[t]]`` summed plus ``penalty`` per change.
 
-    ``cost`` is (T, S). Ties keep the current state.
+    ``cost`` is (T, S); a change into step t costs nothing where ``free[t]`` (T,) is True.
+    Ties keep the current state. A long sequence is solved in blocks of
+    :data:`BLOCK` steps, each with :data:`OVERLAP` steps of context on either side, side by
+    side (a Python loop over a block's steps, not the whole sequence): the best path's
+    choices at a step are settled by its neighbourhood (the paths through distant steps
+    merge well within the overlap), so the blocks' middles join into the whole path (tests
+    compare it with one pass on real encodings).
     """
-    n, s = cost.shape
-    back = np.empty((n, s), np.int32)
-    states = np.arange(s, dtype=np.int32)
-    total = cost[0].astype(np.float64)
+    n = len(cost)
+    step_penalty = np.full(n, float(penalty))
+    if free is not None:
+        step_penalty[free] = 0.0
+    if n <= BLOCK + 2 * OVERLAP:
+        return _viterbi_blocks(cost[None], step_penalty[None])[0]
+    starts = np.arange(0, n, BLOCK)
+    length = BLOCK + 2 * OVERLAP
+    padded = np.zeros((n + 2 * OVERLAP + BLOCK, cost.shape[1]))  # 0 cost: no preference
+    padded[OVERLAP : OVERLAP + n] = cost
+    pen = np.full(len(padded), float(penalty))
+    pen[OVERLAP : OVERLAP + n] = step_penalty
+    blocks = np.stack([padded[s : s + length] for s in starts])
+    pens = np.stack([pen[s : s + length] for s in starts])
+    paths = _viterbi_blocks(blocks, pens)[:, OVERLAP : OVERLAP + BLOCK]
+    return paths.reshape(-1)[:n]
+
+
+def _viterbi_blocks(cost: np.ndarray, penalty: np.ndarray) -> np.ndarray:
+    """Exact Viterbi for each of the (C, T, S) cost sequences at once, with a change into
+    step t costing ``penalty[:, t]``; (C, T) paths."""
+    c, n, s = cost.shape
+    back = np.empty((c, n, s), np.int16)
+    states = np.arange(s, dtype=np.int16)
+    rows = np.arange(c)
+    total = cost[:, 0].astype(np.float64)
     for t in range(1, n):
-        best = int(total.argmin())
-        switch = total[best] + penalty
+        best = total.argmin(1)
+        switch = total[rows, best][:, None] + penalty[:, t, None]
         stay = total <= switch
-        back[t] = np.where(stay, states, best)
-        total = np.where(stay, total, switch) + cost[t]
-    path = np.empty(n, np.int64)
-    path[-1] = int(total.argmin())
+        back[:, t] = np.where(stay, states, best[:, None])
+        total = np.where(stay, total, switch) + cost[:, t]
+    path = np.empty((c, n), np.int64)
+    path[:, -1] = total.argmin(1)
     for t in range(n - 1, 0, -1):
-        path[t - 1] = back[t, path[t]]
+        path[:, t - 1] = back[rows, t, path[:, t]]
     return path
+
+
+def _sq_dist(z: np.ndarray, codes: np.ndarray) -> np.ndarray:
+    """(T, S) squared distances of latents (T, dim) to codes (T or 1, S, dim)."""
+    cross = np.einsum("td,tsd->ts", z, codes) if len(codes) > 1 else z @ codes[0].T
+    return np.maximum((z**2).sum(1)[:, None] - 2 * cross + (codes**2).sum(-1), 0.0)
 
 
 def _spread(codes: np.ndarray) -> float:
@@ -62,18 +100,16 @@ def sticky_motifs(
     subs = model.subtype_q.codebook.detach().cpu().double().numpy()
     z = np.asarray(z, np.float64)
     w = np.asarray(weight, np.float64)[:, None]
-    cost = ((z[:, None] - types[None]) ** 2).sum(-1) * w
+    cost = _sq_dist(z, types[None]) * w
     type_path = viterbi(cost, stickiness * _spread(types))
     per_type = subs.shape[0] > cfg.n_subtypes
     groups = subs.reshape(cfg.n_types, cfg.n_subtypes, -1) if per_type else None
     sub_spread = float(np.median([_spread(g) for g in groups])) if per_type else _spread(subs)
     residual = z - types[type_path]
-    sub_path = np.empty(len(z), np.int64)
-    edges = np.flatnonzero(np.diff(type_path)) + 1
-    for lo, hi in zip(np.r_[0, edges], np.r_[edges, len(z)], strict=True):
-        codes = groups[type_path[lo]] if per_type else subs
-        cost = ((residual[lo:hi, None] - codes[None]) ** 2).sum(-1) * w[lo:hi]
-        sub_path[lo:hi] = viterbi(cost, stickiness * sub_spread)
+    codes = groups[type_path] if per_type else subs[None]  # (T or 1, n_subtypes, dim)
+    cost = _sq_dist(residual, codes) * w
+    new_type = np.r_[True, type_path[1:] != type_path[:-1]]  # a new type: any subtype, free
+    sub_path = viterbi(cost, stickiness * sub_spread, free=new_type)
     return type_path * cfg.n_subtypes + sub_path
 
 

@@ -95,7 +95,9 @@ def test_stickiness_zero_is_the_nearest_code_and_more_lengthens_motifs(
 
     ds, _ = subtle
     model, meta = load_model(tiny_subtle_model)
-    res = encode(model, ds, meta)
+    assert meta["stickiness"] == 1.0  # new models record encode's default
+    assert encode(model, ds.isel(time=slice(0, 200)), meta).attrs["stickiness"] == 1.0
+    res = encode(model, ds, meta, stickiness=0)
     motif, z = res["motif"].values[:, 0], res["embedding"].values[:, 0]
     assert res.attrs["stickiness"] == 0.0
     same = smooth_track(model, motif, z, 0.0)
@@ -137,3 +139,22 @@ def test_pca_kmeans_is_seeded_and_predicts_its_clusters(subtle) -> None:
     b = PCAKMeans(8, 10, seed=0).fit(feats).predict(feats)
     np.testing.assert_array_equal(a, b)
     assert len(np.unique(a)) == 8
+
+
+def test_long_sequences_solved_in_blocks_equal_one_pass() -> None:
+    """Blocks of a long sequence, solved side by side, join into the one-pass path."""
+    from napari_vqmap.stickiness import BLOCK, _viterbi_blocks
+
+    rng = np.random.default_rng(0)
+    means = rng.normal(size=(8, 4))
+    states = np.repeat(rng.integers(8, size=3 * BLOCK // 5), 5)  # behaviour-like runs
+    z = means[states] + rng.normal(0, 0.8, (len(states), 4))
+    cost = ((z[:, None] - means[None]) ** 2).sum(-1)
+    for penalty in (0.5, 3.0):
+        one = _viterbi_blocks(cost[None], np.full((1, len(cost)), penalty))[0]
+        np.testing.assert_array_equal(viterbi(cost, penalty), one)
+    free = rng.random(len(cost)) < 0.05
+    pen = np.where(free, 0.0, 3.0)
+    np.testing.assert_array_equal(
+        viterbi(cost, 3.0, free), _viterbi_blocks(cost[None], pen[None])[0]
+    )
