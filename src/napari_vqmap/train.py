@@ -82,7 +82,7 @@ RECON_WEIGHTINGS = ("none", "keypoint", "coordinate")
 DEVICES = ("auto", "cpu", "cuda", "mps")
 # Train options added after models were first saved, with the value an older folder meant
 # (the model section's counterpart is ``checkpoint.LEGACY_MODEL_OPTIONS``).
-LEGACY_TRAIN_OPTIONS = {"recon_weighting": "none", "height_weight": 1.0}
+LEGACY_TRAIN_OPTIONS = {"recon_weighting": "none"}
 
 
 @dataclass
@@ -97,8 +97,7 @@ class TrainConfig:
     swaps left/right keypoints and negates the lateral (y) axis in half of the windows of
     skeletons with left/right pairs. ``balance_losses`` scales each batch's loss by
     :class:`LossBalance` (no effect with one skeleton). ``recon_weighting`` weights the
-    reconstruction error of each keypoint coordinate (:func:`recon_weights`), and
-    ``height_weight`` multiplies the weight of 3D heights (z) before they are normalised.
+    reconstruction error of each keypoint coordinate (:func:`recon_weights`).
     """
 
     steps: int = 2000
@@ -114,7 +113,6 @@ class TrainConfig:
     skeleton_weighting: float = 0.5
     balance_losses: bool = True
     recon_weighting: str = "coordinate"
-    height_weight: float = 2.0
     seed: int = 0
     device: str = "auto"
     log_every: int = 10
@@ -135,7 +133,6 @@ class TrainConfig:
         for name in ("lr", "grad_clip"):
             check_option("TrainConfig", name, getattr(self, name), 0, above=True)
         check_option("TrainConfig", "weight_decay", self.weight_decay, 0)
-        check_option("TrainConfig", "height_weight", self.height_weight, 0, above=True)
         for name in ("min_lr_ratio", "keypoint_dropout", "dropout_max_fraction"):
             check_option("TrainConfig", name, getattr(self, name), 0, 1)
         check_option("TrainConfig", "skeleton_weighting", self.skeleton_weighting, 0, 1)
@@ -345,9 +342,7 @@ def _new_group(skeleton: Skeleton, n_dims: int, taken: set[str]) -> Group:
     )
 
 
-def recon_weights(
-    group: Group, how: str = "coordinate", anchor_span: int = 0, height_weight: float = 1.0
-) -> torch.Tensor:
+def recon_weights(group: Group, how: str = "coordinate", anchor_span: int = 0) -> torch.Tensor:
     """Weights (K, D), of mean 1, of each keypoint coordinate's reconstruction error.
 
     ``"coordinate"``: the inverse of the coordinate's variance over the group's visible
@@ -357,9 +352,7 @@ def recon_weights(
     Variances are floored at a quarter of their mean (the centre keypoint, always at 0,
     would get an infinite weight) and averaged over left/right partners, so a mirrored
     window is weighted as its original. With it, a tail tip that swings three times as far
-    as a paw no longer dominates the loss. In 3D, ``height_weight`` then multiplies the
-    weights of the z coordinates (rearing and crouching weigh more; all weights are then
-    scaled back to a mean of 1).
+    as a paw no longer dominates the loss.
     """
     k, d = len(group.skeleton.keypoints), group.n_dims
     if how == "none":
@@ -388,8 +381,6 @@ def recon_weights(
         var = (var + var[group.mirror]) / 2
     var = np.maximum(var, 0.25 * var.mean()) if var.mean() > 0 else np.ones_like(var)
     weight = 1 / var
-    if d == 3:
-        weight[:, 2] *= height_weight
     return torch.tensor(weight / weight.mean(), dtype=torch.float32)
 
 
@@ -816,10 +807,7 @@ def train(
     autocast = autocast_for(device)
     weights = dict(zip((g.head for g in groups), codebook_weights(groups, config), strict=True))
     span = config.model.anchor_span if config.model.use_motion else 0
-    recon_w = {
-        g.head: recon_weights(g, config.recon_weighting, span, config.height_weight)
-        for g in groups
-    }
+    recon_w = {g.head: recon_weights(g, config.recon_weighting, span) for g in groups}
     for head, w in recon_w.items():
         meta["heads"][head]["recon_weight"] = np.round(w.numpy().astype(float), 4).tolist()
         recon_w[head] = w.to(device)

@@ -265,8 +265,8 @@ def test_recon_weights_even_out_keypoint_spread(subtle, tmp_path: Path) -> None:
     config = _config(steps=2, recon_weighting="coordinate")
     out = train([subtle], tmp_path / "w", config)
     saved = load_model(out)[1]["heads"]["subtle"]["recon_weight"]
-    span, height = config.model.anchor_span, config.height_weight
-    np.testing.assert_allclose(saved, recon_weights(group, "coordinate", span, height), atol=1e-4)
+    span = config.model.anchor_span
+    np.testing.assert_allclose(saved, recon_weights(group, "coordinate", span), atol=1e-4)
     # Seen from a span's centre frame, walking spreads x far more than it spreads z.
     flat, seen = recon_weights(group), recon_weights(group, "coordinate", span)
     assert (seen[:, 2] / seen[:, 0] > flat[:, 2] / flat[:, 0]).sum() >= 6
