@@ -116,7 +116,10 @@ def test_ctrl_c_during_an_encode_leaves_no_output(data_dir, tmp_path):
     out = tmp_path / "out"
     cmd = [sys.executable, "-m", "napari_vqmap.cli", "encode", str(src), "--out", str(out)]
     cmd += ["--fps", "20", "--skeleton", "subtle"]
-    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C reaches the command as it would from a shell, even where an earlier test of
+    # this session left SIGINT ignored (a child inherits an ignored signal).
+    reset = lambda: signal.signal(signal.SIGINT, signal.SIG_DFL)  # noqa: E731
+    proc = subprocess.Popen(cmd, stderr=subprocess.PIPE, text=True, preexec_fn=reset)
     deadline = time.monotonic() + 120
     while not out.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.2)  # the output folder is made once the model is loaded
