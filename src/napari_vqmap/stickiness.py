@@ -77,9 +77,9 @@ def _viterbi_blocks(cost: np.ndarray, penalty: np.ndarray) -> np.ndarray:
 
 
 def _sq_dist(z: np.ndarray, codes: np.ndarray) -> np.ndarray:
-    """(T, S) squared distances of latents (T, dim) to codes (T or 1, S, dim)."""
-    cross = np.einsum("td,tsd->ts", z, codes) if len(codes) > 1 else z @ codes[0].T
-    return np.maximum((z**2).sum(1)[:, None] - 2 * cross + (codes**2).sum(-1), 0.0)
+    """(T, S) squared distances of latents (T, dim) to codes (S, dim)."""
+    cross = z @ codes.T
+    return np.maximum((z**2).sum(1)[:, None] - 2 * cross + (codes**2).sum(1), 0.0)
 
 
 def _spread(codes: np.ndarray) -> float:
@@ -100,14 +100,20 @@ def sticky_motifs(
     subs = model.subtype_q.codebook.detach().cpu().double().numpy()
     z = np.asarray(z, np.float64)
     w = np.asarray(weight, np.float64)[:, None]
-    cost = _sq_dist(z, types[None]) * w
+    cost = _sq_dist(z, types) * w
     type_path = viterbi(cost, stickiness * _spread(types))
     per_type = subs.shape[0] > cfg.n_subtypes
     groups = subs.reshape(cfg.n_types, cfg.n_subtypes, -1) if per_type else None
     sub_spread = float(np.median([_spread(g) for g in groups])) if per_type else _spread(subs)
     residual = z - types[type_path]
-    codes = groups[type_path] if per_type else subs[None]  # (T or 1, n_subtypes, dim)
-    cost = _sq_dist(residual, codes) * w
+    if per_type:  # each step against its own type's subtype codes
+        cost = np.empty((len(z), cfg.n_subtypes))
+        for t in np.unique(type_path):
+            rows = type_path == t
+            cost[rows] = _sq_dist(residual[rows], groups[t])
+    else:
+        cost = _sq_dist(residual, subs)
+    cost *= w
     new_type = np.r_[True, type_path[1:] != type_path[:-1]]  # a new type: any subtype, free
     sub_path = viterbi(cost, stickiness * sub_spread, free=new_type)
     return type_path * cfg.n_subtypes + sub_path
