@@ -22,8 +22,8 @@ from napari_vqmap.model import VQMAP
 DEFAULT_STICKINESS = 1.0  # median motif bout on the labelled SUBTLE mice: 8 frames (0.4 s)
 
 
-BLOCK = 4096  # latent steps per block of a long sequence (blocks are solved side by side)
-OVERLAP = 512  # steps of context on either side of a block
+BLOCK = 1024  # latent steps per block of a long sequence (blocks are solved side by side)
+OVERLAP = 128  # steps of context on either side of a block
 
 
 def viterbi(cost: np.ndarray, penalty: float, free: np.ndarray | None = None) -> np.ndarray:
