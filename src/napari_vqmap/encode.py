@@ -200,6 +200,9 @@ def encode(
     from napari_vqmap.io import skeleton_of, without_arena
 
     meta = meta or {}
+    stickiness = check_stickiness(
+        meta.get("stickiness", 0.0) if stickiness is None else stickiness
+    )
     config = saved_preprocess_config(meta)
     if flip_2d_y is not None:
         config = replace(config, flip_2d_y=flip_2d_y)
@@ -289,9 +292,6 @@ def encode(
                 confidence[fa:fb, i] = np.where(ok, c[rows], 0.0)
                 embedding[fa:fb, i] = np.where(ok[:, None], z[rows], np.nan)
                 status[fa:fb, i] = np.where(ok, 0, 1)
-    stickiness = check_stickiness(
-        meta.get("stickiness", 0.0) if stickiness is None else stickiness
-    )
     if stickiness:
         for i in range(n_ind):
             motif[:, i] = smooth_track(model, motif[:, i], embedding[:, i], stickiness)
@@ -362,7 +362,7 @@ def add_encode_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--stickiness",
-        type=float,
+        type=stickiness_arg,
         help="how long motifs last: the cost of changing motif, in median squared "
         "distances between two codes (0: the nearest code at every step; default: the "
         "model's)",
@@ -370,6 +370,14 @@ def add_encode_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--nwb", action="store_true", help="also write NWB files (poses + motif bouts)"
     )
+
+
+def stickiness_arg(text: str) -> float:
+    """An argparse type for ``--stickiness``: a finite number >= 0."""
+    try:
+        return check_stickiness(float(text))
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
 
 
 def shard_arg(text: str) -> tuple[int, int]:

@@ -170,3 +170,19 @@ def test_long_sequences_solved_in_blocks_equal_one_pass() -> None:
     np.testing.assert_array_equal(
         viterbi(cost, 3.0, free), _viterbi_blocks(cost[None], pen[None])[0]
     )
+
+
+def test_a_bad_stickiness_is_refused_before_any_work(subtle, tmp_path: Path, capsys) -> None:
+    from napari_vqmap.checkpoint import load_model
+    from napari_vqmap.cli import main
+    from napari_vqmap.encode import encode
+    from napari_vqmap.sample_data import bundled_model_dir
+
+    model, meta = load_model(bundled_model_dir())
+    with pytest.raises(ValueError, match="stickiness"):
+        encode(model, subtle[0], meta, stickiness=float("nan"))
+    src = Path(subtle[0].attrs["source_file"])
+    with pytest.raises(SystemExit) as exit_:
+        main(["encode", str(src), "--stickiness", "-1", "--out", str(tmp_path / "o")])
+    assert exit_.value.code == 2 and "--stickiness" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
