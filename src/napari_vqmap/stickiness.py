@@ -94,18 +94,21 @@ def sticky_motifs(
     """Motif ids (T,) for a sequence of latent steps ``z`` (T, latent_dim), each counting
     ``weight`` (T,) times (the frames it covers), with the given stickiness (>= 0).
 
-    Needs a model with residual subtypes (the default since 2026-11)."""
+    As the model assigns codes: with residual subtypes the subtype codes quantise the
+    latent minus its type code; in model folders from before those, the latent's two
+    halves are quantised separately."""
     cfg = model.config
     types = model.type_q.codebook.detach().cpu().double().numpy()
     subs = model.subtype_q.codebook.detach().cpu().double().numpy()
     z = np.asarray(z, np.float64)
     w = np.asarray(weight, np.float64)[:, None]
-    cost = _sq_dist(z, types) * w
+    z_type, z_sub = (z, None) if cfg.residual else np.split(z, 2, axis=1)
+    cost = _sq_dist(z_type, types) * w
     type_path = viterbi(cost, stickiness * _spread(types))
     per_type = subs.shape[0] > cfg.n_subtypes
     groups = subs.reshape(cfg.n_types, cfg.n_subtypes, -1) if per_type else None
     sub_spread = float(np.median([_spread(g) for g in groups])) if per_type else _spread(subs)
-    residual = z - types[type_path]
+    residual = z - types[type_path] if cfg.residual else z_sub
     if per_type:  # each step against its own type's subtype codes
         cost = np.empty((len(z), cfg.n_subtypes))
         for t in np.unique(type_path):

@@ -186,3 +186,19 @@ def test_a_bad_stickiness_is_refused_before_any_work(subtle, tmp_path: Path, cap
         main(["encode", str(src), "--stickiness", "-1", "--out", str(tmp_path / "o")])
     assert exit_.value.code == 2 and "--stickiness" in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+
+
+def test_stickiness_on_a_model_from_before_residual_subtypes() -> None:
+    """Older model folders quantise the latent's two halves separately; stickiness 0 gives
+    their own codes back (random latents: no such model folder is in the shared data)."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(window=16, hidden=16, token_dim=8, residual=False, subtypes_per_type=False,
+                      latent_dim=64, anchor_span=0, use_motion=False)  # fmt: skip
+    model = VQMAP(cfg, {"s": (5, 3)}).eval()
+    z = torch.randn(400, 64)
+    types, _ = model.type_q.assign(z[:, :32])
+    subtypes, _ = model.subtype_q.assign(z[:, 32:])
+    motif = (types * cfg.n_subtypes + subtypes).numpy()
+    np.testing.assert_array_equal(smooth_track(model, motif, z.numpy(), 0.0), motif)
+    sticky = smooth_track(model, motif, z.numpy(), 3.0)
+    assert (np.diff(sticky) != 0).sum() < (np.diff(motif) != 0).sum()
