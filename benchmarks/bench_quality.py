@@ -177,25 +177,13 @@ def main() -> int:
         runs.setdefault("VQ-MAP", []).append((types, motifs, robust))
         notes[i] += f"; encoded {fps:,.0f} frames/s"
 
-    def baselines():
-        """(name, training features, dev features, PCA components) of each baseline."""
-        train_pf = np.concatenate([per_frame_features(d, skeleton) for d in train_ds])
-        yield (
-            "per-frame PCA(10) + k-means",
-            train_pf,
-            [per_frame_features(d, skeleton) for d in dev_ds],
-            10,
-        )
-        del train_pf
-        train_w = np.concatenate([windowed_features(d, skeleton) for d in train_ds])
-        yield (
-            "windowed PCA(20) + k-means",
-            train_w,
-            [windowed_features(d, skeleton) for d in dev_ds],
-            20,
-        )
-
-    for name, tr, dv, n_comp in () if args.no_baselines else baselines():
+    baselines = (
+        ("per-frame PCA(10) + k-means", per_frame_features, 10),
+        ("windowed PCA(20) + k-means", windowed_features, 20),
+    )
+    for name, features, n_comp in () if args.no_baselines else baselines:
+        tr = np.concatenate([features(d, skeleton) for d in train_ds])
+        dv = [features(d, skeleton) for d in dev_ds]
         for seed in (0, 1):
             fits = [PCAKMeans(k, n_comp, seed).fit(tr) for k in (n_types, n_motifs)]
             runs.setdefault(name, []).append(
