@@ -490,21 +490,22 @@ class VQMAP(nn.Module):
         features = self.decoder(zq)
         recon = self._head(features, head)
         motion_loss = recon.new_zeros(())
-        span = self.config.anchor_span
-        if self.config.use_motion and motion is not None:
+        with_motion = self.config.use_motion and motion is not None
+        if with_motion:
             mm = torch.ones_like(mask[..., 0]) if motion_mask is None else motion_mask.bool()
             motion = torch.where(mm[..., None], motion, 0.0)
             pred = self.motion_head(features)
-            motion_loss = masked_mse(pred[:, :, None], (motion * MOTION_SCALE)[:, :, None],
-                                     mm[..., None])  # fmt: skip
-            if span:  # the poses as seen from each span's centre frame
-                recon_loss = masked_mse(
-                    anchored(recon, pred / MOTION_SCALE, span, frame_time),
-                    anchored(torch.where(mask[..., None], x, 0.0), motion, span, frame_time),
-                    mask,
-                    recon_weight,
-                )
-        if not (span and self.config.use_motion and motion is not None):
+            target = (motion * MOTION_SCALE)[:, :, None]
+            motion_loss = masked_mse(pred[:, :, None], target, mm[..., None])
+        if with_motion and self.config.anchor_span:  # poses seen from each span's centre
+            span, seen = self.config.anchor_span, torch.where(mask[..., None], x, 0.0)
+            recon_loss = masked_mse(
+                anchored(recon, pred / MOTION_SCALE, span, frame_time),
+                anchored(seen, motion, span, frame_time),
+                mask,
+                recon_weight,
+            )
+        else:
             recon_loss = masked_mse(recon, x, mask, recon_weight)
         commit_loss = qt.commit_loss + qs.commit_loss
         slow_loss = slowness(z) if self.config.slowness_weight else z.new_zeros(())
