@@ -25,9 +25,12 @@ Both are installed when ``napari_vqmap.napari`` is imported.
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
+from napari_vqmap.napari.vispy_fixes import patch_once
 
 _ATTR = "_napari_vqmap_extent"
 _HOOKED = "_napari_vqmap_extent_hooked"
@@ -44,20 +47,16 @@ def _install_text_filter() -> bool:
         from napari._vispy.layers import points as vispy_points
     except ImportError:
         return False
-    original = getattr(vispy_points, "update_text", None)
-    if original is None:
-        return False
-    if getattr(original, "_napari_vqmap", False):
-        return True
 
-    def update_text(*, node: Any, layer: Any) -> None:
-        original(node=node, layer=layer)
-        if layer.metadata.get("motif_text"):
-            only_names(node)
+    def wrap(original: Callable[..., None]) -> Callable[..., None]:
+        def update_text(*, node: Any, layer: Any) -> None:
+            original(node=node, layer=layer)
+            if layer.metadata.get("motif_text"):
+                only_names(node)
 
-    update_text._napari_vqmap = True  # type: ignore[attr-defined]
-    vispy_points.update_text = update_text
-    return True
+        return update_text
+
+    return patch_once(vispy_points, "update_text", wrap)
 
 
 def only_names(node: Any) -> None:

@@ -18,9 +18,24 @@ does not change what is drawn, and is installed when ``napari_vqmap.napari`` is 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 _ATTR = "_napari_vqmap_rgba_transform"
+
+
+def patch_once(owner: Any, name: str, wrap: Callable[[Any], Any]) -> bool:
+    """Replace ``owner.name`` by ``wrap(original)``, once (a second call keeps the first
+    wrapper); False if ``owner`` lacks ``name``. Used by every patch of this plugin."""
+    original = getattr(owner, name, None)
+    if original is None:
+        return False
+    if getattr(original, "_napari_vqmap", False):
+        return True
+    patched = wrap(original)
+    patched._napari_vqmap = True
+    setattr(owner, name, patched)
+    return True
 
 
 def install() -> bool:
@@ -29,19 +44,15 @@ def install() -> bool:
         from vispy.visuals.mesh import MeshVisual
     except ImportError:
         return False
-    original = getattr(MeshVisual, "_build_color_transform", None)
-    if original is None:
-        return False
-    if getattr(original, "_napari_vqmap", False):
-        return True
 
-    def _build_color_transform(self: Any, colors: Any) -> Any:
-        transform = original(self, colors)
-        if getattr(transform, "name", None) != "pass":  # colormapped: vispy's own, as is
-            return transform
-        # the visual's first pass-through, reused (visuals are frozen against setattr)
-        return self.__dict__.setdefault(_ATTR, transform)
+    def wrap(original: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
+        def _build_color_transform(self: Any, colors: Any) -> Any:
+            transform = original(self, colors)
+            if getattr(transform, "name", None) != "pass":  # colormapped: vispy's own
+                return transform
+            # the visual's first pass-through, reused (visuals are frozen against setattr)
+            return self.__dict__.setdefault(_ATTR, transform)
 
-    _build_color_transform._napari_vqmap = True  # type: ignore[attr-defined]
-    MeshVisual._build_color_transform = _build_color_transform
-    return True
+        return _build_color_transform
+
+    return patch_once(MeshVisual, "_build_color_transform", wrap)
