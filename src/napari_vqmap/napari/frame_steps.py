@@ -15,7 +15,7 @@ text, selection state) and then:
 
 * the canvas gets ``set_data`` and updates the markers or mesh and the text, without
   resetting state a frame step does not change (the layer list does not get the event);
-* the selection highlight is redrawn only when there is one, or was one at the last step;
+* the selection highlight is redrawn only when there is one, or was one before the step;
 * the data extent stays cached (it does not depend on the frame);
 * the thumbnail is updated once the frames stop changing (:data:`THUMBNAIL_DELAY_MS`
   after the last step), not on every step.
@@ -35,7 +35,6 @@ from napari_vqmap.napari.vispy_fixes import patch_once
 
 THUMBNAIL_DELAY_MS = 300
 _TIMER = "_napari_vqmap_thumbnail_timer"
-_HIGHLIGHTED = "_napari_vqmap_highlighted"
 _stepping: Any = None  # the layer being stepped (read by the vispy layers' handlers)
 
 
@@ -68,8 +67,9 @@ def _wrap_slice_dims(original: Callable[..., None]) -> Callable[..., None]:
         new, old = state.make_slice_input(dims), state._slice_input
         if (new.ndisplay, new.order) != (old.ndisplay, old.order):
             return original(self, dims, force)
+        highlighted = _highlighted(self)  # as drawn, before slicing recomputes it
         if state.set_slice_input_from_dims(dims, False) and self.visible:
-            step(self)
+            step(self, highlighted or _highlighted(self))
         return None
 
     return _slice_dims
@@ -81,29 +81,26 @@ def _async_slicing() -> bool:
     return bool(get_settings().experimental.async_)
 
 
-def step(layer: Any) -> None:
+def step(layer: Any, highlight: bool = True) -> None:
     """After ``layer`` was sliced to a new frame: update the canvas (not the layer list),
-    the highlight when needed, and the thumbnail later."""
+    the highlight if ``highlight``, and the thumbnail later."""
     global _stepping
     _stepping = layer
     try:
         with layer.events.blocker():  # the layer's event group: the layer list's copies
             layer.events.set_data()
-            if _highlight_changed(layer):
+            if highlight:
                 layer._set_highlight(force=True)
     finally:
         _stepping = None
     thumbnail_later(layer)
 
 
-def _highlight_changed(layer: Any) -> bool:
-    """Whether the layer has a highlight (selected or hovered points, a selection box) now
-    or had one at the last step."""
+def _highlighted(layer: Any) -> bool:
+    """Whether the layer highlights anything (selected or hovered points, a selection
+    box)."""
     index = getattr(layer, "_highlight_index", ())
-    now = len(index) > 0 or getattr(layer, "_highlight_box", None) is not None
-    before = layer.__dict__.get(_HIGHLIGHTED, True)
-    layer.__dict__[_HIGHLIGHTED] = now
-    return now or before
+    return len(index) > 0 or getattr(layer, "_highlight_box", None) is not None
 
 
 def thumbnail_later(layer: Any) -> None:
