@@ -99,6 +99,7 @@ def test_frame_steps_leave_other_layers_to_napari(make_napari_viewer) -> None:
     viewer.add_points(data, name="theirs")
     ours = viewer.add_points(data, name="ours", metadata={"poses": xr.Dataset()})
     seen: list[tuple[str, str]] = []
+
     def record(event) -> None:
         index = getattr(event, "index", None)
         if isinstance(index, int):
