@@ -114,3 +114,32 @@ def test_frame_steps_leave_other_layers_to_napari(make_napari_viewer) -> None:
     seen.clear()
     ours.refresh()
     assert ("ours", "set_data") in seen and ("ours", "thumbnail") in seen
+
+
+def test_motif_names_in_view_without_copying_every_name(monkeypatch) -> None:
+    """napari copies a layer's whole manual string array before taking the strings in view;
+    for motif-name layers with one string per point that identity is skipped, with the
+    same strings in view."""
+    from napari.layers import Points
+
+    data = np.array([[0, 1, 1], [0, 2, 2], [1, 3, 3]], np.float32)
+    text = {"string": {"array": np.array(["", "rear", "walk"]), "default": ""}}
+    ours = Points(data, text=text, metadata={"motif_text": True})
+    theirs = Points(data, text=text)
+    applied: list[int] = []
+    encoding = type(ours.text.string)
+    original = encoding._apply
+    monkeypatch.setattr(encoding, "_apply", lambda s, f: applied.append(1) or original(s, f))
+    for layer in (ours, theirs):
+        layer._slice_dims(_dims_at(0))
+        assert list(layer._view_text) == ["", "rear"]
+    assert len(applied) == 1  # theirs only
+    ours.text.string = {"array": np.array(["", "rear"]), "default": ""}  # one short: napari's
+    ours._slice_dims(_dims_at(1))
+    assert list(ours._view_text) == [""] and len(applied) == 2
+
+
+def _dims_at(frame: int):
+    from napari.components import Dims
+
+    return Dims(ndim=3, ndisplay=2, point=(frame, 0, 0))
