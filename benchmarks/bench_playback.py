@@ -13,8 +13,8 @@ so that a busy shared machine slows them alike; each row is the median over the 
 wall time per step and of this process's CPU time per step (which includes the software
 OpenGL rendering threads). Targets: every overlay together <= 1.15x the video alone, and in
 3D the skeleton <= 1.15x the bare points. One more 2D row steps the pose layers as napari
-does by itself (:mod:`napari_vqmap.napari.frame_steps` and the kept name glyphs switched
-off), for comparison in the same run.
+does by itself (:mod:`napari_vqmap.napari.frame_steps`, the kept name glyphs and the names
+in view without napari's copy switched off), for comparison in the same run.
 """
 
 from __future__ import annotations
@@ -117,14 +117,16 @@ def _report(times: dict[str, np.ndarray], base: str, goal: str) -> None:
 
 def napari_steps(on: bool) -> None:
     """Step our pose layers as napari does by itself (``on``), or with this plugin's frame
-    steps and kept name glyphs (the default)."""
+    steps, kept name glyphs and names in view without napari's copy (the default)."""
     from napari_vqmap.napari import frame_steps, layer_fixes
 
     originals = napari_steps.__dict__.setdefault(
-        "originals", (frame_steps.is_pose_layer, layer_fixes.keep_glyphs)
+        "originals",
+        (frame_steps.is_pose_layer, layer_fixes.keep_glyphs, layer_fixes.names_in_view),
     )
     frame_steps.is_pose_layer = (lambda layer: False) if on else originals[0]
     layer_fixes.keep_glyphs = (lambda node, before: None) if on else originals[1]
+    layer_fixes.names_in_view = (lambda layer: None) if on else originals[2]
 
 
 def bench_playback() -> None:

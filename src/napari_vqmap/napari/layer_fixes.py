@@ -93,18 +93,26 @@ def _install_view_text() -> bool:
     compute = original.fget
 
     def _view_text(self: Any) -> np.ndarray:
-        strings = getattr(self.text.string, "array", None)
-        if (
-            not self.metadata.get("motif_text")
-            or strings is None
-            or len(strings) != self.features.shape[0]
-        ):
-            return compute(self)
-        return self.text.view_text(self._view_indices)  # napari's, less the copy
+        names = names_in_view(self)
+        return compute(self) if names is None else names
 
     _view_text._napari_vqmap = True  # type: ignore[attr-defined]
     Points._view_text = property(_view_text, doc=original.__doc__)
     return True
+
+
+def names_in_view(layer: Any) -> np.ndarray | None:
+    """The strings in view of a motif-name layer (napari's ``Points._view_text`` without
+    its copy of every string); ``None`` where napari's own is needed (other layers, text
+    not one string per point)."""
+    strings = getattr(layer.text.string, "array", None)
+    if (
+        not layer.metadata.get("motif_text")
+        or strings is None
+        or len(strings) != layer.features.shape[0]
+    ):
+        return None
+    return layer.text.view_text(layer._view_indices)
 
 
 def only_names(node: Any) -> None:
