@@ -18,7 +18,10 @@ text, selection state) and then:
 * the selection highlight is redrawn only when there is one, or was one before the step;
 * the data extent stays cached (it does not depend on the frame);
 * the thumbnail is updated once the frames stop changing (:data:`THUMBNAIL_DELAY_MS`
-  after the last step), not on every step.
+  after the last step), not on every step;
+* the rows of the new frame are found by a binary search in the layer's frame column
+  (sorted as :mod:`~napari_vqmap.napari.convert` builds it; kept until the data change),
+  not by napari's mask over every row, so a step's cost does not grow with the recording.
 
 Anything else (forced refreshes, a 2D/3D switch, napari's asynchronous slicing, other
 layers) goes through napari unchanged. Installed by
@@ -31,11 +34,15 @@ import weakref
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 from napari_vqmap.napari.vispy_fixes import patch_once
 
 THUMBNAIL_DELAY_MS = 300
 _TIMER = "_napari_vqmap_thumbnail_timer"
+_INDEX = "_napari_vqmap_frame_index"
 _stepping: Any = None  # the layer being stepped (read by the vispy layers' handlers)
+_frames: tuple[Any, np.ndarray] | None = None  # (data, sorted frame column) being sliced
 
 
 def install() -> bool:
@@ -45,12 +52,16 @@ def install() -> bool:
         from napari._vispy.layers.points import VispyPointsLayer
         from napari._vispy.layers.vectors import VispyVectorsLayer
         from napari.layers.base.base import Layer
+        from napari.layers.points._slice import _PointSliceRequest
+        from napari.layers.vectors._slice import _VectorSliceRequest
     except ImportError:
         return False
     return (
         patch_once(Layer, "_slice_dims", _wrap_slice_dims)
         & patch_once(VispyPointsLayer, "_on_data_change", _wrap_points_data)
         & patch_once(VispyVectorsLayer, "_on_data_change", _wrap_vectors_data)
+        & patch_once(_PointSliceRequest, "_get_slice_data", _wrap_slice_data)
+        & patch_once(_VectorSliceRequest, "_get_slice_data", _wrap_slice_data)
     )
 
 
@@ -67,8 +78,14 @@ def _wrap_slice_dims(original: Callable[..., None]) -> Callable[..., None]:
         new, old = state.make_slice_input(dims), state._slice_input
         if (new.ndisplay, new.order) != (old.ndisplay, old.order):
             return original(self, dims, force)
+        global _frames
         highlighted = _highlighted(self)  # as drawn, before slicing recomputes it
-        if state.set_slice_input_from_dims(dims, False) and self.visible:
+        _frames = frame_index(self)
+        try:
+            changed = state.set_slice_input_from_dims(dims, False)
+        finally:
+            _frames = None
+        if changed and self.visible:
             step(self, highlighted or _highlighted(self))
         return None
 
@@ -126,6 +143,53 @@ def thumbnail_later(layer: Any) -> None:
         timer.timeout.connect(update)
         layer.__dict__[_TIMER] = timer
     timer.start()
+
+
+def frame_index(layer: Any) -> tuple[Any, np.ndarray] | None:
+    """``(data, frames)``: the layer's frame column (first coordinate) as float64 when it
+    is sorted, kept until the data change; ``None`` when it is not sorted."""
+    data = layer.data
+    cached = layer.__dict__.get(_INDEX)
+    if cached is not None and cached[0] is data:
+        return None if cached[1] is None else cached
+    if cached is None:  # first use: drop the index when the data change (also in place)
+        ref = weakref.ref(layer)
+
+        def forget(event: Any = None) -> None:
+            alive = ref()
+            if alive is not None:
+                alive.__dict__[_INDEX] = (None, None)
+
+        layer.events.data.connect(forget)
+    frames = np.asarray(data[:, 0, 0] if data.ndim == 3 else data[:, 0], np.float64)
+    ordered = frames.size > 0 and bool(np.all(frames[1:] >= frames[:-1]))
+    layer.__dict__[_INDEX] = (data, frames if ordered else None)
+    return (data, frames) if ordered else None
+
+
+def _wrap_slice_data(original: Callable[..., Any]) -> Callable[..., Any]:
+    """napari's ``_get_slice_data`` of a Points or Vectors slice request, by binary search
+    in the frame column being sliced when only the frame axis is not displayed."""
+
+    def _get_slice_data(self: Any, not_disp: list[int]) -> tuple[np.ndarray, Any]:
+        if (
+            _frames is None
+            or _frames[0] is not self.data
+            or list(not_disp) != [0]
+            or str(self.projection_mode) != "none"
+        ):
+            return original(self, not_disp)
+        point = float(self.data_slice[not_disp].as_array()[0][0])
+        # napari's slab for a thin slice: [point - 0.5, point + 0.5], ends included
+        first = int(np.searchsorted(_frames[1], point - 0.5, "left"))
+        end = int(np.searchsorted(_frames[1], point + 0.5, "right"))
+        rows = np.arange(first, end)
+        if hasattr(self, "shown"):  # points: only those shown, with their sizes
+            rows = rows[np.broadcast_to(self.shown, (len(self.data),))[first:end]]
+            return rows, np.asarray(self.size)[rows] if rows.size else np.empty(0)
+        return rows, np.ones(rows.size)
+
+    return _get_slice_data
 
 
 def _wrap_points_data(original: Callable[[Any], None]) -> Callable[[Any], None]:
