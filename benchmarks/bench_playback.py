@@ -12,7 +12,9 @@ shown or hidden, so the canvas keeps its size),
 so that a busy shared machine slows them alike; each row is the median over the blocks of
 wall time per step and of this process's CPU time per step (which includes the software
 OpenGL rendering threads). Targets: every overlay together <= 1.15x the video alone, and in
-3D the skeleton <= 1.15x the bare points.
+3D the skeleton <= 1.15x the bare points. One more 2D row steps the pose layers as napari
+does by itself (:mod:`napari_vqmap.napari.frame_steps`, the kept name glyphs and the names
+in view without napari's copy switched off), for comparison in the same run.
 """
 
 from __future__ import annotations
@@ -113,6 +115,20 @@ def _report(times: dict[str, np.ndarray], base: str, goal: str) -> None:
         )
 
 
+def napari_steps(on: bool) -> None:
+    """Step our pose layers as napari does by itself (``on``), or with this plugin's frame
+    steps, kept name glyphs and names in view without napari's copy (the default)."""
+    from napari_vqmap.napari import frame_steps, layer_fixes
+
+    originals = napari_steps.__dict__.setdefault(
+        "originals",
+        (frame_steps.is_pose_layer, layer_fixes.keep_glyphs, layer_fixes.names_in_view),
+    )
+    frame_steps.is_pose_layer = (lambda layer: False) if on else originals[0]
+    layer_fixes.keep_glyphs = (lambda node, before: None) if on else originals[1]
+    layer_fixes.names_in_view = (lambda layer: None) if on else originals[2]
+
+
 def bench_playback() -> None:
     import napari
     from qtpy.QtWidgets import QApplication
@@ -136,8 +152,11 @@ def bench_playback() -> None:
     for _ in range(5):
         QApplication.processEvents()  # the dock's first layout and paint
 
-    def show(sk: bool, pts: bool, text: bool, motifs: bool) -> Callable[[], None]:
+    def show(
+        sk: bool, pts: bool, text: bool, motifs: bool, napari_only: bool = False
+    ) -> Callable[[], None]:
         def setup() -> None:
+            napari_steps(napari_only)
             skeleton.visible, points.visible, points.text.visible = sk, pts, text
             dock.setVisible(motifs)
             QApplication.processEvents()
@@ -146,6 +165,7 @@ def bench_playback() -> None:
 
     overlays = "video + 2 motif-coloured skeletons"
     goal = f"{overlays} + names + Motifs widget"
+    before = "  same, napari's own frame steps (before issue 26)"
     renders = widget.strip.n_renders
     times = interleaved(
         Player(viewer, FIRST, 1400),
@@ -154,8 +174,10 @@ def bench_playback() -> None:
             f"{overlays}, no names": show(True, True, False, False),
             f"{overlays} + motif names": show(True, True, True, False),
             goal: show(True, True, True, True),
+            before: show(True, True, True, True, napari_only=True),
         },
     )
+    napari_steps(False)
     _report(times, "video alone", goal)
     _row("  ethogram image rebuilds during playback", str(widget.strip.n_renders - renders))
     viewer.close()

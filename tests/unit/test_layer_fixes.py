@@ -72,3 +72,74 @@ def test_motif_text_layers_draw_only_their_names(make_napari_viewer) -> None:
     node_of = viewer.window._qt_viewer.canvas.layer_to_visual
     assert node_of[ours].node.text.text == ["rear"]
     assert list(node_of[theirs].node.text.text) == ["", "rear", ""]
+
+
+def test_glyphs_are_kept_while_the_names_are_the_same() -> None:
+    from vispy.scene.visuals import Text
+
+    node = Text(["walk", "groom"], pos=[[0, 0], [1, 1]], color="white")
+    node._vertices = glyphs = object()  # as after a draw
+    before = layer_fixes.laid_out(node)
+    node.text, node.pos = ["walk", "groom"], [[2, 2], [3, 3]]  # napari sets them each step
+    node.color = "white"
+    layer_fixes.keep_glyphs(node, before)
+    assert node._vertices is glyphs and not node._color_changed and node._pos_changed
+    before = layer_fixes.laid_out(node)
+    node.text = ["walk", "rear"]  # a new name: laid out again
+    layer_fixes.keep_glyphs(node, before)
+    assert node._vertices is None
+    assert layer_fixes.laid_out(node) is None  # nothing laid out yet
+
+
+def test_frame_steps_leave_other_layers_to_napari(make_napari_viewer) -> None:
+    """Only pose layers skip napari's per-step refresh; another Points layer still sends
+    its events to the layer list on a frame step, and a pose layer does on a forced one."""
+    viewer = make_napari_viewer()
+    data = np.array([[0, 1, 1], [1, 2, 2], [2, 3, 3]], np.float32)
+    viewer.add_points(data, name="theirs")
+    ours = viewer.add_points(data, name="ours", metadata={"poses": xr.Dataset()})
+    seen: list[tuple[str, str]] = []
+
+    def record(event) -> None:
+        index = getattr(event, "index", None)
+        if isinstance(index, int):
+            seen.append((viewer.layers[index].name, event.type))
+
+    viewer.layers.events.connect(record)
+    viewer.dims.set_point(0, 2)
+    assert ("theirs", "set_data") in seen and ("theirs", "thumbnail") in seen
+    assert not [kind for name, kind in seen if name == "ours"]
+    node = viewer.window._qt_viewer.canvas.layer_to_visual[ours].node
+    np.testing.assert_allclose(node.points_markers._data["a_position"][:, :2], [[3, 3]])
+    seen.clear()
+    ours.refresh()
+    assert ("ours", "set_data") in seen and ("ours", "thumbnail") in seen
+
+
+def test_motif_names_in_view_without_copying_every_name(monkeypatch) -> None:
+    """napari copies a layer's whole manual string array before taking the strings in view;
+    for motif-name layers with one string per point that identity is skipped, with the
+    same strings in view."""
+    from napari.layers import Points
+
+    data = np.array([[0, 1, 1], [0, 2, 2], [1, 3, 3]], np.float32)
+    text = {"string": {"array": np.array(["", "rear", "walk"]), "default": ""}}
+    ours = Points(data, text=text, metadata={"motif_text": True})
+    theirs = Points(data, text=text)
+    applied: list[int] = []
+    encoding = type(ours.text.string)
+    original = encoding._apply
+    monkeypatch.setattr(encoding, "_apply", lambda s, f: applied.append(1) or original(s, f))
+    for layer in (ours, theirs):
+        layer._slice_dims(_dims_at(0))
+        assert list(layer._view_text) == ["", "rear"]
+    assert len(applied) == 1  # theirs only
+    ours.text.string = {"array": np.array(["", "rear"]), "default": ""}  # one short: napari's
+    ours._slice_dims(_dims_at(1))
+    assert list(ours._view_text) == [""] and len(applied) == 2
+
+
+def _dims_at(frame: int):
+    from napari.components import Dims
+
+    return Dims(ndim=3, ndisplay=2, point=(frame, 0, 0))
