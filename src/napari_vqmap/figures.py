@@ -14,9 +14,9 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from napari_vqmap.colours import motif_palette, palette
 from napari_vqmap.io.atomic import atomic_write
 from napari_vqmap.names import MotifNames
-from napari_vqmap.napari.layer_styles import motif_palette, palette
 
 FORMATS = ("png", "svg", "pdf")
 

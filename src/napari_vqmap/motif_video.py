@@ -14,8 +14,8 @@ import av
 import numpy as np
 import xarray as xr
 
+from napari_vqmap.colours import motif_colours
 from napari_vqmap.io.atomic import atomic_write
-from napari_vqmap.napari.layer_styles import motif_colours
 from napari_vqmap.validators import PoseFileError
 
 STRIP_HEIGHT = 14  # ethogram strip height, pixels

@@ -19,9 +19,9 @@ from napari_vqmap.analyze import analyze
 from napari_vqmap.checkpoint import load_model
 from napari_vqmap.cli import main
 from napari_vqmap.clips import BACKGROUND, HEADER_PX, TILE_PX
+from napari_vqmap.colours import motif_palette, palette
 from napari_vqmap.encode import encode
 from napari_vqmap.io import load_poses
-from napari_vqmap.napari.layer_styles import motif_palette, palette
 from napari_vqmap.napari.motif_layers import LABEL_OFFSET, find_motif_layers
 from napari_vqmap.video import VideoReader
 from tests.screenshots import save_screenshot

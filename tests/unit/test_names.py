@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from napari_vqmap.colours import motif_colours, motif_palette
 from napari_vqmap.model import VQMAP, ModelConfig
 from napari_vqmap.names import NAMES_FILE, MotifNames
-from napari_vqmap.napari.layer_styles import motif_colours, motif_palette
 from napari_vqmap.prototypes import prototypes
 from napari_vqmap.validators import PoseFileError
 

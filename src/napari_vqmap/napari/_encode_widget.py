@@ -36,6 +36,7 @@ from qtpy.QtWidgets import (
 )
 
 from napari_vqmap.names import MotifNames
+from napari_vqmap.napari import install_fixes
 from napari_vqmap.napari._pose_layer_list import PoseLayerList
 from napari_vqmap.napari.background import StepRunner, short_gil_turns
 from napari_vqmap.napari.frame_rate import Rate, rate_for, video_layers, with_rate
@@ -169,6 +170,7 @@ class EncodeWidget(QWidget):
     """Dock widget that encodes the viewer's pose layers into motifs."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
+        install_fixes()
         super().__init__()
         self.viewer = napari_viewer
         self.worker: FunctionWorker | None = None

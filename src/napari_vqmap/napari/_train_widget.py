@@ -41,6 +41,7 @@ from qtpy.QtWidgets import (
 
 from napari_vqmap.io import load_poses, skeleton_of
 from napari_vqmap.model import ModelConfig
+from napari_vqmap.napari import install_fixes
 from napari_vqmap.napari._pose_layer_list import PoseLayerList
 from napari_vqmap.napari._skeleton_editor import SkeletonEditor
 from napari_vqmap.napari.background import short_gil_turns
@@ -129,6 +130,7 @@ class TrainWidget(QWidget):
     """Dock widget that trains a VQ-MAP model on the viewer's pose layers."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
+        install_fixes()
         super().__init__()
         self.viewer = napari_viewer
         self.worker: FunctionWorker | None = None
