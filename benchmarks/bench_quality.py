@@ -112,7 +112,7 @@ def main() -> int:
     from napari_vqmap.encode import encode
     from napari_vqmap.evaluate import nmi
     from napari_vqmap.io import load_poses, skeleton_of
-    from napari_vqmap.train import TrainConfig, train
+    from napari_vqmap.training import TrainConfig, train
 
     torch.set_num_threads(args.threads)
     root = args.data / "subtle-avatar-3d"

@@ -105,9 +105,23 @@ def saved_preprocess_config(meta: dict) -> PreprocessConfig:
     return PreprocessConfig.from_dict({**LEGACY_PREPROCESS_OPTIONS, **meta.get("preprocess", {})})
 
 
-def load_model(model_dir: str | Path, device: str | torch.device = "cpu") -> tuple[VQMAP, dict]:
-    """Load a trained model folder; returns the model (in eval mode) and its config dict."""
-    model_dir = Path(model_dir)
+def model_folder(model_dir: str | Path | None) -> str | Path:
+    """``model_dir``, or the bundled model's folder when it is ``None`` (the one place that
+    makes this choice)."""
+    if model_dir is not None:
+        return model_dir
+    from napari_vqmap.sample_data import bundled_model_dir
+
+    return bundled_model_dir()
+
+
+def load_model(
+    model_dir: str | Path | None = None, device: str | torch.device = "cpu"
+) -> tuple[VQMAP, dict]:
+    """Load a trained model folder (``None``: the bundled model,
+    :func:`~napari_vqmap.sample_data.bundled_model_dir`); returns the model (in eval mode)
+    and its config dict."""
+    model_dir = Path(model_folder(model_dir))
     meta = read_config(model_dir)
     config_path, weights_path = model_dir / CONFIG_FILE, model_dir / WEIGHTS_FILE
     try:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -13,7 +11,9 @@ import pandas as pd
 import xarray as xr
 from scipy.optimize import linear_sum_assignment
 
-from napari_vqmap.io.atomic import atomic_write, atomic_write_text
+from napari_vqmap.io.atomic import atomic_write
+from napari_vqmap.io.labels import read_label_table
+from napari_vqmap.io.labels import read_labels as read_labels  # re-exported
 from napari_vqmap.names import MotifNames
 from napari_vqmap.validators import PoseFileError, to_singular_dims
 
@@ -122,38 +122,6 @@ def scores(labels: np.ndarray, clusters: np.ndarray) -> dict[str, float]:
 # ---------------------------------------------------------------- files
 
 
-def read_label_table(path: str | Path) -> pd.DataFrame:
-    """Per-frame labels as a table with a ``label`` column (str), plus ``individual`` when
-    the csv has one. Accepted: a SUBTLE annotation csv (header ``,0``, time index) or a
-    plain csv with one label column and optional ``frame`` and ``individual`` columns."""
-    path = Path(path)
-    try:
-        df = pd.read_csv(path, keep_default_na=False, dtype=str)
-    except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as e:
-        raise PoseFileError(path, f"not a readable labels csv: {e}") from e
-    if df.shape[1] == 2 and df.columns[0].startswith("Unnamed"):
-        return pd.DataFrame({"label": df.iloc[:, 1].to_numpy(str)})
-    rest = [c for c in df.columns if c not in ("frame", "individual")]
-    if len(rest) != 1:
-        raise PoseFileError(
-            path,
-            f"expected one label column (and optionally 'frame', 'individual'), got {list(df)}",
-        )
-    out = df.rename(columns={rest[0]: "label"})
-    if "frame" in out:
-        try:
-            out["frame"] = out["frame"].astype(np.int64)
-        except ValueError as err:
-            raise PoseFileError(path, f"'frame' column is not integer: {err}") from err
-        out = out.sort_values([c for c in ("individual", "frame") if c in out], kind="stable")
-    return out.drop(columns=[c for c in ("frame",) if c in out]).reset_index(drop=True)
-
-
-def read_labels(path: str | Path) -> np.ndarray:
-    """Per-frame labels (str) of a labels csv (see :func:`read_label_table`)."""
-    return read_label_table(path)["label"].to_numpy(str)
-
-
 def _motifs_file(path: Path) -> Path:
     if path.is_dir():
         found = sorted(path.glob("*_motifs.csv"))
@@ -192,13 +160,6 @@ def read_motif_table(results: str | Path) -> tuple[Path, pd.DataFrame]:
         return path, table.reset_index(drop=True)
     except (OSError, KeyError, ValueError, pd.errors.ParserError) as err:
         raise PoseFileError(path, f"not an encode result (_motifs.csv or .nc): {err}") from err
-
-
-def read_motifs(results: str | Path) -> tuple[Path, np.ndarray]:
-    """(motifs file, per-frame motif of its first individual) of an encode output."""
-    path, table = read_motif_table(results)
-    first = table["individual"].iloc[0]
-    return path, table.loc[table["individual"] == first, "motif"].to_numpy(np.int64)
 
 
 def labels_per_individual(
@@ -334,14 +295,12 @@ def compare_tables(a: pd.DataFrame, b: pd.DataFrame) -> dict[str, Any]:
 
 def plot_confusion(report: dict[str, Any], path: Path) -> Path:
     """Row-normalised label x motif confusion matrix as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     table = np.asarray(report["confusion"], float)
     table /= np.maximum(table.sum(1, keepdims=True), 1)
-    fig, ax = plt.subplots(figsize=(max(4, 0.25 * table.shape[1] + 2), 1 + 0.4 * len(table)))
+    fig = Figure(figsize=(max(4, 0.25 * table.shape[1] + 2), 1 + 0.4 * len(table)))
+    ax = fig.subplots()
     image = ax.imshow(table, aspect="auto", cmap="viridis", vmin=0, vmax=1)
     ax.set_yticks(range(len(table)), report["label_names"])
     ax.set_xticks(range(table.shape[1]), report["motifs"], rotation=90, fontsize=6)
@@ -349,62 +308,22 @@ def plot_confusion(report: dict[str, Any], path: Path) -> Path:
     fig.colorbar(image, label="fraction of label")
     fig.tight_layout()
     atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=100))
-    plt.close(fig)
     return path
 
 
-def add_evaluate_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``napari-vqmap evaluate``."""
-    parser.add_argument("results", help="encode output folder, *_motifs.csv or *_motifs.nc")
-    parser.add_argument("--labels", required=True, help="per-frame labels csv")
-    parser.add_argument("--ignore", nargs="*", default=[], help="labels to leave out, e.g. na")
-    parser.add_argument("--out", help="folder for the JSON and PNG (default: beside results)")
-
-
-def _print_metrics(metrics: dict[str, float], indent: str = "") -> None:
-    for name, value in metrics.items():
-        print(
-            f"{indent}{name:<20} {value:.4f}"
-            if isinstance(value, float)
-            else f"{indent}{name:<20} {value}"
-        )
-
-
-def run_evaluate(args: argparse.Namespace) -> int:
-    """Print the metrics; write ``<stem>_evaluate.json`` and ``<stem>_confusion.png``."""
-    report = evaluate_files(args.results, args.labels, args.ignore)
-    motifs_path = Path(report["results"])
-    out = Path(args.out) if args.out else motifs_path.parent
-    stem = out / motifs_path.name.removesuffix(".csv").removesuffix(".nc").removesuffix("_motifs")
-    total = report["frames"] * len(report["individuals"])
-    print(f"{report['scored_frames']} of {total} frames scored")
-    _print_metrics(report["metrics"])
-    if len(report["individuals"]) > 1:
-        for ind, sub in report["per_individual"].items():
-            print(f"{ind}: {sub['scored_frames']} frames scored")
-            _print_metrics(sub["metrics"], "  ")
-    atomic_write_text(f"{stem}_evaluate.json", json.dumps(report, indent=2) + "\n")
-    plot_confusion(report, Path(f"{stem}_confusion.png"))
-    return 0
-
-
-def add_compare_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``napari-vqmap compare``."""
-    parser.add_argument("a", help="encode result (folder, _motifs.csv/.nc) or model folder")
-    parser.add_argument("b", help="encode result (folder, _motifs.csv/.nc) or model folder")
-    parser.add_argument("--poses", help="pose file to encode, when A or B is a model folder")
-    parser.add_argument("--skeleton", help="skeleton preset name or YAML file (with --poses)")
-    parser.add_argument("--fps", type=float, help="frame rate, for pose files that lack one")
-    parser.add_argument("--out", help="write the report to this JSON file")
-
-
-def _encoding_table(source: str, args: argparse.Namespace) -> pd.DataFrame:
-    """Motif table of an encode result, or of ``--poses`` encoded with a model folder."""
+def encoding_table(
+    source: str | Path,
+    poses: str | Path | None = None,
+    skeleton: str | None = None,
+    fps: float | None = None,
+) -> pd.DataFrame:
+    """Motif table of an encode result, or of ``poses`` encoded with a model folder
+    (``napari-vqmap compare``)."""
     from napari_vqmap.checkpoint import CONFIG_FILE
 
     if not (Path(source) / CONFIG_FILE).is_file():
         return read_motif_table(source)[1]
-    if not args.poses:
+    if not poses:
         raise PoseFileError(source, "is a model folder: give --poses FILE to encode with it")
     from napari_vqmap.checkpoint import load_model
     from napari_vqmap.encode import encode
@@ -412,26 +331,7 @@ def _encoding_table(source: str, args: argparse.Namespace) -> pd.DataFrame:
     from napari_vqmap.results import motifs_table
 
     model, meta = load_model(source)
-    poses = load_poses(args.poses, fps=args.fps, skeleton=args.skeleton)
-    table = motifs_table(encode(model, poses, meta), poses)
+    ds = load_poses(poses, fps=fps, skeleton=skeleton)
+    table = motifs_table(encode(model, ds, meta), ds)
     table["individual"] = table["individual"].astype(str)
     return table.sort_values(["individual", "frame"], kind="stable").reset_index(drop=True)
-
-
-def run_compare(args: argparse.Namespace) -> int:
-    """Print (and with ``--out`` write) the agreement between two encodings."""
-    a, b = _encoding_table(args.a, args), _encoding_table(args.b, args)
-    try:
-        report = compare_tables(a, b)
-    except ValueError as err:
-        raise PoseFileError(args.b, f"cannot compare with {args.a}: {err}") from err
-    report = {"a": str(args.a), "b": str(args.b)} | report
-    print(f"{args.a} vs {args.b}")
-    _print_metrics(report["pooled"])
-    if len(report["per_individual"]) > 1:
-        for ind, sub in report["per_individual"].items():
-            print(f"{ind}:")
-            _print_metrics(sub, "  ")
-    if args.out:
-        atomic_write_text(args.out, json.dumps(report, indent=2) + "\n")
-    return 0

@@ -366,3 +366,20 @@ def validate_poses(ds: xr.Dataset, path: str | Path | None = None) -> xr.Dataset
     if ds.sizes["keypoint"] == 0:
         raise PoseFileError(path, "no keypoints found")
     return ds
+
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def is_device_name(name: object) -> bool:
+    """Whether ``name`` is one of :data:`DEVICES` or ``cuda:N``."""
+    base, _, index = str(name).partition(":")
+    return base in DEVICES and (not index or (base == "cuda" and index.isdigit()))
+
+
+def check_stickiness(value: float) -> float:
+    """``value`` as a float, or a ValueError unless it is a finite number >= 0."""
+    value = float(value)
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"stickiness must be a finite number >= 0, got {value}")
+    return value

@@ -16,7 +16,7 @@ from napari_vqmap.model import ModelConfig
 from napari_vqmap.napari._encode_widget import encode_datasets
 from napari_vqmap.napari.motif_layers import find_motif_layers
 from napari_vqmap.preprocess import PreprocessConfig
-from napari_vqmap.train import TrainConfig, train
+from napari_vqmap.training import TrainConfig, train
 from tests.screenshots import save_screenshot
 
 torch.set_num_threads(1)

@@ -278,7 +278,8 @@ def test_failed_encode_leaves_no_out_folder_and_train_warns_without_rate(
     assert main(args) == 2
     assert not (tmp_path / "new").exists()
 
-    from napari_vqmap.train import TrainConfig, build_groups
+    from napari_vqmap.training import TrainConfig
+    from napari_vqmap.training.data import build_groups
 
     ds = load_poses(data_dir / f"{CLIP}.slp")
     with pytest.warns(UserWarning, match="clip.slp: no frame rate"):

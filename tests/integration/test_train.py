@@ -15,25 +15,23 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from napari_vqmap import train as train_module
 from napari_vqmap.checkpoint import load_model
 from napari_vqmap.cli import main
 from napari_vqmap.encode import encode
 from napari_vqmap.io import load_poses
 from napari_vqmap.model import ModelConfig
 from napari_vqmap.preprocess import PreprocessConfig
-from napari_vqmap.train import (
-    LossBalance,
-    TrainConfig,
-    available_devices,
+from napari_vqmap.runtime import available_devices, resolve_device
+from napari_vqmap.training import TrainConfig, train
+from napari_vqmap.training import loop as train_loop
+from napari_vqmap.training.data import (
     build_groups,
     codebook_weights,
     recon_weights,
-    resolve_device,
     sample_batch,
     skeleton_probabilities,
-    train,
 )
+from napari_vqmap.training.optim import LossBalance
 from napari_vqmap.validators import PoseFileError
 
 torch.set_num_threads(2)
@@ -157,7 +155,7 @@ def test_bf16_autocast_training_steps(subtle, data_dir: Path, tmp_path: Path, mo
     bf16 autocast on a 3D and a 2D skeleton: no dtype mismatch in the model, quantiser or
     loss, finite losses, a float32 checkpoint that encodes."""
     monkeypatch.setattr(
-        train_module, "autocast_for", lambda device: torch.autocast("cpu", dtype=torch.bfloat16)
+        train_loop, "autocast_for", lambda device: torch.autocast("cpu", dtype=torch.bfloat16)
     )
     datasets = [subtle, load_poses(data_dir / VAME)]
     rows = []
@@ -395,7 +393,7 @@ def test_ddp_two_processes_agree(data_dir: Path, tmp_path: Path) -> None:
     config = _config(steps=3).to_dict()
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    cmd += ["-m", "napari_vqmap.train", str(data_dir / DANNCE), str(data_dir / VAME)]
+    cmd += ["-m", "napari_vqmap.training", str(data_dir / DANNCE), str(data_dir / VAME)]
     cmd += ["--out", str(tmp_path / "m")]
     cmd += ["--config", str(tmp_path / "c.yaml"), "--device", "cpu"]
     env = os.environ | {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
@@ -408,7 +406,9 @@ def test_ddp_two_processes_agree(data_dir: Path, tmp_path: Path) -> None:
 
 def test_mirror_pairs_and_augmentation() -> None:
     from napari_vqmap.skeletons import get_skeleton
-    from napari_vqmap.train import augment, lr_at, mirror_permutation
+    from napari_vqmap.training.data import augment
+    from napari_vqmap.training.mirror import mirror_permutation
+    from napari_vqmap.training.optim import lr_at
 
     subtle = get_skeleton("subtle")
     perm = mirror_permutation(subtle)
