@@ -24,8 +24,8 @@ import numpy as np
 import pandas as pd
 
 from napari_vqmap import analysis
+from napari_vqmap.errors import InputError, ModelFileError, PoseFileError
 from napari_vqmap.names import NAMES_FILE, MotifNames
-from napari_vqmap.validators import PoseFileError
 
 SUFFIX = "_motifs.csv"
 COLUMNS = ("frame", "individual", "motif", "type", "subtype", "name")
@@ -153,7 +153,7 @@ def _codebook(recs: list[Recording], model_dir: Path | None) -> tuple[int, int]:
             cfg = json.loads(path.read_text())["model"]
             return int(cfg["n_types"]), int(cfg["n_subtypes"])
         except (OSError, ValueError, KeyError, TypeError) as err:
-            raise PoseFileError(path, f"not a napari-vqmap model config: {err}") from err
+            raise ModelFileError(path, f"not a napari-vqmap model config: {err}") from err
     for rec in recs:
         names = rec.path.parent / NAMES_FILE
         if names.is_file():
@@ -187,7 +187,7 @@ def _model_dir(recs: list[Recording], model: str | Path | None) -> Path | None:
     if model is not None:
         path = Path(model)
         if not path.is_dir():
-            raise PoseFileError(path, "model folder not found")
+            raise ModelFileError(path, "model folder not found")
         return path
     for rec in recs:
         if rec.model and (Path(rec.model) / "config.json").is_file():
@@ -516,7 +516,7 @@ def analyze(
                 heads = _prototypes(
                     o, model_dir, motif_names, usage.fillna(0).to_numpy(), recs, say
                 )
-            except PoseFileError as err:
+            except InputError as err:
                 if model is not None:
                     raise
                 warnings.warn(

@@ -15,10 +15,10 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from napari_vqmap.errors import ModelFileError
 from napari_vqmap.io.atomic import atomic_write, atomic_write_text
 from napari_vqmap.model import VQMAP, ModelConfig
 from napari_vqmap.preprocess import PreprocessConfig
-from napari_vqmap.validators import PoseFileError
 
 FORMAT = "napari-vqmap-model"
 FORMAT_VERSION = 1
@@ -59,21 +59,21 @@ def read_config(model_dir: str | Path) -> dict[str, Any]:
     """The checked contents of ``config.json`` in ``model_dir``."""
     path = Path(model_dir) / CONFIG_FILE
     if not path.is_file():
-        raise PoseFileError(path, "model config not found (is this a napari-vqmap model folder?)")
+        raise ModelFileError(path, "model config not found (is this a napari-vqmap model folder?)")
     try:
         meta = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise PoseFileError(path, f"model config is not valid JSON: {err}") from err
+        raise ModelFileError(path, f"model config is not valid JSON: {err}") from err
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise PoseFileError(path, f"not a napari-vqmap model config (format is not {FORMAT!r})")
+        raise ModelFileError(path, f"not a napari-vqmap model config (format is not {FORMAT!r})")
     if meta.get("format_version") != FORMAT_VERSION:
-        raise PoseFileError(
+        raise ModelFileError(
             path,
             f"model format version {meta.get('format_version')!r}; this napari-vqmap "
             f"reads version {FORMAT_VERSION}",
         )
     if not isinstance(meta.get("heads"), dict) or not isinstance(meta.get("model"), dict):
-        raise PoseFileError(path, "model config lacks its 'model' or 'heads' section")
+        raise ModelFileError(path, "model config lacks its 'model' or 'heads' section")
     return meta
 
 
@@ -129,17 +129,17 @@ def load_model(
         heads = {name: (h["n_keypoints"], h["n_dims"]) for name, h in meta["heads"].items()}
         model = VQMAP(config, heads)
     except (KeyError, TypeError, ValueError) as err:
-        raise PoseFileError(config_path, f"invalid model configuration: {err}") from err
+        raise ModelFileError(config_path, f"invalid model configuration: {err}") from err
     if not weights_path.is_file():
-        raise PoseFileError(weights_path, "model weights not found")
+        raise ModelFileError(weights_path, "model weights not found")
     try:
         tensors = load_file(str(weights_path))
     except (SafetensorError, OSError) as err:
-        raise PoseFileError(weights_path, f"not a readable safetensors file: {err}") from err
+        raise ModelFileError(weights_path, f"not a readable safetensors file: {err}") from err
     try:
         model.load_state_dict(tensors)
     except RuntimeError as err:
-        raise PoseFileError(
+        raise ModelFileError(
             weights_path, f"weights do not match {CONFIG_FILE}: {str(err)[:500]}"
         ) from err
     return model.to(device).eval(), meta

@@ -24,6 +24,7 @@ import torch
 import xarray as xr
 
 from napari_vqmap.checkpoint import head_for, load_model, model_folder, saved_preprocess_config
+from napari_vqmap.errors import ConfigError, PoseFileError
 from napari_vqmap.io import load_poses, skeleton_of, without_arena
 from napari_vqmap.io.files import check_writable, expand_inputs
 from napari_vqmap.model import VQMAP
@@ -38,7 +39,7 @@ from napari_vqmap.results import write_results
 from napari_vqmap.runtime import launched_rank_world, resolve_device
 from napari_vqmap.skeletons import Skeleton
 from napari_vqmap.stickiness import smooth_track
-from napari_vqmap.validators import PoseFileError, check_stickiness
+from napari_vqmap.validators import check_stickiness
 
 STATUS = {0: "ok", 1: "too few visible keypoints or anchors missing"}
 
@@ -372,7 +373,7 @@ def encode_files(
         try:
             require_nwb()
         except ImportError as err:
-            raise PoseFileError(None, str(err)) from err
+            raise ConfigError(None, str(err)) from err
     stickiness = None if stickiness is None else check_stickiness(stickiness)
     model = model_folder(model)
     net, meta = load_model(model, resolve_device(device))

@@ -7,7 +7,7 @@ import os
 
 import torch
 
-from napari_vqmap.validators import PoseFileError
+from napari_vqmap.errors import ConfigError
 
 
 def available_devices() -> list[str]:
@@ -44,7 +44,7 @@ def resolve_device(name: str = "auto") -> torch.device:
     elif device.type == "mps" and not torch.backends.mps.is_available():
         problem = "Apple MPS is not available on this machine; use cpu or auto"
     if problem:
-        raise PoseFileError(None, f"device {name!r}: {problem}")
+        raise ConfigError(None, f"device {name!r}: {problem}")
     if device.type == "cuda" and device.index is None and launched_rank_world()[1] > 1:
         device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", 0)))
     return device

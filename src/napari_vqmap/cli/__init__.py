@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from napari_vqmap.console import print_warnings_plainly
-from napari_vqmap.validators import PoseFileError
+from napari_vqmap.errors import InputError
 
 # one module of this package per command: HELP, add_arguments(parser), run(args)
 COMMANDS = ("info", "demo", "train", "encode", "evaluate", "compare", "analyze")
@@ -37,8 +37,9 @@ REPORT_BUGS = (
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``napari-vqmap`` command.
 
-    A problem with the user's input or output (:class:`PoseFileError`, or an OS error on a
-    named file: permission denied, disk full) is one line naming the file, exit status 2;
+    A problem with the user's input or output (:class:`~napari_vqmap.errors.InputError`,
+    or an OS error on a named file: permission denied, disk full) is one line naming the
+    file, exit status 2;
     Ctrl-C is one line, status 130. Only our own bugs print a traceback, ending with where
     to report them (status 1).
     """
@@ -48,7 +49,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         command = importlib.import_module(f"napari_vqmap.cli.{args.command}")
         return command.run(args)
-    except PoseFileError as err:
+    except InputError as err:
         print(f"napari-vqmap: error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

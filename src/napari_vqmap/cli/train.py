@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from napari_vqmap.cli.args import at_least, device_arg
-from napari_vqmap.validators import PoseFileError
+from napari_vqmap.errors import InputError
 
 HELP = "train a VQ-MAP model on pose files (any skeletons)"
 
@@ -75,6 +75,6 @@ def main(argv: Sequence[str] | None = None, prog: str = "python -m napari_vqmap.
     args = parser.parse_args(argv)
     try:
         return run(args)
-    except PoseFileError as err:
+    except InputError as err:
         print(f"napari-vqmap: error: {err}", file=sys.stderr)
         return 2

@@ -10,9 +10,10 @@ from typing import Any
 
 import yaml
 
+from napari_vqmap.errors import ConfigError
 from napari_vqmap.model import ModelConfig
 from napari_vqmap.preprocess import PreprocessConfig
-from napari_vqmap.validators import DEVICES, PoseFileError, check_option, is_device_name
+from napari_vqmap.validators import DEVICES, check_option, is_device_name
 
 SECTIONS = ("model", "preprocess", "train")
 
@@ -111,11 +112,11 @@ class TrainConfig:
         """Read a YAML file with ``model:``, ``preprocess:`` and ``train:`` sections."""
         path = Path(path)
         if not path.is_file():
-            raise PoseFileError(path, "config file not found")
+            raise ConfigError(path, "config file not found")
         try:
             return cls.from_dict(yaml.safe_load(path.read_text()) or {})
         except (yaml.YAMLError, ValueError, TypeError) as err:
-            raise PoseFileError(path, f"invalid training config: {err}") from err
+            raise ConfigError(path, f"invalid training config: {err}") from err
 
 
 def quick_config(

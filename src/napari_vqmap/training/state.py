@@ -18,11 +18,11 @@ from safetensors.torch import load_file, save_file
 from napari_vqmap import __version__
 from napari_vqmap.adamw import AdamW
 from napari_vqmap.checkpoint import read_config, saved_model_config, saved_preprocess_config
+from napari_vqmap.errors import ModelFileError
 from napari_vqmap.io.atomic import atomic_write, atomic_write_text
 from napari_vqmap.model import VQMAP
 from napari_vqmap.training.config import LEGACY_TRAIN_OPTIONS, SECTIONS, TrainConfig
 from napari_vqmap.training.optim import LossBalance
-from napari_vqmap.validators import PoseFileError
 
 STATE_TENSORS = "train_state.safetensors"
 STATE_JSON = "train_state.json"
@@ -94,17 +94,17 @@ def load_train_state(out: Path, optimizer: AdamW) -> dict[str, Any]:
     json_path, tensor_path = out / STATE_JSON, out / STATE_TENSORS
     for path in (json_path, tensor_path):
         if not path.is_file():
-            raise PoseFileError(path, "training state not found; cannot resume")
+            raise ModelFileError(path, "training state not found; cannot resume")
     try:
         state = json.loads(json_path.read_text())
         tensors = load_file(str(tensor_path))
     except (ValueError, OSError) as err:
-        raise PoseFileError(out, f"unreadable training state: {err}") from err
+        raise ModelFileError(out, f"unreadable training state: {err}") from err
     with open(tensor_path, "rb") as f:
         header_size = int.from_bytes(f.read(8), "little")
         header = json.loads(f.read(header_size))
     if header.get("__metadata__", {}).get("step") != str(state["step"]):
-        raise PoseFileError(tensor_path, f"optimizer state is not from step {state['step']}")
+        raise ModelFileError(tensor_path, f"optimizer state is not from step {state['step']}")
     per_param: dict[int, dict[str, torch.Tensor]] = {}
     for name, value in tensors.items():
         idx, key = name.split(".", 1)
