@@ -20,7 +20,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 
-from napari_vqmap.analyze import analyze  # noqa: E402
+from napari_vqmap.analysis.report import analyze  # noqa: E402
 from napari_vqmap.cli import main  # noqa: E402
 
 DATA = Path(os.environ.get("NAPARI_VQMAP_DATA", Path(__file__).parents[2] / "shared" / "data"))

@@ -128,7 +128,7 @@ def closest_head(meta: dict[str, Any], keypoints: list[str], n_dims: int) -> str
 def label_agreement(labels: np.ndarray, result: xr.Dataset) -> dict[str, Any]:
     """NMI, ARI, purity, ... of motifs and of motif types against per-frame labels, on the
     labelled (not ``na``) and encoded frames."""
-    from napari_vqmap.evaluate import evaluate_result
+    from napari_vqmap.analysis.metrics import evaluate_result
 
     table = pd.DataFrame({"label": np.asarray(labels).astype(str)})
     report = evaluate_result(result, table, ignore=[IGNORED_LABEL])
@@ -218,7 +218,7 @@ def _figures(
     (every motif decoded on the 3D SUBTLE skeleton, unused ones grey)."""
     from matplotlib.figure import Figure
 
-    from napari_vqmap.figures import plot_prototypes, plot_usage, save_figure
+    from napari_vqmap.analysis.figures import plot_prototypes, plot_usage, save_figure
     from napari_vqmap.prototypes import prototypes
 
     fig = Figure(figsize=(max(8.0, 0.1 * names.n_motifs + 2), 7.5), layout="constrained")
@@ -247,7 +247,7 @@ def _figures(
 
 
 def _clip(rec: DemoRecording, names: MotifNames, out: Path, seconds: float) -> Path:
-    from napari_vqmap.motif_video import write_motif_video
+    from napari_vqmap.analysis.motif_video import write_motif_video
 
     path = out / f"{rec.source.stem}_motifs.mp4"
     motif = rec.table["motif"].to_numpy()

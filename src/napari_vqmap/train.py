@@ -5,10 +5,9 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
-import warnings
-from typing import Any
+
+from napari_vqmap.deprecated import moved
 
 _MOVED = {
     "napari_vqmap.training.config": ("SECTIONS", "RECON_WEIGHTINGS", "TrainConfig"),
@@ -38,23 +37,10 @@ _MOVED = {
     "napari_vqmap.validators": ("DEVICES", "is_device_name"),
     "napari_vqmap.io.files": ("expand_inputs", "file_sha256"),
     "napari_vqmap.cli.args": ("device_arg",),
-    "napari_vqmap.cli.train": ("add_train_arguments", "run_train"),
+    "napari_vqmap.cli.train:add_arguments": ("add_train_arguments",),
+    "napari_vqmap.cli.train:run": ("run_train",),
 }
-_RENAMED = {"add_train_arguments": "add_arguments", "run_train": "run"}
-_WHERE = {name: module for module, names in _MOVED.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    if name not in _WHERE:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    module = _WHERE[name]
-    new = _RENAMED.get(name, name)
-    warnings.warn(
-        f"napari_vqmap.train.{name} is deprecated; use {module}.{new}",
-        DeprecationWarning,
-        stacklevel=2,
-    )
-    return getattr(importlib.import_module(module), new)
+__getattr__ = moved(__name__, {name: module for module, names in _MOVED.items() for name in names})
 
 
 if __name__ == "__main__":

@@ -113,8 +113,8 @@ def test_demo_cli_writes_every_output(tmp_path):
 
 
 def test_demo_clip_colours_the_skeleton_by_motif(tmp_path):
+    from napari_vqmap.analysis.motif_video import write_motif_video
     from napari_vqmap.colours import motif_colours
-    from napari_vqmap.motif_video import write_motif_video
     from napari_vqmap.sample_data import vame_paths
 
     ds = load_vame()

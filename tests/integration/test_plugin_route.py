@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 import torch
 
-from napari_vqmap import figures
-from napari_vqmap.analyze import analyze
+from napari_vqmap.analysis import figures
+from napari_vqmap.analysis.report import analyze
 from napari_vqmap.checkpoint import load_model
 from napari_vqmap.cli import main
 from napari_vqmap.clips import BACKGROUND, HEADER_PX, TILE_PX

@@ -215,3 +215,22 @@ def test_python_m_train_still_runs() -> None:
         )
         assert proc.returncode == 0, proc.stderr[-2000:]
         assert "--resume" in proc.stdout
+
+
+@pytest.mark.parametrize(
+    ("old", "name", "new"),
+    [
+        ("napari_vqmap.evaluate", "scores", "napari_vqmap.analysis.metrics"),
+        ("napari_vqmap.figures", "plot_usage", "napari_vqmap.analysis.figures"),
+        ("napari_vqmap.analyze", "analyze", "napari_vqmap.analysis.report"),
+        ("napari_vqmap.motif_video", "write_motif_video", "napari_vqmap.analysis.motif_video"),
+        ("napari_vqmap.train", "run_train", "napari_vqmap.cli.train"),
+    ],
+)
+def test_moved_modules_keep_their_names_with_a_warning(old: str, name: str, new: str) -> None:
+    import importlib
+
+    with pytest.warns(DeprecationWarning, match=new):
+        value = getattr(importlib.import_module(old), name)
+    renamed = {"run_train": "run"}.get(name, name)
+    assert value is getattr(importlib.import_module(new), renamed)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from napari_vqmap.analysis import MIN_GROUP_FILES
+from napari_vqmap.analysis.stats import MIN_GROUP_FILES
 
 HELP = "usage, bouts, transitions, group tests, figures"
 
@@ -55,8 +55,8 @@ def _clip_bar() -> Callable[[int, int], None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Run :func:`~napari_vqmap.analyze.analyze` from parsed arguments."""
-    from napari_vqmap.analyze import analyze
+    """Run :func:`~napari_vqmap.analysis.report.analyze` from parsed arguments."""
+    from napari_vqmap.analysis.report import analyze
 
     files = analyze(
         args.results,

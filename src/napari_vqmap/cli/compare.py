@@ -22,7 +22,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print (and with ``--out`` write) the agreement between two encodings."""
-    from napari_vqmap.evaluate import compare_tables, encoding_table
+    from napari_vqmap.analysis.metrics import compare_tables, encoding_table
     from napari_vqmap.io.atomic import atomic_write_text
     from napari_vqmap.validators import PoseFileError
 

@@ -29,7 +29,7 @@ def print_metrics(metrics: dict[str, float], indent: str = "") -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the metrics; write ``<stem>_evaluate.json`` and ``<stem>_confusion.png``."""
-    from napari_vqmap.evaluate import evaluate_files, plot_confusion
+    from napari_vqmap.analysis.metrics import evaluate_files, plot_confusion
     from napari_vqmap.io.atomic import atomic_write_text
 
     report = evaluate_files(args.results, args.labels, args.ignore)
