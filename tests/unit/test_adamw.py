@@ -36,7 +36,7 @@ def _train(model: VQMAP, optimizer, steps: range) -> None:
         for group in optimizer.param_groups:
             group["lr"] = 1e-3 * (step + 1) / 10  # a schedule, as train() sets it
         optimizer.zero_grad(set_to_none=True)
-        model(X, MASK, REGIONS, head="a")["loss"].backward()
+        model(X, MASK, REGIONS, head="a").loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
 

@@ -15,10 +15,10 @@ latent z (B, T', latent_dim), which is invariant to the order of keypoints.
 
 2D and 3D in one model. With ``lift_2d`` (the default), 2D input is read as 3D, as if
 the animal were seen from above: it is rescaled from its top-down body length to the 3D
-one (``Encoder.top_down_scale``, :func:`napari_vqmap.train.top_down_scale`) and each
+one (``Encoder.top_down_scale``, :func:`napari_vqmap.training.data.top_down_scale`) and each
 keypoint gets the typical height of its body region (``Encoder.region_height``, in body
 lengths from the centre anchor: the median over the 3D training data, set by
-:func:`napari_vqmap.train.region_heights`). The encoder then reads a 2D recording and the
+:func:`napari_vqmap.training.data.region_heights`). The encoder then reads a 2D recording and the
 top-down view of a 3D one as it reads 3D data, and gives them the same codes far more
 often (see docs/benchmarks.md). Without it (models from before), coordinates are
 zero-padded to ``max_dims`` channels. Either way a fourth
@@ -63,6 +63,8 @@ plus ``motion_weight`` times the per-frame MSE of the (scaled) body motion, plus
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
@@ -73,6 +75,25 @@ from napari_vqmap.skeletons import REGIONS
 
 MOTION_SCALE = 0.5  # body lengths/s and rad/s -> about the spread of aligned coordinates
 MOTION_DIMS = 3
+
+
+@dataclass
+class Output:
+    """What :meth:`VQMAP.forward` returns for a batch of B windows (T' latent steps)."""
+
+    loss: Tensor  # the training loss: recon + motion, commitment and slowness terms, weighted
+    recon_loss: Tensor
+    motion_loss: Tensor
+    commit_loss: Tensor
+    slow_loss: Tensor
+    recon: Tensor  # (B, T, K, D) reconstructed poses
+    z: Tensor  # (B, T', latent_dim) latents before quantisation
+    type_idx: Tensor  # (B, T')
+    subtype_idx: Tensor  # (B, T')
+    motif_idx: Tensor  # (B, T'): type * n_subtypes + subtype
+    perplexity: Tensor  # of the batch's motif usage
+    type_usage: Tensor  # (n_types,) the batch's share of each type code
+    subtype_usage: Tensor  # (n_subtype_codes,)
 
 
 def to_seq(x: Tensor) -> Tensor:
@@ -270,6 +291,15 @@ class Encoder(nn.Module):
             self.root_emb = nn.Parameter(torch.randn(cfg.token_dim) * 0.02)
         self.pool = InducedSetPooling(cfg.token_dim, cfg.n_heads, cfg.n_inducing, cfg.latent_dim)
 
+    @torch.no_grad()
+    def set_2d_lift(self, region_height: Tensor, top_down_scale: float) -> None:
+        """Set how 2D input is read as 3D: each region's height (len(REGIONS),) in body
+        lengths from the centre anchor, and the top-down-to-3D body length ratio."""
+        if not self.lift_2d:
+            raise ValueError("this model reads 2D input zero-padded (lift_2d is off)")
+        self.region_height.copy_(region_height)
+        self.top_down_scale.fill_(top_down_scale)
+
     def forward(
         self,
         x: Tensor,
@@ -464,7 +494,7 @@ class VQMAP(nn.Module):
         codebook_weight: float = 1.0,
         recon_weight: Tensor | None = None,
         frame_time: float | Tensor = 0.05,
-    ) -> dict[str, Tensor]:
+    ) -> Output:
         """Encode, quantise and reconstruct windows on ``head``; returns losses and codes.
 
         x (B, T, K, D) float, mask (B, T, K) bool (True = visible), regions (K,) or (B, K),
@@ -512,26 +542,24 @@ class VQMAP(nn.Module):
         subtype_idx = qs.idx % self.config.n_subtypes
         motif = qt.idx * self.config.n_subtypes + subtype_idx
         motif_usage = torch.bincount(motif.flatten(), minlength=self.config.n_motifs).float()
-        return {
-            "recon": recon,
-            "loss": recon_loss
+        return Output(
+            loss=recon_loss
             + self.config.motion_weight * motion_loss
             + self.config.commitment_weight * commit_loss
             + self.config.slowness_weight * slow_loss,
-            "recon_loss": recon_loss,
-            "motion_loss": motion_loss,
-            "commit_loss": commit_loss,
-            "slow_loss": slow_loss,
-            "z": z,
-            "type_idx": qt.idx,
-            "subtype_idx": subtype_idx,
-            "motif_idx": motif,
-            "perplexity": perplexity(motif_usage),
-            "type_usage": qt.usage,
-            "subtype_usage": qs.usage,
-            "type_perplexity": qt.perplexity,
-            "subtype_perplexity": qs.perplexity,
-        }
+            recon_loss=recon_loss,
+            motion_loss=motion_loss,
+            commit_loss=commit_loss,
+            slow_loss=slow_loss,
+            recon=recon,
+            z=z,
+            type_idx=qt.idx,
+            subtype_idx=subtype_idx,
+            motif_idx=motif,
+            perplexity=perplexity(motif_usage),
+            type_usage=qt.usage,
+            subtype_usage=qs.usage,
+        )
 
     @torch.no_grad()
     def encode(

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from napari_vqmap.checkpoint import save_model, state_sha256
 from napari_vqmap.model import VQMAP
+from napari_vqmap.model.vqmap import Output
 from napari_vqmap.runtime import autocast_for, data_parallel, rank_world, resolve_device
 from napari_vqmap.skeletons import REGIONS, Skeleton
 from napari_vqmap.stickiness import DEFAULT_STICKINESS
@@ -130,9 +131,9 @@ def train(
                     recon_weight=recon_w[group.head],
                     frame_time=torch.from_numpy(frame_time).to(device),
                 )
-            loss = result["loss"]
+            loss = result.loss
             if config.balance_losses:
-                recon = result["recon_loss"].detach().float()
+                recon = result.recon_loss.detach().float()
                 if world > 1:  # the same factor on every rank
                     torch.distributed.all_reduce(recon)
                     recon = recon / world
@@ -165,17 +166,17 @@ def train(
 
 
 def _history_row(
-    step: int, head: str, result: dict[str, torch.Tensor], model: VQMAP, lr: float, seconds: float
+    step: int, head: str, result: Output, model: VQMAP, lr: float, seconds: float
 ) -> dict[str, Any]:
     stats = model.codebook_stats()
     coded = all(s["initialised"] for s in stats.values())  # nan during the codebook warm-up
     return {
         "step": step,
         "head": head,  # the skeleton of this step's batch (its loss is on that data only)
-        "loss": result["loss"].item(),
-        "recon": result["recon_loss"].item(),
-        "commit": result["commit_loss"].item(),
-        "perplexity": result["perplexity"].item() if coded else float("nan"),
+        "loss": result.loss.item(),
+        "recon": result.recon_loss.item(),
+        "commit": result.commit_loss.item(),
+        "perplexity": result.perplexity.item() if coded else float("nan"),
         "n_dead": sum(int(s["n_dead"]) for s in stats.values()),
         "lr": lr,
         "seconds": round(seconds, 3),
@@ -219,8 +220,7 @@ def set_2d_lift(model: VQMAP, groups: list[Group]) -> dict[str, Any]:
     if not model.encoder.lift_2d:
         return {}
     heights = region_heights(groups)
-    model.encoder.region_height.copy_(torch.from_numpy(heights))
-    model.encoder.top_down_scale.fill_(top_down_scale(groups))
+    model.encoder.set_2d_lift(torch.from_numpy(heights), top_down_scale(groups))
     return {
         "region_height": {r: round(float(h), 4) for r, h in zip(REGIONS, heights, strict=True)},
         "top_down_scale": round(float(model.encoder.top_down_scale), 4),
