@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -160,3 +162,28 @@ def head_for(meta: dict[str, Any], keypoints: Sequence[str], n_dims: int) -> str
     exact = [name for name, kps in same_dims.items() if kps == keypoints]
     reordered = [name for name, kps in same_dims.items() if sorted(kps) == sorted(keypoints)]
     return (exact or reordered or [None])[0]
+
+
+def export_model(model_dir: str | Path, dest: str | Path) -> Path:
+    """Copy a trained model folder to ``dest`` (a new or empty folder), all or nothing:
+    the files are copied into a temporary folder beside ``dest`` that is then renamed."""
+    src, dest = Path(model_dir), Path(dest)
+    if not (src / "model.safetensors").is_file() or not (src / "config.json").is_file():
+        raise FileNotFoundError(f"{src} is not a model folder (no model.safetensors/config.json)")
+    if dest.resolve() == src.resolve():
+        return dest
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise FileExistsError(f"{dest} exists and is not an empty folder")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        for item in src.iterdir():
+            if item.is_file():
+                shutil.copy2(item, tmp / item.name)
+        if dest.exists():
+            dest.rmdir()
+        tmp.rename(dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest

@@ -5,7 +5,7 @@ The widget only gathers choices; the configuration is built by
 :func:`napari_vqmap.training.quick_config`, and all training happens in ``train``.
 The skeleton editor (:mod:`._skeleton_editor`) changes the mapping of a layer's pose dataset
 in place, so training uses the edited regions and anchors; **Save model…** copies the
-trained model folder elsewhere (:func:`~napari_vqmap.napari.skeleton_edit.export_model`).
+trained model folder elsewhere (:func:`~napari_vqmap.checkpoint.export_model`).
 Progress rows reach the GUI through a Qt signal (queued to the GUI thread); the plots are
 redrawn from them at most every ``PLOT_INTERVAL_MS`` (a redraw takes tens of milliseconds
 while training shares the CPU). Cancel sets an event that ``train`` polls through
@@ -39,6 +39,7 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_vqmap.checkpoint import export_model
 from napari_vqmap.io import load_poses, skeleton_of
 from napari_vqmap.model import ModelConfig
 from napari_vqmap.napari import install_fixes
@@ -46,7 +47,7 @@ from napari_vqmap.napari._pose_layer_list import PoseLayerList
 from napari_vqmap.napari._skeleton_editor import SkeletonEditor
 from napari_vqmap.napari.background import short_gil_turns
 from napari_vqmap.napari.plots import LossPlot, UsagePlot
-from napari_vqmap.napari.skeleton_edit import ANCHORS, export_model
+from napari_vqmap.napari.skeleton_edit import ANCHORS
 from napari_vqmap.runtime import available_devices
 from napari_vqmap.training import TrainConfig, quick_config, train
 
