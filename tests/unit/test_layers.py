@@ -163,6 +163,21 @@ for name in {names!r}:
     assert _run(code) == ""
 
 
+def test_version_imports_no_data_libraries() -> None:
+    """``napari-vqmap --version`` builds the whole parser and nothing more."""
+    code = """
+import contextlib, io, sys
+from napari_vqmap.cli import main
+with contextlib.redirect_stdout(io.StringIO()):
+    try:
+        main(["--version"])
+    except SystemExit:
+        pass
+print(sorted(m for m in ("numpy", "pandas", "xarray", "torch", "napari") if m in sys.modules))
+"""
+    assert _run(code) == "[]"
+
+
 @pytest.mark.parametrize("argv", [["--version"], ["info", "FILE"], ["encode", "--help"]])
 def test_cli_starts_without_torch_or_napari(argv: list[str], data_dir: Path) -> None:
     path = data_dir / "subtle-avatar-3d" / "y5a5" / "coords" / "young_8301.csv"
@@ -185,12 +200,15 @@ print(sorted(m for m in ("torch", "napari", "qtpy") if m in sys.modules))
 
 def test_cli_encode_defaults_are_the_library_s() -> None:
     from napari_vqmap import demo, encode
+    from napari_vqmap.analysis import stats
+    from napari_vqmap.cli import analyze as analyze_command
     from napari_vqmap.cli import demo as demo_command
     from napari_vqmap.cli import encode as encode_command
 
     ours = (encode_command.BATCH_BLOCKS, encode_command.SPAN, encode_command.CHUNK_FRAMES)
     assert ours == (encode.BATCH_BLOCKS, encode.SPAN, encode.CHUNK_FRAMES)
     assert demo_command.DEFAULT_OUT == demo.DEFAULT_OUT
+    assert analyze_command.MIN_GROUP_FILES == stats.MIN_GROUP_FILES
 
 
 def test_old_train_module_names_still_work_with_a_warning() -> None:

@@ -5,9 +5,8 @@ from __future__ import annotations
 import argparse
 from collections.abc import Callable
 
-from napari_vqmap.analysis.stats import MIN_GROUP_FILES
-
 HELP = "usage, bouts, transitions, group tests, figures"
+MIN_GROUP_FILES = 3  # analysis.stats.MIN_GROUP_FILES (not imported: pandas; a test checks)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -1,11 +1,10 @@
-"""argparse types shared by the commands (no heavy imports: they run while parsing)."""
+"""argparse types shared by the commands. They import what they check with only when an
+option is given, so building the parser (``--version``, ``--help``) stays fast."""
 
 from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-
-from napari_vqmap.validators import DEVICES, check_stickiness, is_device_name
 
 
 def at_least(low: int) -> Callable[[str], int]:
@@ -26,6 +25,8 @@ def at_least(low: int) -> Callable[[str], int]:
 def device_arg(text: str) -> str:
     """An argparse type for ``--device``: a device name (see
     :func:`~napari_vqmap.validators.is_device_name`)."""
+    from napari_vqmap.validators import DEVICES, is_device_name
+
     if not is_device_name(text):
         raise argparse.ArgumentTypeError(
             f"must be one of {', '.join(DEVICES)} or cuda:N, got {text!r}"
@@ -35,6 +36,8 @@ def device_arg(text: str) -> str:
 
 def stickiness_arg(text: str) -> float:
     """An argparse type for ``--stickiness``: a finite number >= 0."""
+    from napari_vqmap.validators import check_stickiness
+
     try:
         return check_stickiness(float(text))
     except ValueError as err:
