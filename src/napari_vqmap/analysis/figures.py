@@ -16,7 +16,7 @@ from matplotlib.figure import Figure
 
 from napari_vqmap.colours import motif_palette, palette
 from napari_vqmap.io.atomic import atomic_write
-from napari_vqmap.names import MotifNames
+from napari_vqmap.names import MotifNames, codebook_from_ids
 
 FORMATS = ("png", "svg", "pdf")
 
@@ -43,19 +43,9 @@ def _axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
     return fig, fig.add_subplot()
 
 
-def _codebook(stats: pd.DataFrame) -> tuple[int, int]:
-    """(n_types, n_subtypes) implied by a motif stats table."""
-    n_sub = int(stats["subtype"].max()) + 1
-    rows = stats[stats["type"] > 0]
-    if len(rows):
-        r = rows.iloc[0]
-        n_sub = max(n_sub, int((r["motif"] - r["subtype"]) // r["type"]))
-    return int(stats["type"].max()) + 1, n_sub
-
-
 def motif_rgba(stats: pd.DataFrame) -> np.ndarray:
     """Overlay colours for the motifs of a motif stats table."""
-    n_types, n_sub = _codebook(stats)
+    n_types, n_sub = codebook_from_ids(stats["motif"], stats["type"], stats["subtype"])
     return motif_palette(n_types, n_sub)[stats["motif"].to_numpy()]
 
 

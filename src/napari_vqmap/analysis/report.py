@@ -25,7 +25,7 @@ import pandas as pd
 
 from napari_vqmap import analysis
 from napari_vqmap.errors import InputError, ModelFileError, PoseFileError
-from napari_vqmap.names import NAMES_FILE, MotifNames
+from napari_vqmap.names import NAMES_FILE, MotifNames, codebook_from_ids
 
 SUFFIX = "_motifs.csv"
 COLUMNS = ("frame", "individual", "motif", "type", "subtype", "name")
@@ -146,7 +146,7 @@ def _unique_ids(recs: list[EncodedRecording]) -> None:
             rec.file = f"{rec.path.parent.name}/{rec.file}"
 
 
-def _codebook(recs: list[EncodedRecording], model_dir: Path | None) -> tuple[int, int]:
+def _codebook_size(recs: list[EncodedRecording], model_dir: Path | None) -> tuple[int, int]:
     if model_dir is not None:
         path = model_dir / "config.json"  # read directly: no torch import needed here
         try:
@@ -164,16 +164,10 @@ def _codebook(recs: list[EncodedRecording], model_dir: Path | None) -> tuple[int
     )
     if enc.empty:
         raise PoseFileError(recs[0].path, "no encoded frames and no model to size the codebook")
-    rows = enc[enc["type"] > 0].head(1)
-    n_sub = (
-        int((rows["motif"].iloc[0] - rows["subtype"].iloc[0]) // rows["type"].iloc[0])
-        if len(rows)
-        else int(enc["subtype"].max()) + 1
-    )
     warnings.warn(
         "no model found: codebook size guessed from the data; pass --model", stacklevel=2
     )
-    return int(enc["type"].max()) + 1, n_sub
+    return codebook_from_ids(enc["motif"], enc["type"], enc["subtype"])
 
 
 def _model_dir(recs: list[EncodedRecording], model: str | Path | None) -> Path | None:
@@ -395,7 +389,7 @@ def analyze(
     recs = [load_recording(p) for p in find_results(inputs)]
     _unique_ids(recs)
     model_dir = _model_dir(recs, model)
-    n_types, n_sub = _codebook(recs, model_dir)
+    n_types, n_sub = _codebook_size(recs, model_dir)
     if names is not None:
         motif_names = MotifNames.load(names)
         if (motif_names.n_types, motif_names.n_subtypes) != (n_types, n_sub):
