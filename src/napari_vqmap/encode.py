@@ -359,8 +359,8 @@ def encode_files(
     one's results there (:func:`~napari_vqmap.results.write_results`); yields an
     :class:`Encoded` per input as it is done.
 
-    ``shard=(i, n)`` keeps every n-th input from the i-th (default under torchrun:
-    ``RANK``/``WORLD_SIZE``), for n parallel jobs. ``y_up``: 2D coordinates with y up, or
+    ``shard=(i, n)`` keeps every n-th input from the i-th, for n parallel jobs (default for
+    files under torchrun: ``RANK``/``WORLD_SIZE``). ``y_up``: 2D coordinates with y up, or
     filmed from below; ``stickiness``: how long motifs last (``None``: the model's).
     ``settings`` are recorded in each ``_encode.json`` (default: these options).
     ``progress(item, name, done, total)`` counts the blocks of input number ``item``;
@@ -389,8 +389,9 @@ def encode_files(
             "y_up": y_up,
             "stickiness": stickiness,
         }
-    items: list = list(inputs.items()) if isinstance(inputs, Mapping) else expand_inputs(inputs)
-    index, count = shard or launched_rank_world()
+    named = isinstance(inputs, Mapping)
+    items: list = list(inputs.items()) if named else expand_inputs(inputs)
+    index, count = shard or ((0, 1) if named else launched_rank_world())
     items = items[index::count]  # each parallel job its own files
     if count > 1 and log is not None:
         log(f"shard {index}/{count}: {len(items)} file(s)")
