@@ -377,6 +377,9 @@ def encode_files(
     stickiness = None if stickiness is None else check_stickiness(stickiness)
     model = model_folder(model)
     net, meta = load_model(model, resolve_device(device))
+    # xarray imports its optional array backends (dask) when it first builds a dataset:
+    # pay that before any output exists, so Ctrl-C then never lands inside an import
+    xr.Dataset({"warm_up": ("time", np.zeros(1))})
     out = None if out_dir is None else Path(out_dir)
     if out is not None:
         check_writable(out)

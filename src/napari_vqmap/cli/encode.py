@@ -90,8 +90,12 @@ def run(args: argparse.Namespace) -> int:
         progress=progress,
         log=print,
     )
-    for k, item in enumerate(encoded):
-        bar = bars.pop(k, None) or tqdm(desc=Path(item.name).name, unit="block")
-        bar.close()
-        print(f"{item.name}: wrote {', '.join(p.name for p in item.files)}")
+    try:
+        for k, item in enumerate(encoded):
+            bar = bars.pop(k, None) or tqdm(desc=Path(item.name).name, unit="block")
+            bar.close()
+            print(f"{item.name}: wrote {', '.join(p.name for p in item.files)}")
+    finally:  # a bar left open on Ctrl-C or an error
+        for bar in bars.values():
+            bar.close()
     return 0
