@@ -20,7 +20,7 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
 
-from napari_vqmap.analyze import analyze  # noqa: E402
+from napari_vqmap.analysis.report import analyze  # noqa: E402
 from napari_vqmap.cli import main  # noqa: E402
 
 DATA = Path(os.environ.get("NAPARI_VQMAP_DATA", Path(__file__).parents[2] / "shared" / "data"))
@@ -30,7 +30,7 @@ def tiny_model(folder: Path, session: Path) -> Path:
     from napari_vqmap.io import load_poses
     from napari_vqmap.model import ModelConfig
     from napari_vqmap.preprocess import PreprocessConfig
-    from napari_vqmap.train import TrainConfig, train
+    from napari_vqmap.training import TrainConfig, train
 
     ds = load_poses(session, skeleton="subtle", fps=20).isel(time=slice(0, 3000))
     config = TrainConfig(  # enough steps for the codebook to spread over many motifs

@@ -27,7 +27,7 @@ import xarray as xr
 from napari_vqmap.checkpoint import load_model
 from napari_vqmap.encode import BATCH_BLOCKS, encode
 from napari_vqmap.io import load_poses, save_poses
-from napari_vqmap.train import TrainConfig, train
+from napari_vqmap.training import TrainConfig, train
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 SUBTLE = DATA / "subtle-avatar-3d/y5a5/coords/young_8301.csv"

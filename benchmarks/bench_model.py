@@ -54,7 +54,7 @@ def run_case(model_name: str, skeleton: str, quick: bool) -> dict[str, float | i
     def step() -> None:
         out = model(x, mask, regions, head="s")
         opt.zero_grad(set_to_none=True)
-        out["loss"].backward()
+        out.loss.backward()
         opt.step()
 
     step()  # warm-up

@@ -74,7 +74,7 @@ def table(head: list[str], rows: list[list[str]]) -> None:
 
 def scores(pred: list[np.ndarray], labels: list[np.ndarray]) -> dict[str, float]:
     """NMI, ARI, pooled and per-session majority-mapped accuracy on labelled frames."""
-    from napari_vqmap.evaluate import ari, nmi, purity
+    from napari_vqmap.analysis.metrics import ari, nmi, purity
 
     keep = [(y != "na") & (p >= 0) for p, y in zip(pred, labels, strict=True)]
     p = np.concatenate([p[k] for p, k in zip(pred, keep, strict=True)])
@@ -107,12 +107,12 @@ def main() -> int:
     import pandas as pd
     import torch
 
+    from napari_vqmap.analysis.metrics import nmi
     from napari_vqmap.baselines import PCAKMeans, per_frame_features, windowed_features
     from napari_vqmap.checkpoint import load_model
     from napari_vqmap.encode import encode
-    from napari_vqmap.evaluate import nmi
     from napari_vqmap.io import load_poses, skeleton_of
-    from napari_vqmap.train import TrainConfig, train
+    from napari_vqmap.training import TrainConfig, train
 
     torch.set_num_threads(args.threads)
     root = args.data / "subtle-avatar-3d"

@@ -122,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
 
     import torch
 
-    from napari_vqmap.train import TrainConfig, train
+    from napari_vqmap.training import TrainConfig, train
 
     torch.set_num_threads(args.threads)
     datasets = bundled_datasets(args.data)

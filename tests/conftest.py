@@ -51,7 +51,7 @@ SUBTLE_SESSION = "subtle-avatar-3d/y5a5/coords/young_8301.csv"
 def tiny_subtle_model(data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A tiny model trained for a few steps on the first 1500 frames of a SUBTLE session."""
     from napari_vqmap.io import load_poses
-    from napari_vqmap.train import train
+    from napari_vqmap.training import train
     from tests.tiny import tiny_train_config
 
     ds = load_poses(data_dir / SUBTLE_SESSION, skeleton="subtle", fps=20)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from napari_vqmap.model import ModelConfig
 from napari_vqmap.preprocess import PreprocessConfig
-from napari_vqmap.train import TrainConfig
+from napari_vqmap.training import TrainConfig
 
 
 def tiny_train_config(**train_options) -> TrainConfig:

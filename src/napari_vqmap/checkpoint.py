@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
+import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,10 +17,10 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from napari_vqmap.errors import ModelFileError
 from napari_vqmap.io.atomic import atomic_write, atomic_write_text
 from napari_vqmap.model import VQMAP, ModelConfig
 from napari_vqmap.preprocess import PreprocessConfig
-from napari_vqmap.validators import PoseFileError
 
 FORMAT = "napari-vqmap-model"
 FORMAT_VERSION = 1
@@ -59,21 +61,21 @@ def read_config(model_dir: str | Path) -> dict[str, Any]:
     """The checked contents of ``config.json`` in ``model_dir``."""
     path = Path(model_dir) / CONFIG_FILE
     if not path.is_file():
-        raise PoseFileError(path, "model config not found (is this a napari-vqmap model folder?)")
+        raise ModelFileError(path, "model config not found (is this a napari-vqmap model folder?)")
     try:
         meta = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise PoseFileError(path, f"model config is not valid JSON: {err}") from err
+        raise ModelFileError(path, f"model config is not valid JSON: {err}") from err
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise PoseFileError(path, f"not a napari-vqmap model config (format is not {FORMAT!r})")
+        raise ModelFileError(path, f"not a napari-vqmap model config (format is not {FORMAT!r})")
     if meta.get("format_version") != FORMAT_VERSION:
-        raise PoseFileError(
+        raise ModelFileError(
             path,
             f"model format version {meta.get('format_version')!r}; this napari-vqmap "
             f"reads version {FORMAT_VERSION}",
         )
     if not isinstance(meta.get("heads"), dict) or not isinstance(meta.get("model"), dict):
-        raise PoseFileError(path, "model config lacks its 'model' or 'heads' section")
+        raise ModelFileError(path, "model config lacks its 'model' or 'heads' section")
     return meta
 
 
@@ -105,9 +107,23 @@ def saved_preprocess_config(meta: dict) -> PreprocessConfig:
     return PreprocessConfig.from_dict({**LEGACY_PREPROCESS_OPTIONS, **meta.get("preprocess", {})})
 
 
-def load_model(model_dir: str | Path, device: str | torch.device = "cpu") -> tuple[VQMAP, dict]:
-    """Load a trained model folder; returns the model (in eval mode) and its config dict."""
-    model_dir = Path(model_dir)
+def model_folder(model_dir: str | Path | None) -> str | Path:
+    """``model_dir``, or the bundled model's folder when it is ``None`` (the one place that
+    makes this choice)."""
+    if model_dir is not None:
+        return model_dir
+    from napari_vqmap.sample_data import bundled_model_dir
+
+    return bundled_model_dir()
+
+
+def load_model(
+    model_dir: str | Path | None = None, device: str | torch.device = "cpu"
+) -> tuple[VQMAP, dict]:
+    """Load a trained model folder (``None``: the bundled model,
+    :func:`~napari_vqmap.sample_data.bundled_model_dir`); returns the model (in eval mode)
+    and its config dict."""
+    model_dir = Path(model_folder(model_dir))
     meta = read_config(model_dir)
     config_path, weights_path = model_dir / CONFIG_FILE, model_dir / WEIGHTS_FILE
     try:
@@ -115,17 +131,17 @@ def load_model(model_dir: str | Path, device: str | torch.device = "cpu") -> tup
         heads = {name: (h["n_keypoints"], h["n_dims"]) for name, h in meta["heads"].items()}
         model = VQMAP(config, heads)
     except (KeyError, TypeError, ValueError) as err:
-        raise PoseFileError(config_path, f"invalid model configuration: {err}") from err
+        raise ModelFileError(config_path, f"invalid model configuration: {err}") from err
     if not weights_path.is_file():
-        raise PoseFileError(weights_path, "model weights not found")
+        raise ModelFileError(weights_path, "model weights not found")
     try:
         tensors = load_file(str(weights_path))
     except (SafetensorError, OSError) as err:
-        raise PoseFileError(weights_path, f"not a readable safetensors file: {err}") from err
+        raise ModelFileError(weights_path, f"not a readable safetensors file: {err}") from err
     try:
         model.load_state_dict(tensors)
     except RuntimeError as err:
-        raise PoseFileError(
+        raise ModelFileError(
             weights_path, f"weights do not match {CONFIG_FILE}: {str(err)[:500]}"
         ) from err
     return model.to(device).eval(), meta
@@ -146,3 +162,28 @@ def head_for(meta: dict[str, Any], keypoints: Sequence[str], n_dims: int) -> str
     exact = [name for name, kps in same_dims.items() if kps == keypoints]
     reordered = [name for name, kps in same_dims.items() if sorted(kps) == sorted(keypoints)]
     return (exact or reordered or [None])[0]
+
+
+def export_model(model_dir: str | Path, dest: str | Path) -> Path:
+    """Copy a trained model folder to ``dest`` (a new or empty folder), all or nothing:
+    the files are copied into a temporary folder beside ``dest`` that is then renamed."""
+    src, dest = Path(model_dir), Path(dest)
+    if not (src / "model.safetensors").is_file() or not (src / "config.json").is_file():
+        raise FileNotFoundError(f"{src} is not a model folder (no model.safetensors/config.json)")
+    if dest.resolve() == src.resolve():
+        return dest
+    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
+        raise FileExistsError(f"{dest} exists and is not an empty folder")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
+    try:
+        for item in src.iterdir():
+            if item.is_file():
+                shutil.copy2(item, tmp / item.name)
+        if dest.exists():
+            dest.rmdir()
+        tmp.rename(dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest

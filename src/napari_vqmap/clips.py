@@ -22,9 +22,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from napari_vqmap.analysis.motif_video import _X264, _label, _put, draw_skeleton, motif_colours
 from napari_vqmap.io import VIDEO_SUFFIXES, skeleton_of
 from napari_vqmap.io.atomic import atomic_write
-from napari_vqmap.motif_video import _X264, _label, _put, draw_skeleton, motif_colours
 from napari_vqmap.names import MotifNames
 
 TILES = 16

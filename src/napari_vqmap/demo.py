@@ -22,6 +22,7 @@ import pandas as pd
 import xarray as xr
 
 from napari_vqmap.checkpoint import head_for
+from napari_vqmap.encode import Encoded
 from napari_vqmap.io.atomic import atomic_write_text
 from napari_vqmap.names import MotifNames
 
@@ -127,7 +128,7 @@ def closest_head(meta: dict[str, Any], keypoints: list[str], n_dims: int) -> str
 def label_agreement(labels: np.ndarray, result: xr.Dataset) -> dict[str, Any]:
     """NMI, ARI, purity, ... of motifs and of motif types against per-frame labels, on the
     labelled (not ``na``) and encoded frames."""
-    from napari_vqmap.evaluate import evaluate_result
+    from napari_vqmap.analysis.metrics import evaluate_result
 
     table = pd.DataFrame({"label": np.asarray(labels).astype(str)})
     report = evaluate_result(result, table, ignore=[IGNORED_LABEL])
@@ -140,14 +141,13 @@ def label_agreement(labels: np.ndarray, result: xr.Dataset) -> dict[str, Any]:
     }
 
 
-def _encode_sample(
-    model, meta, poses: xr.Dataset, title: str, source: Path, names: MotifNames
+def _sample_recording(
+    encoded: Encoded, title: str, source: Path, names: MotifNames
 ) -> DemoRecording:
     from napari_vqmap.analysis import motif_stats
-    from napari_vqmap.encode import encode
     from napari_vqmap.results import motifs_table
 
-    result = encode(model, poses, meta)
+    poses, result = encoded.poses, encoded.result
     table = motifs_table(result, poses, names)
     stats = motif_stats(table, names, fps=float(poses.attrs.get("fps") or 0) or None)
     return DemoRecording(title, source, poses, result, table, stats)
@@ -161,11 +161,10 @@ def run_demo(
 ) -> DemoReport:
     """Encode the bundled samples with the bundled (or ``model_dir``) model and write the
     demo outputs into ``out_dir``; returns a :class:`DemoReport`."""
-    from napari_vqmap.checkpoint import load_model
-    from napari_vqmap.encode import check_writable
-    from napari_vqmap.results import write_results
+    from napari_vqmap.checkpoint import load_model, model_folder
+    from napari_vqmap.encode import encode_files
+    from napari_vqmap.io.files import check_writable
     from napari_vqmap.sample_data import (
-        bundled_model_dir,
         load_subtle,
         load_vame,
         subtle_labels,
@@ -177,7 +176,7 @@ def run_demo(
     say = log or (lambda _: None)
     out = Path(out_dir)
     check_writable(out)
-    model_dir = Path(model_dir) if model_dir is not None else bundled_model_dir()
+    model_dir = Path(model_folder(model_dir))
     model, meta = load_model(model_dir)
     cfg = model.config
     names = MotifNames.for_results(out, cfg.n_types, cfg.n_subtypes)
@@ -190,12 +189,11 @@ def run_demo(
     }
     recordings: dict[str, DemoRecording] = {}
     files: list[Path] = []
-    settings = {"demo": True}
     for key, (title, source, load) in samples.items():
         say(f"encoding {title}: {source.name}")
-        rec = _encode_sample(model, meta, load(), title, source, names)
-        files += write_results(rec.result, rec.poses, out, source, model_dir, settings)
-        recordings[key] = rec
+        (encoded,) = encode_files({key: load()}, model_dir, out, settings={"demo": True})
+        recordings[key] = _sample_recording(encoded, title, source, names)
+        files += encoded.files
     recordings["vame"].video = vame_video
     subtle = recordings["subtle"]
     agreement = label_agreement(subtle_labels(), subtle.result)
@@ -220,7 +218,7 @@ def _figures(
     (every motif decoded on the 3D SUBTLE skeleton, unused ones grey)."""
     from matplotlib.figure import Figure
 
-    from napari_vqmap.figures import plot_prototypes, plot_usage, save_figure
+    from napari_vqmap.analysis.figures import plot_prototypes, plot_usage, save_figure
     from napari_vqmap.prototypes import prototypes
 
     fig = Figure(figsize=(max(8.0, 0.1 * names.n_motifs + 2), 7.5), layout="constrained")
@@ -249,7 +247,7 @@ def _figures(
 
 
 def _clip(rec: DemoRecording, names: MotifNames, out: Path, seconds: float) -> Path:
-    from napari_vqmap.motif_video import write_motif_video
+    from napari_vqmap.analysis.motif_video import write_motif_video
 
     path = out / f"{rec.source.stem}_motifs.mp4"
     motif = rec.table["motif"].to_numpy()
@@ -258,48 +256,3 @@ def _clip(rec: DemoRecording, names: MotifNames, out: Path, seconds: float) -> P
         rec.video, rec.poses, motif, rec.table["name"].to_numpy(), n_types, n_sub, path, seconds
     )
     return path
-
-
-# ---------------------------------------------------------------- command line
-
-
-def add_demo_arguments(parser) -> None:
-    """Arguments of ``napari-vqmap demo``."""
-    parser.add_argument(
-        "--out", default=str(DEFAULT_OUT), help=f"output folder (default: ./{DEFAULT_OUT})"
-    )
-    parser.add_argument("--model", help="model folder (default: the bundled model)")
-    parser.add_argument(
-        "--video-seconds", type=float, default=10.0, help="length of the motif video clip"
-    )
-    parser.add_argument(
-        "--gui", action="store_true", help="then open napari with the results set up"
-    )
-
-
-def check_display() -> None:
-    """Fail early, with the fix, when napari cannot open a window (Linux without a display)."""
-    import os
-    import sys
-
-    if sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    ):
-        raise SystemExit(
-            "napari-vqmap: error: --gui needs a display, and neither DISPLAY nor WAYLAND_DISPLAY "
-            "is set. Run it on a desktop, over `ssh -X`, or under a virtual display "
-            "(`xvfb-run napari-vqmap demo --gui`); without --gui the demo writes its results only."
-        )
-
-
-def run_demo_cli(args) -> int:
-    """Run the demo, print its summary, and with ``--gui`` open napari."""
-    if args.gui:
-        check_display()
-    report = run_demo(args.out, args.model, args.video_seconds)
-    print(report.summary())
-    if args.gui:
-        from napari_vqmap.napari.demo_viewer import open_demo
-
-        open_demo(report)
-    return 0

@@ -12,22 +12,21 @@ few visible keypoints (or missing anchors) get motif -1 and ``status`` 1.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import tempfile
 import warnings
-from collections.abc import Callable
-from dataclasses import replace
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 import xarray as xr
-from tqdm import tqdm
 
-from napari_vqmap.checkpoint import head_for, saved_preprocess_config
+from napari_vqmap.checkpoint import head_for, load_model, model_folder, saved_preprocess_config
+from napari_vqmap.errors import ConfigError, PoseFileError
+from napari_vqmap.io import load_poses, skeleton_of, without_arena
+from napari_vqmap.io.files import check_writable, expand_inputs
 from napari_vqmap.model import VQMAP
 from napari_vqmap.preprocess import (
     PreprocessConfig,
@@ -36,9 +35,11 @@ from napari_vqmap.preprocess import (
     preprocess,
     resampled_start,
 )
+from napari_vqmap.results import write_results
+from napari_vqmap.runtime import launched_rank_world, resolve_device
 from napari_vqmap.skeletons import Skeleton
-from napari_vqmap.stickiness import check_stickiness, smooth_track
-from napari_vqmap.validators import PoseFileError
+from napari_vqmap.stickiness import smooth_track
+from napari_vqmap.validators import check_stickiness
 
 STATUS = {0: "ok", 1: "too few visible keypoints or anchors missing"}
 
@@ -197,8 +198,6 @@ def encode(
     Variables: ``motif``, ``motif_type``, ``motif_subtype`` (-1 where not encodable),
     ``confidence``, ``embedding`` (time, individual, latent) and ``status`` (0 ok).
     """
-    from napari_vqmap.io import skeleton_of, without_arena
-
     meta = meta or {}
     stickiness = check_stickiness(
         meta.get("stickiness", 0.0) if stickiness is None else stickiness
@@ -321,138 +320,111 @@ def encode(
     )
 
 
-# ---------------------------------------------------------------- command line
+class Cancelled(Exception):
+    """Raised by :func:`encode_files` when ``should_stop()`` turns true (between batches)."""
 
 
-def add_encode_arguments(parser: argparse.ArgumentParser) -> None:
-    """Arguments of ``napari-vqmap encode``."""
-    from napari_vqmap.train import device_arg
+@dataclass
+class Encoded:
+    """One recording encoded by :func:`encode_files`: its name (the input path, or the key
+    it was given under), poses, result (:func:`encode`) and the result files written."""
 
-    parser.add_argument("inputs", nargs="+", help="pose files, folders or glob patterns")
-    parser.add_argument("--model", help="trained model folder (default: the bundled model)")
-    parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--skeleton", help="skeleton preset name or YAML file")
-    parser.add_argument("--fps", type=float, help="frame rate, for files that lack one")
-    parser.add_argument(
-        "--batch-size",
-        type=int,
-        default=BATCH_BLOCKS,
-        help=f"blocks of {SPAN} frames per batch (memory)",
-    )
-    parser.add_argument(
-        "--chunk-frames", type=int, default=CHUNK_FRAMES, help="frames per chunk (memory)"
-    )
-    parser.add_argument(
-        "--device",
-        type=device_arg,
-        default="cpu",
-        help="cpu (default), cuda, cuda:N, mps or auto (CUDA, then MPS, then CPU)",
-    )
-    parser.add_argument(
-        "--shard",
-        type=shard_arg,
-        help="I/N: encode every N-th input from the I-th (0-based), for N parallel jobs "
-        "(default under torchrun: RANK/WORLD_SIZE)",
-    )
-    parser.add_argument(
-        "--y-up",
-        action="store_true",
-        help="2D coordinates with y pointing up, or filmed from below the animal: do not "
-        "flip them (2D is otherwise read as image coordinates from a camera above)",
-    )
-    parser.add_argument(
-        "--stickiness",
-        type=stickiness_arg,
-        help="how long motifs last: the cost of changing motif, in median squared "
-        "distances between two codes (0: the nearest code at every step; default: the "
-        "model's)",
-    )
-    parser.add_argument(
-        "--nwb", action="store_true", help="also write NWB files (poses + motif bouts)"
-    )
+    name: str
+    poses: xr.Dataset
+    result: xr.Dataset
+    files: list[Path] = field(default_factory=list)
 
 
-def stickiness_arg(text: str) -> float:
-    """An argparse type for ``--stickiness``: a finite number >= 0."""
-    try:
-        return check_stickiness(float(text))
-    except ValueError as err:
-        raise argparse.ArgumentTypeError(str(err)) from err
+def encode_files(
+    inputs: Sequence[str | Path] | Mapping[str, xr.Dataset],
+    model: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    *,
+    skeleton: str | Path | Skeleton | None = None,
+    fps: float | None = None,
+    batch_size: int = BATCH_BLOCKS,
+    chunk_frames: int = CHUNK_FRAMES,
+    device: str = "cpu",
+    y_up: bool = False,
+    stickiness: float | None = None,
+    nwb: bool = False,
+    shard: tuple[int, int] | None = None,
+    settings: dict[str, Any] | None = None,
+    progress: Callable[[int, str, int, int], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    log: Callable[[str], None] | None = None,
+) -> Iterator[Encoded]:
+    """Encode pose files (paths, folders, globs) or named pose datasets with the model in
+    ``model`` (``None``: the bundled one), one at a time, and with ``out_dir`` write each
+    one's results there (:func:`~napari_vqmap.results.write_results`); yields an
+    :class:`Encoded` per input as it is done.
 
-
-def shard_arg(text: str) -> tuple[int, int]:
-    """An argparse type for ``--shard I/N``: (I, N) with 0 <= I < N."""
-    index, _, count = text.partition("/")
-    if not (index.isdigit() and count.isdigit() and int(index) < int(count)):
-        raise argparse.ArgumentTypeError(f"must be I/N with 0 <= I < N, got {text!r}")
-    return int(index), int(count)
-
-
-def check_writable(folder: Path) -> None:
-    """Create ``folder`` if needed and check a file can be written in it."""
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise PoseFileError(folder, f"cannot create the output folder: {err}") from err
-    try:
-        fd, probe = tempfile.mkstemp(prefix=".write-test-", dir=folder)
-    except OSError as err:
-        raise PoseFileError(folder, f"output folder is not writable: {err}") from err
-    os.close(fd)
-    os.unlink(probe)
-
-
-def run_encode(args: argparse.Namespace) -> int:
-    """Encode each input and write its result files into ``--out``."""
-    from napari_vqmap.checkpoint import load_model
-    from napari_vqmap.io import load_poses
-    from napari_vqmap.results import write_results
-    from napari_vqmap.train import expand_inputs, launched_rank_world, resolve_device
-
-    if args.nwb:
+    ``shard=(i, n)`` keeps every n-th input from the i-th, for n parallel jobs (default for
+    files under torchrun: ``RANK``/``WORLD_SIZE``). ``y_up``: 2D coordinates with y up, or
+    filmed from below; ``stickiness``: how long motifs last (``None``: the model's).
+    ``settings`` are recorded in each ``_encode.json`` (default: these options).
+    ``progress(item, name, done, total)`` counts the blocks of input number ``item``;
+    :class:`Cancelled` is raised when ``should_stop()`` turns true, checked before each
+    input and after each batch. ``log`` gets one-line notes (the shard's share).
+    """
+    if nwb:
         from napari_vqmap.nwb_export import require_nwb
 
         try:
             require_nwb()
         except ImportError as err:
-            raise PoseFileError(None, str(err)) from err
-    if args.model is None:
-        from napari_vqmap.sample_data import bundled_model_dir
+            raise ConfigError(None, str(err)) from err
+    stickiness = None if stickiness is None else check_stickiness(stickiness)
+    model = model_folder(model)
+    net, meta = load_model(model, resolve_device(device))
+    # xarray imports its optional array backends (dask) when it first builds a dataset:
+    # pay that before any output exists, so Ctrl-C then never lands inside an import
+    xr.Dataset({"warm_up": ("time", np.zeros(1))})
+    out = None if out_dir is None else Path(out_dir)
+    if out is not None:
+        check_writable(out)
+    if settings is None:
+        settings = {
+            "skeleton": getattr(skeleton, "name", None if skeleton is None else str(skeleton)),
+            "fps": fps,
+            "batch_size": batch_size,
+            "device": device,
+            "y_up": y_up,
+            "stickiness": stickiness,
+        }
+    named = isinstance(inputs, Mapping)
+    items: list = list(inputs.items()) if named else expand_inputs(inputs)
+    index, count = shard or ((0, 1) if named else launched_rank_world())
+    items = items[index::count]  # each parallel job its own files
+    if count > 1 and log is not None:
+        log(f"shard {index}/{count}: {len(items)} file(s)")
+    for k, item in enumerate(items):
+        if should_stop is not None and should_stop():
+            raise Cancelled
+        if isinstance(item, tuple):
+            name, poses = item
+            source = Path(poses.attrs.get("source_file") or f"{name.split(' ')[0]}.nc")
+        else:
+            name, source = str(item), Path(item)
+            poses = load_poses(item, fps=fps, skeleton=skeleton)
 
-        args.model = str(bundled_model_dir())
-    model, meta = load_model(args.model, resolve_device(args.device))
-    out = Path(args.out)
-    check_writable(out)
-    settings = {
-        "skeleton": args.skeleton,
-        "fps": args.fps,
-        "batch_size": args.batch_size,
-        "device": args.device,
-        "y_up": args.y_up,
-        "stickiness": args.stickiness,
-    }
-    index, count = args.shard or launched_rank_world()
-    paths = expand_inputs(args.inputs)[index::count]  # each parallel job its own files
-    if count > 1:
-        print(f"shard {index}/{count}: {len(paths)} file(s)")
-    for path in paths:
-        poses = load_poses(path, fps=args.fps, skeleton=args.skeleton)
-        with tqdm(desc=Path(path).name, unit="block") as bar:
+        def tick(done: int, total: int, k: int = k, name: str = name) -> None:
+            if progress is not None:
+                progress(k, name, done, total)
+            if should_stop is not None and should_stop():
+                raise Cancelled
 
-            def progress(done: int, total: int, bar: tqdm = bar) -> None:
-                bar.total = total
-                bar.update(done - bar.n)
-
-            result = encode(
-                model,
-                poses,
-                meta,
-                args.batch_size,
-                progress,
-                args.chunk_frames,
-                flip_2d_y=False if args.y_up else None,
-                stickiness=args.stickiness,
-            )
-        files = write_results(result, poses, out, Path(path), args.model, settings, args.nwb)
-        print(f"{path}: wrote {', '.join(p.name for p in files)}")
-    return 0
+        result = encode(
+            net,
+            poses,
+            meta,
+            batch_size,
+            tick,
+            chunk_frames,
+            flip_2d_y=False if y_up else None,
+            stickiness=stickiness,
+        )
+        files = []
+        if out is not None:
+            files = write_results(result, poses, out, source, model, settings, nwb)
+        yield Encoded(name, poses, result, files)

@@ -162,3 +162,18 @@ class MotifNames:
                 f"model has {n_types} x {n_subtypes}",
             )
         return names
+
+
+def codebook_from_ids(
+    motif: np.ndarray, types: np.ndarray, subtypes: np.ndarray
+) -> tuple[int, int]:
+    """(n_types, n_subtypes) implied by encoded motif ids and their types and subtypes
+    (``motif = type * n_subtypes + subtype``): the subtype count from a motif of a type
+    above 0, else the largest subtype + 1."""
+    motif, types, subtypes = (np.asarray(a, np.int64) for a in (motif, types, subtypes))
+    n_sub = int(subtypes.max()) + 1
+    above = np.flatnonzero(types > 0)
+    if above.size:
+        i = above[0]
+        n_sub = max(n_sub, int((motif[i] - subtypes[i]) // types[i]))
+    return int(types.max()) + 1, n_sub

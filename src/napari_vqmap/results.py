@@ -12,6 +12,7 @@ import torch
 import xarray as xr
 
 from napari_vqmap.io.atomic import atomic_write
+from napari_vqmap.io.files import file_sha256
 from napari_vqmap.names import MotifNames
 
 MOTIF_VARS = ("motif", "motif_type", "motif_subtype", "status")
@@ -68,12 +69,6 @@ def bouts_table(table: pd.DataFrame) -> pd.DataFrame:
     return runs[["individual", "start", "stop", "duration", "motif", "name"]]
 
 
-def _sha256(path: Path) -> str:
-    from napari_vqmap.train import file_sha256
-
-    return file_sha256(path)
-
-
 def write_results(
     result: xr.Dataset,
     poses: xr.Dataset,
@@ -102,9 +97,9 @@ def write_results(
     merged["motif"].attrs.update(n_types=_codebook(result)[0], n_subtypes=_codebook(result)[1])
     sidecar = {
         "input": str(source),
-        "input_sha256": _sha256(source) if source.is_file() else None,
+        "input_sha256": file_sha256(source) if source.is_file() else None,
         "model": str(model_dir),
-        "model_sha256": _sha256(Path(model_dir) / "model.safetensors"),
+        "model_sha256": file_sha256(Path(model_dir) / "model.safetensors"),
         "versions": {"napari-vqmap": __version__, "torch": torch.__version__},
         "settings": settings
         | {k: result.attrs[k] for k in ("window", "context", "model_fps", "fps", "skeleton")}

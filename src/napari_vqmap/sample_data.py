@@ -17,6 +17,7 @@ from pathlib import Path
 import xarray as xr
 
 from napari_vqmap.io import VIDEO_SUFFIXES
+from napari_vqmap.io.labels import read_labels
 from napari_vqmap.validators import PoseFileError
 
 _POSE_FILES = ("vame/cropped_video.csv", "subtle/young_8301.nc")
@@ -80,8 +81,6 @@ def load_subtle() -> xr.Dataset:
 def subtle_labels():
     """Per-frame human labels (str array) of the bundled SUBTLE session: walking, rearing,
     standing, grooming, or ``na`` (not assigned)."""
-    from napari_vqmap.evaluate import read_labels
-
     return read_labels(subtle_paths()[1])
 
 

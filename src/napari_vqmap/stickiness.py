@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from napari_vqmap.model import VQMAP
+from napari_vqmap.validators import check_stickiness as check_stickiness  # re-exported
 
 DEFAULT_STICKINESS = 1.0  # median motif bout on the labelled SUBTLE mice: 8 frames (0.4 s)
 
@@ -141,11 +142,3 @@ def smooth_track(
         steps = sticky_motifs(model, z[starts], lengths, stickiness)
         out[lo:hi] = np.repeat(steps, lengths)
     return out
-
-
-def check_stickiness(value: float) -> float:
-    """``value`` as a float, or a ValueError unless it is a finite number >= 0."""
-    value = float(value)
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"stickiness must be a finite number >= 0, got {value}")
-    return value

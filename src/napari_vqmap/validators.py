@@ -1,7 +1,7 @@
 """Checks on files and pose datasets, gathered so every loader fails the same way.
 
-Every problem with a user's input is raised as :class:`PoseFileError` (a ``ValueError``)
-whose message names the file and what is wrong with it.
+Every problem with a user's input is raised as :class:`~napari_vqmap.errors.PoseFileError`
+(a ``ValueError``) whose message names the file and what is wrong with it.
 """
 
 from __future__ import annotations
@@ -20,20 +20,12 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from napari_vqmap.errors import InputError, PoseFileError
+
 DIMS = ("time", "space", "keypoint", "individual")
 CONF_DIMS = ("time", "keypoint", "individual")
 # movement <= 0.15 and some older files use plural dim names
 _PLURAL_TO_SINGULAR = {"keypoints": "keypoint", "individuals": "individual"}
-
-
-class PoseFileError(ValueError):
-    """A pose, video, skeleton or model file that cannot be read as asked."""
-
-    def __init__(self, path: str | Path | None, problem: str):
-        self.path = None if path is None else Path(path)
-        self.problem = problem
-        where = f"{self.path}: " if self.path is not None else ""
-        super().__init__(f"{where}{problem}")
 
 
 # What h5py, PyTables, netCDF4, scipy.io, zipfile/zlib and sleap_io raise on a corrupt or
@@ -62,7 +54,7 @@ def reading(path: str | Path, what: str) -> Iterator[None]:
     naming the file (``what``: "the SLEAP file", ...); our own errors pass unchanged."""
     try:
         yield
-    except PoseFileError:
+    except InputError:
         raise
     except CORRUPT_FILE_ERRORS as err:
         problem = f"cannot read {what} (corrupt or truncated?): {type(err).__name__}: {err}"
@@ -366,3 +358,20 @@ def validate_poses(ds: xr.Dataset, path: str | Path | None = None) -> xr.Dataset
     if ds.sizes["keypoint"] == 0:
         raise PoseFileError(path, "no keypoints found")
     return ds
+
+
+DEVICES = ("auto", "cpu", "cuda", "mps")
+
+
+def is_device_name(name: object) -> bool:
+    """Whether ``name`` is one of :data:`DEVICES` or ``cuda:N``."""
+    base, _, index = str(name).partition(":")
+    return base in DEVICES and (not index or (base == "cuda" and index.isdigit()))
+
+
+def check_stickiness(value: float) -> float:
+    """``value`` as a float, or a ValueError unless it is a finite number >= 0."""
+    value = float(value)
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"stickiness must be a finite number >= 0, got {value}")
+    return value

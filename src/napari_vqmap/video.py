@@ -240,8 +240,3 @@ def _is_gray(frame: av.VideoFrame) -> bool:
     yuv = frame.to_ndarray(format="yuv444p")
     chroma = yuv[1:].astype(np.int16) - 128
     return bool(np.abs(chroma).max() <= _GRAY_TOLERANCE)
-
-
-def open_video(path: str | Path, grayscale: bool | None = None) -> VideoReader:
-    """Open ``path`` as a lazy :class:`VideoReader` (raises :class:`PoseFileError`)."""
-    return VideoReader(path, grayscale=grayscale)

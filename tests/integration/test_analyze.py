@@ -15,7 +15,7 @@ from napari_vqmap import analysis
 from napari_vqmap.cli import main
 from napari_vqmap.io import load_poses, save_poses
 from napari_vqmap.names import MotifNames
-from napari_vqmap.train import train
+from napari_vqmap.training import train
 from tests.tiny import tiny_train_config
 
 torch.set_num_threads(2)

@@ -102,8 +102,8 @@ def test_motif_types_against_the_baselines_on_the_labelled_dev_set(data_dir: Pat
     what is won (benchmarks/bench_quality.py prints all of it; docs/benchmarks.md)."""
     import pandas as pd
 
+    from napari_vqmap.analysis.metrics import ari, nmi
     from napari_vqmap.baselines import PCAKMeans, per_frame_features, windowed_features
-    from napari_vqmap.evaluate import ari, nmi
     from napari_vqmap.io import skeleton_of
 
     torch.set_num_threads(2)

@@ -113,8 +113,8 @@ def test_demo_cli_writes_every_output(tmp_path):
 
 
 def test_demo_clip_colours_the_skeleton_by_motif(tmp_path):
-    from napari_vqmap.motif_video import write_motif_video
-    from napari_vqmap.napari.layer_styles import motif_colours
+    from napari_vqmap.analysis.motif_video import write_motif_video
+    from napari_vqmap.colours import motif_colours
     from napari_vqmap.sample_data import vame_paths
 
     ds = load_vame()
@@ -150,8 +150,8 @@ def report(tmp_path_factory):
 
 @pytest.mark.gui
 def test_demo_gui_video_window(make_napari_viewer, report, qtbot):
+    from napari_vqmap.colours import motif_colours
     from napari_vqmap.napari.demo_viewer import show_video_demo
-    from napari_vqmap.napari.layer_styles import motif_colours
 
     viewer = make_napari_viewer(show=True)
     viewer.window._qt_window.resize(1400, 900)

@@ -18,7 +18,7 @@ from napari_vqmap.encode import encode
 from napari_vqmap.io import load_poses, save_poses
 from napari_vqmap.model import ModelConfig
 from napari_vqmap.preprocess import PreprocessConfig
-from napari_vqmap.train import TrainConfig, train
+from napari_vqmap.training import TrainConfig, train
 
 torch.set_num_threads(2)
 

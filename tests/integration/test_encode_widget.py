@@ -10,13 +10,13 @@ import pytest
 import torch
 import xarray as xr
 
+from napari_vqmap.colours import motif_colours
 from napari_vqmap.io import load_poses, save_poses
 from napari_vqmap.model import ModelConfig
 from napari_vqmap.napari._encode_widget import encode_datasets
-from napari_vqmap.napari.layer_styles import motif_colours
 from napari_vqmap.napari.motif_layers import find_motif_layers
 from napari_vqmap.preprocess import PreprocessConfig
-from napari_vqmap.train import TrainConfig, train
+from napari_vqmap.training import TrainConfig, train
 from tests.screenshots import save_screenshot
 
 torch.set_num_threads(1)
@@ -206,7 +206,7 @@ def _encode_with_bundled(make_napari_viewer, qtbot, paths: list[Path]):
 
 def _frame_on_animal(viewer, points, frame: int, bodies: float) -> None:
     """Centre the camera on the animal at ``frame``, about ``bodies`` body lengths across."""
-    from napari_vqmap.napari.layer_styles import POINT_SIZE_FRACTION
+    from napari_vqmap.colours import POINT_SIZE_FRACTION
 
     xyz = points.data[points.data[:, 0] == frame, 1:]
     viewer.reset_view()

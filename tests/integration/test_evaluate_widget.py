@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
+from napari_vqmap.analysis.metrics import read_labels, scores
 from napari_vqmap.checkpoint import load_model
 from napari_vqmap.encode import encode
-from napari_vqmap.evaluate import read_labels, scores
 from napari_vqmap.io import load_poses
 from napari_vqmap.names import MotifNames
 from napari_vqmap.napari._evaluate_widget import (
@@ -133,7 +133,7 @@ def test_plain_per_frame_csv_and_top_motif_columns(encoded, data_dir, tmp_path) 
     the SUBTLE file; the top-motif view keeps the motifs with most frames."""
     import pandas as pd
 
-    from napari_vqmap.evaluate import evaluate_result, read_label_table
+    from napari_vqmap.analysis.metrics import evaluate_result, read_label_table
 
     _, result = encoded
     labels = read_labels(data_dir / LABELS)

@@ -86,7 +86,7 @@ def test_arena_skeleton_rules(epm) -> None:
 
 
 def test_training_leaves_the_maze_out(epm, tmp_path: Path) -> None:
-    from napari_vqmap.train import train
+    from napari_vqmap.training import train
     from tests.tiny import tiny_train_config
 
     model_dir = train([epm.isel(time=slice(0, 400))], tmp_path / "m", tiny_train_config(steps=2))

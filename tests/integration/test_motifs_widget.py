@@ -17,11 +17,11 @@ from napari.layers import Layer
 from qtpy.QtCore import QPoint, Qt
 
 from napari_vqmap.checkpoint import head_for, load_model
+from napari_vqmap.colours import motif_palette
 from napari_vqmap.encode import encode
 from napari_vqmap.io import load_poses
 from napari_vqmap.names import NAMES_FILE, MotifNames
 from napari_vqmap.napari.convert import pose_layers
-from napari_vqmap.napari.layer_styles import motif_palette
 from napari_vqmap.napari.motif_layers import apply_motifs
 from napari_vqmap.results import write_results
 from tests.screenshots import save_screenshot

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_vqmap.colours import palette
 from napari_vqmap.io import load_poses, save_poses
 from napari_vqmap.napari._reader import get_reader
-from napari_vqmap.napari.layer_styles import palette
 from napari_vqmap.validators import PoseFileError, make_poses
 from tests.screenshots import save_screenshot
 

@@ -14,14 +14,14 @@ import pandas as pd
 import pytest
 import torch
 
-from napari_vqmap import figures
-from napari_vqmap.analyze import analyze
+from napari_vqmap.analysis import figures
+from napari_vqmap.analysis.report import analyze
 from napari_vqmap.checkpoint import load_model
 from napari_vqmap.cli import main
 from napari_vqmap.clips import BACKGROUND, HEADER_PX, TILE_PX
+from napari_vqmap.colours import motif_palette, palette
 from napari_vqmap.encode import encode
 from napari_vqmap.io import load_poses
-from napari_vqmap.napari.layer_styles import motif_palette, palette
 from napari_vqmap.napari.motif_layers import LABEL_OFFSET, find_motif_layers
 from napari_vqmap.video import VideoReader
 from tests.screenshots import save_screenshot
@@ -278,7 +278,8 @@ def test_failed_encode_leaves_no_out_folder_and_train_warns_without_rate(
     assert main(args) == 2
     assert not (tmp_path / "new").exists()
 
-    from napari_vqmap.train import TrainConfig, build_groups
+    from napari_vqmap.training import TrainConfig
+    from napari_vqmap.training.data import build_groups
 
     ds = load_poses(data_dir / f"{CLIP}.slp")
     with pytest.warns(UserWarning, match="clip.slp: no frame rate"):

@@ -15,26 +15,24 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from napari_vqmap import train as train_module
 from napari_vqmap.checkpoint import load_model
 from napari_vqmap.cli import main
 from napari_vqmap.encode import encode
+from napari_vqmap.errors import ConfigError, ModelFileError
 from napari_vqmap.io import load_poses
 from napari_vqmap.model import ModelConfig
 from napari_vqmap.preprocess import PreprocessConfig
-from napari_vqmap.train import (
-    LossBalance,
-    TrainConfig,
-    available_devices,
+from napari_vqmap.runtime import available_devices, resolve_device
+from napari_vqmap.training import TrainConfig, train
+from napari_vqmap.training import loop as train_loop
+from napari_vqmap.training.data import (
     build_groups,
     codebook_weights,
     recon_weights,
-    resolve_device,
     sample_batch,
     skeleton_probabilities,
-    train,
 )
-from napari_vqmap.validators import PoseFileError
+from napari_vqmap.training.optim import LossBalance
 
 torch.set_num_threads(2)
 
@@ -157,7 +155,7 @@ def test_bf16_autocast_training_steps(subtle, data_dir: Path, tmp_path: Path, mo
     bf16 autocast on a 3D and a 2D skeleton: no dtype mismatch in the model, quantiser or
     loss, finite losses, a float32 checkpoint that encodes."""
     monkeypatch.setattr(
-        train_module, "autocast_for", lambda device: torch.autocast("cpu", dtype=torch.bfloat16)
+        train_loop, "autocast_for", lambda device: torch.autocast("cpu", dtype=torch.bfloat16)
     )
     datasets = [subtle, load_poses(data_dir / VAME)]
     rows = []
@@ -176,7 +174,7 @@ def test_a_device_this_machine_lacks_is_a_clear_error(
         pytest.skip("this machine has CUDA")
     assert available_devices()[:2] == ["auto", "cpu"] and "cuda" not in available_devices()
     assert resolve_device("auto").type in {"cpu", "mps"}
-    with pytest.raises(PoseFileError, match="device 'cuda'.*no CUDA support"):
+    with pytest.raises(ConfigError, match="device 'cuda'.*no CUDA support"):
         resolve_device("cuda")
     args = [str(data_dir / VAME), "--out", str(tmp_path / "m")]
     assert main(["train", *args, "--steps", "1", "--device", "cuda"]) == 2
@@ -245,7 +243,7 @@ def test_config_rejects_out_of_range_options(option: str, value: object, says: s
 def test_config_file_with_unreadable_number_says_how_to_write_it(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
     path.write_text("train:\n  lr: 1e-3\n")  # YAML 1.1 reads this as text
-    with pytest.raises(PoseFileError, match=r"config.yaml: .*lr must be a number > 0.*1\.0e-3"):
+    with pytest.raises(ConfigError, match=r"config.yaml: .*lr must be a number > 0.*1\.0e-3"):
         TrainConfig.from_yaml(path)
 
 
@@ -313,21 +311,21 @@ def test_tampered_checkpoints_fail_clearly(subtle, tmp_path: Path) -> None:
     config_path = out / "config.json"
     good = json.loads(config_path.read_text())
     config_path.write_text(json.dumps(good | {"format_version": 99}))
-    with pytest.raises(PoseFileError, match="config.json.*format version 99"):
+    with pytest.raises(ModelFileError, match="config.json.*format version 99"):
         load_model(out)
     config_path.write_text(json.dumps(good | {"model": good["model"] | {"hidden": 48}}))
-    with pytest.raises(PoseFileError, match="model.safetensors.*do not match"):
+    with pytest.raises(ModelFileError, match="model.safetensors.*do not match"):
         load_model(out)
     config_path.write_text("{not json")
-    with pytest.raises(PoseFileError, match="not valid JSON"):
+    with pytest.raises(ModelFileError, match="not valid JSON"):
         load_model(out)
     config_path.write_text(json.dumps(good))
     weights = out / "model.safetensors"
     weights.write_bytes(weights.read_bytes()[:1000])
-    with pytest.raises(PoseFileError, match="model.safetensors"):
+    with pytest.raises(ModelFileError, match="model.safetensors"):
         load_model(out)
     weights.unlink()
-    with pytest.raises(PoseFileError, match="weights not found"):
+    with pytest.raises(ModelFileError, match="weights not found"):
         load_model(out)
 
 
@@ -395,7 +393,7 @@ def test_ddp_two_processes_agree(data_dir: Path, tmp_path: Path) -> None:
     config = _config(steps=3).to_dict()
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
-    cmd += ["-m", "napari_vqmap.train", str(data_dir / DANNCE), str(data_dir / VAME)]
+    cmd += ["-m", "napari_vqmap.training", str(data_dir / DANNCE), str(data_dir / VAME)]
     cmd += ["--out", str(tmp_path / "m")]
     cmd += ["--config", str(tmp_path / "c.yaml"), "--device", "cpu"]
     env = os.environ | {"OMP_NUM_THREADS": "1", "OMP_WAIT_POLICY": "PASSIVE"}
@@ -408,7 +406,9 @@ def test_ddp_two_processes_agree(data_dir: Path, tmp_path: Path) -> None:
 
 def test_mirror_pairs_and_augmentation() -> None:
     from napari_vqmap.skeletons import get_skeleton
-    from napari_vqmap.train import augment, lr_at, mirror_permutation
+    from napari_vqmap.training.data import augment
+    from napari_vqmap.training.mirror import mirror_permutation
+    from napari_vqmap.training.optim import lr_at
 
     subtle = get_skeleton("subtle")
     perm = mirror_permutation(subtle)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from napari_vqmap.napari._train_widget import TrainWidget, make_config
+from napari_vqmap.napari._train_widget import TrainWidget
+from napari_vqmap.training import quick_config
 from tests.screenshots import save_screenshot
 
 pytestmark = pytest.mark.gui
@@ -43,14 +44,14 @@ def _ticking(ticks: list[int]):
     return timer
 
 
-def test_make_config_keeps_choices() -> None:
-    config = make_config(32, 4, 6, 50, 16, "cpu", 3)
+def test_quick_config_keeps_choices() -> None:
+    config = quick_config(32, 4, 6, 50, 16, "cpu", 3)
     assert (config.model.window, config.model.n_types, config.model.n_subtypes) == (32, 4, 6)
     assert (config.steps, config.batch_size, config.device, config.seed) == (50, 16, "cpu", 3)
     assert config.model.codebook_warmup == 10  # a short run still sets its codes
-    assert make_config(32, 4, 6, 5000, 16, "cpu", 3).model.codebook_warmup == 100
+    assert quick_config(32, 4, 6, 5000, 16, "cpu", 3).model.codebook_warmup == 100
     with pytest.raises(ValueError, match="divisible"):
-        make_config(30, 4, 6, 50, 16, "cpu", 3)
+        quick_config(30, 4, 6, 50, 16, "cpu", 3)
 
 
 def test_two_skeletons_train_and_screenshot(make_napari_viewer, data_dir, qtbot, tmp_path):

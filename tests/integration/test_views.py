@@ -54,7 +54,8 @@ def test_region_heights_from_real_3d_data(session) -> None:
     keypoint is in sit at the centre's height (0); 2D is rescaled by the body's top-down
     over 3D length."""
     from napari_vqmap.skeletons import REGIONS
-    from napari_vqmap.train import TrainConfig, build_groups, region_heights, top_down_scale
+    from napari_vqmap.training import TrainConfig
+    from napari_vqmap.training.data import build_groups, region_heights, top_down_scale
 
     groups, _, _ = build_groups([session], TrainConfig())
     heights = dict(zip(REGIONS, region_heights(groups), strict=True))

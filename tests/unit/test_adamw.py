@@ -36,7 +36,7 @@ def _train(model: VQMAP, optimizer, steps: range) -> None:
         for group in optimizer.param_groups:
             group["lr"] = 1e-3 * (step + 1) / 10  # a schedule, as train() sets it
         optimizer.zero_grad(set_to_none=True)
-        model(X, MASK, REGIONS, head="a")["loss"].backward()
+        model(X, MASK, REGIONS, head="a").loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
         optimizer.step()
 
@@ -70,7 +70,7 @@ def test_training_does_not_import_torch_dynamo(data_dir, tmp_path) -> None:
     code = (
         "import sys\n"
         "from napari_vqmap.model import ModelConfig\n"
-        "from napari_vqmap.train import TrainConfig, train\n"
+        "from napari_vqmap.training import TrainConfig, train\n"
         "model = ModelConfig(window=32, hidden=16, token_dim=8, n_heads=2)\n"
         "config = TrainConfig(steps=2, batch_size=4, model=model)\n"
         f"train([{str(data_dir / 'vame-tests' / 'cropped_video.csv')!r}], "

@@ -12,7 +12,8 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from napari_vqmap import analysis, figures
+from napari_vqmap import analysis
+from napari_vqmap.analysis import figures
 from napari_vqmap.names import MotifNames
 from napari_vqmap.skeletons import get_skeleton
 
@@ -165,7 +166,7 @@ def test_figures_write_png_and_svg(tmp_path: Path) -> None:
 
 def test_no_qt_or_napari_imported() -> None:
     code = (
-        "import sys, napari_vqmap.analysis, napari_vqmap.figures\n"
+        "import sys, napari_vqmap.analysis, napari_vqmap.analysis.figures\n"
         "bad = [m for m in sys.modules if m.split('.')[0] in "
         "('napari', 'qtpy', 'PyQt5', 'PyQt6', 'PySide2', 'PySide6', 'matplotlib.pyplot')]\n"
         "assert not bad, bad\n"

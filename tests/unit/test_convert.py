@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_vqmap.colours import body_size, palette
 from napari_vqmap.napari.convert import pose_layers
-from napari_vqmap.napari.layer_styles import body_size, palette
 from napari_vqmap.validators import make_poses
 
 KEYPOINTS = ["nose", "neck", "tail"]

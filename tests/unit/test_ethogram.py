@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from napari_vqmap.colours import motif_palette
 from napari_vqmap.napari.ethogram import (
     bout_starts,
     ethogram_columns,
@@ -14,7 +15,6 @@ from napari_vqmap.napari.ethogram import (
     x_of,
     zoomed,
 )
-from napari_vqmap.napari.layer_styles import motif_palette
 
 # two animals, 12 frames, 2 types x 2 subtypes (ids 0..3), -1 = not encoded
 MOTIF = np.array(

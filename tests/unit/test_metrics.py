@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from napari_vqmap.evaluate import (
+from napari_vqmap.analysis.metrics import (
     ari,
     completeness,
     contingency,

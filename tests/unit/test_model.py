@@ -53,19 +53,19 @@ def test_forward_shapes_every_head(model: VQMAP, head: str) -> None:
     x, mask, regions = make_batch(3, cfg.window, k, d)
     out = model(x, mask, regions, head)
     tl = cfg.latent_window
-    assert out["recon"].shape == (3, cfg.window, k, d)
+    assert out.recon.shape == (3, cfg.window, k, d)
     for key in ("type_idx", "subtype_idx", "motif_idx"):
-        assert out[key].shape == (3, tl) and out[key].dtype == torch.long
-    assert out["z"].shape == (3, tl, cfg.latent_dim)
-    assert torch.equal(out["motif_idx"], out["type_idx"] * cfg.n_subtypes + out["subtype_idx"])
-    assert out["type_usage"].shape == (cfg.n_types,)
-    assert out["subtype_usage"].shape == (cfg.n_subtype_codes,)
+        assert getattr(out, key).shape == (3, tl) and getattr(out, key).dtype == torch.long
+    assert out.z.shape == (3, tl, cfg.latent_dim)
+    assert torch.equal(out.motif_idx, out.type_idx * cfg.n_subtypes + out.subtype_idx)
+    assert out.type_usage.shape == (cfg.n_types,)
+    assert out.subtype_usage.shape == (cfg.n_subtype_codes,)
     for key in ("loss", "recon_loss", "commit_loss", "perplexity"):
-        assert out[key].ndim == 0 and torch.isfinite(out[key])
-    assert 1 <= out["perplexity"] <= cfg.n_motifs
-    expected = out["recon_loss"] + cfg.commitment_weight * out["commit_loss"]
-    torch.testing.assert_close(out["loss"], expected)
-    out["loss"].backward()
+        assert getattr(out, key).ndim == 0 and torch.isfinite(getattr(out, key))
+    assert 1 <= out.perplexity <= cfg.n_motifs
+    expected = out.recon_loss + cfg.commitment_weight * out.commit_loss
+    torch.testing.assert_close(out.loss, expected)
+    out.loss.backward()
     # Straight-through: the reconstruction gradient reaches the encoder's first layer.
     assert model.encoder.convs[0].down.weight.grad.abs().sum() > 0
 
@@ -88,8 +88,8 @@ def test_recon_loss_uses_exactly_d_coordinates_and_visible_keypoints(model: VQMA
     x, mask, regions = make_batch(2, model.config.window, 7, 2)
     out = model(x, mask, regions, "calms")
     m = mask[..., None].expand_as(x)
-    expected = ((out["recon"] - x)[m] ** 2).mean()
-    torch.testing.assert_close(out["recon_loss"], expected)
+    expected = ((out.recon - x)[m] ** 2).mean()
+    torch.testing.assert_close(out.recon_loss, expected)
 
 
 def test_permutation_invariance(model: VQMAP) -> None:
@@ -111,7 +111,7 @@ def test_masked_keypoints_have_no_influence(model: VQMAP) -> None:
     model.eval()  # so the first forward does not update the codebooks
     out_a = model(x, mask, regions, "subtle")
     out_b = model(scrambled, mask, regions, "subtle")
-    assert torch.equal(out_a["recon_loss"], out_b["recon_loss"])
+    assert torch.equal(out_a.recon_loss, out_b.recon_loss)
 
 
 def test_keypoint_masked_in_whole_window_equals_absent_keypoint(model: VQMAP) -> None:
@@ -129,8 +129,8 @@ def test_all_masked_time_steps_give_finite_outputs(model: VQMAP) -> None:
     mask[1] = False  # a whole window with nothing visible
     model.train()
     out = model(x, mask, regions, "subtle")
-    assert torch.isfinite(out["loss"]) and torch.isfinite(out["z"]).all()
-    out["loss"].backward()
+    assert torch.isfinite(out.loss) and torch.isfinite(out.z).all()
+    out.loss.backward()
     assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
     assert torch.isfinite(model.encode(x, mask, regions)["confidence"]).all()
 
@@ -264,7 +264,7 @@ def test_deterministic_with_seed() -> None:
     for _ in range(2):
         torch.manual_seed(3)
         m = VQMAP(small_config(), HEADS).train()
-        outs.append(m(x, mask, regions, "subtle")["recon"])
+        outs.append(m(x, mask, regions, "subtle").recon)
     assert torch.equal(*outs)
 
 
@@ -272,7 +272,7 @@ def test_add_head(model: VQMAP) -> None:
     model.add_head("fly", 32, 3)
     assert model.head_shapes["fly"] == (32, 3)
     x, mask, regions = make_batch(1, model.config.window, 32, 3)
-    assert model(x, mask, regions, "fly")["recon"].shape == (1, model.config.window, 32, 3)
+    assert model(x, mask, regions, "fly").recon.shape == (1, model.config.window, 32, 3)
     with pytest.raises(ValueError, match="already exists"):
         model.add_head("fly", 32, 3)
     with pytest.raises(ValueError, match="n_dims"):
@@ -331,9 +331,9 @@ def test_optimisation_on_real_windows_decreases_recon_loss(data_dir: Path) -> No
     for _ in range(30):
         out = model(x, mask, regions, "subtle")
         opt.zero_grad()
-        out["loss"].backward()
+        out.loss.backward()
         opt.step()
-        losses.append(float(out["recon_loss"]))
+        losses.append(float(out.recon_loss))
     assert np.mean(losses[-5:]) < 0.6 * losses[0]
     assert model.codebook_stats()["subtype"]["perplexity"] > 1
 
@@ -374,16 +374,16 @@ def test_body_motion_root_token(model: VQMAP) -> None:
     # The motion is reconstructed and weighted into the loss.
     model.eval()
     out = model(x, mask, regions, "subtle", motion=motion)
-    assert out["motion_loss"] > 0
+    assert out.motion_loss > 0
     expected = (
-        out["recon_loss"]
-        + cfg.motion_weight * out["motion_loss"]
-        + cfg.commitment_weight * out["commit_loss"]
+        out.recon_loss
+        + cfg.motion_weight * out.motion_loss
+        + cfg.commitment_weight * out.commit_loss
     )
-    torch.testing.assert_close(out["loss"], expected)
+    torch.testing.assert_close(out.loss, expected)
     plain = VQMAP(small_config(use_motion=False), HEADS)
     assert not any("root" in k or "motion" in k for k in plain.state_dict())
-    assert float(plain(x, mask, regions, "subtle", motion=motion)["motion_loss"]) == 0.0
+    assert float(plain(x, mask, regions, "subtle", motion=motion).motion_loss) == 0.0
 
 
 def test_receptive_field_bounds_what_a_latent_step_sees() -> None:
@@ -403,16 +403,6 @@ def test_receptive_field_bounds_what_a_latent_step_sees() -> None:
         assert step * factor - int(reached.min()) > config.receptive_field // 2  # not loose
 
 
-def test_slowness_is_scale_free_and_zero_for_a_constant_latent() -> None:
-    from napari_vqmap.model.vqmap import slowness
-
-    z = torch.randn(4, 16, 8)
-    assert float(slowness(z)) == pytest.approx(float(slowness(10 * z)), rel=1e-5)
-    assert float(slowness(z.cumsum(1))) < float(slowness(z))  # a random walk is slower
-    assert float(slowness(torch.ones(2, 16, 8) + torch.randn(2, 1, 8))) == 0.0
-    assert float(slowness(z[:, :1])) == 0.0
-
-
 def test_residual_subtypes_refine_the_type_code() -> None:
     """With ``residual``, the subtype codebook quantises what the type code leaves over:
     training forward, ``encode`` and ``decode_codes`` agree on codes and on the latent."""
@@ -422,7 +412,7 @@ def test_residual_subtypes_refine_the_type_code() -> None:
     x, mask, regions = make_batch(4, cfg.window, 9, 3)
     for step in range(1, 6):
         out = model(x, mask, regions, "subtle")
-        assert torch.isfinite(out["loss"])
+        assert torch.isfinite(out.loss)
         # The subtypes wait until the types exist (twice the warm-up): residuals before
         # that are all zero.
         assert bool(model.type_q.initialised) == (step > 2)
@@ -430,14 +420,14 @@ def test_residual_subtypes_refine_the_type_code() -> None:
     model.eval()
     out = model(x, mask, regions, "subtle")
     enc = model.encode(x, mask, regions)
-    assert torch.equal(out["type_idx"], enc["type_idx"])
-    assert torch.equal(out["subtype_idx"], enc["subtype_idx"])
+    assert torch.equal(out.type_idx, enc["type_idx"])
+    assert torch.equal(out.subtype_idx, enc["subtype_idx"])
     residual = enc["z"] - model.type_q.lookup(enc["type_idx"])
     own = model.subtype_q.assign(residual, enc["type_idx"])[0] % cfg.n_subtypes
     assert torch.equal(enc["subtype_idx"], own)
     decoded = model.decode_codes(enc["type_idx"], enc["subtype_idx"], "subtle")
-    torch.testing.assert_close(decoded, out["recon"])
-    out["loss"].backward()
+    torch.testing.assert_close(decoded, out.recon)
+    out.loss.backward()
     assert model.encoder.convs[0].down.weight.grad.abs().sum() > 0
     with pytest.raises(ValueError, match="must equal code_dim"):
         ModelConfig(residual=True, latent_dim=64, code_dim=32)
@@ -454,18 +444,18 @@ def test_subtypes_per_type_pick_codes_of_their_own_type_only() -> None:
     x, mask, regions = make_batch(6, cfg.window, 9, 3)
     for _ in range(6):
         out = model(x, mask, regions, "subtle")
-        assert torch.isfinite(out["loss"])
+        assert torch.isfinite(out.loss)
     model.eval()
     out = model(x, mask, regions, "subtle")
     enc = model.encode(x, mask, regions)
-    assert torch.equal(out["motif_idx"], enc["motif_idx"])
+    assert torch.equal(out.motif_idx, enc["motif_idx"])
     assert int(enc["subtype_idx"].max()) < 3 and int(enc["motif_idx"].max()) < 12
     residual = enc["z"] - model.type_q.lookup(enc["type_idx"])
     d = model.subtype_q.distances(residual.reshape(-1, cfg.code_dim)).view(-1, 4, 3)
     own = d[torch.arange(len(d)), enc["type_idx"].flatten()].argmin(1)
     assert torch.equal(own.view_as(enc["subtype_idx"]), enc["subtype_idx"])
     decoded = model.decode_codes(enc["type_idx"], enc["subtype_idx"], "subtle")
-    torch.testing.assert_close(decoded, out["recon"])
+    torch.testing.assert_close(decoded, out.recon)
     shared = ModelConfig(residual=False, latent_dim=64)  # the grouped quantiser shares them
     assert shared.subtypes_per_type and shared.n_subtype_codes == shared.n_subtypes
 
@@ -490,3 +480,13 @@ def test_2d_input_is_read_at_region_heights(model: VQMAP) -> None:
     assert not lift & set(plain.state_dict())
     plain.load_state_dict({k: v for k, v in model.state_dict().items() if k not in lift})
     assert not torch.allclose(plain.encode(x, mask, regions)["z"], a["z"])
+
+
+def test_slowness_is_scale_free_and_zero_for_a_constant_latent() -> None:
+    from napari_vqmap.model.vqmap import slowness
+
+    z = torch.randn(4, 16, 8)
+    assert float(slowness(z)) == pytest.approx(float(slowness(10 * z)), rel=1e-5)
+    assert float(slowness(z.cumsum(1))) < float(slowness(z))  # a random walk is slower
+    assert float(slowness(torch.ones(2, 16, 8) + torch.randn(2, 1, 8))) == 0.0
+    assert float(slowness(z[:, :1])) == 0.0

@@ -10,11 +10,11 @@ import pytest
 import xarray as xr
 from napari.layers import Points, Vectors
 
+from napari_vqmap.colours import motif_colours
 from napari_vqmap.io import load_poses
 from napari_vqmap.names import MotifNames
 from napari_vqmap.napari import motif_layers as ml
 from napari_vqmap.napari.convert import pose_layers
-from napari_vqmap.napari.layer_styles import motif_colours
 
 MADLC = "deepof-tests/testDLC_h5_table_madlc.h5"
 N_TYPES, N_SUB = 3, 4
@@ -172,8 +172,8 @@ def test_find_and_sibling_layers(make_napari_viewer, poses: xr.Dataset) -> None:
 
 def test_arena_points_stay_grey_and_unlabelled(data_dir: Path) -> None:
     """The elevated-plus-maze file: 12 maze corners among the mouse's 13 points."""
+    from napari_vqmap.colours import ARENA_RGBA
     from napari_vqmap.io import skeleton_of
-    from napari_vqmap.napari.layer_styles import ARENA_RGBA
 
     epm = load_poses(
         data_dir / "dlcanalyzer-epm/EPM_15DeepCut_resnet50_epmMay17shuffle1_1030000.csv"

@@ -76,7 +76,7 @@ def test_anchored_loss_needs_motion_and_trains_the_motion_head() -> None:
     x, mask = torch.randn(4, 16, 5, 3), torch.ones(4, 16, 5, dtype=torch.bool)
     motion = torch.randn(4, 16, 3)
     out = model(x, mask, torch.zeros(5, dtype=torch.long), "s", motion=motion)
-    out["loss"].backward()
+    out.loss.backward()
     assert model.motion_head.weight.grad.abs().sum() > 0
     short = anchored(x, motion, 6, 0.05)  # spans of 6, 6 and a last one of 4 frames
     np.testing.assert_allclose(short[:, :12], anchored(x[:, :12], motion[:, :12], 6, 0.05))

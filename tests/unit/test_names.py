@@ -7,9 +7,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from napari_vqmap.colours import motif_colours, motif_palette
 from napari_vqmap.model import VQMAP, ModelConfig
 from napari_vqmap.names import NAMES_FILE, MotifNames
-from napari_vqmap.napari.layer_styles import motif_colours, motif_palette
 from napari_vqmap.prototypes import prototypes
 from napari_vqmap.validators import PoseFileError
 
@@ -70,3 +70,11 @@ def test_prototypes_decode_every_motif() -> None:
     assert not np.allclose(poses[0], poses[1])
     with pytest.raises(KeyError, match="no head 'fly'"):
         prototypes(model, "fly")
+
+
+def test_codebook_from_ids() -> None:
+    from napari_vqmap.names import codebook_from_ids
+
+    motif = np.array([3, 21, 40])  # 8 x 16 codebook: (0, 3), (1, 5), (2, 8)
+    assert codebook_from_ids(motif, motif // 16, motif % 16) == (3, 16)
+    assert codebook_from_ids([3, 5], [0, 0], [3, 5]) == (1, 6)  # type 0 only: a guess

@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from napari_vqmap.checkpoint import export_model
 from napari_vqmap.napari.skeleton_edit import (
     anchor_choices,
     edit_skeleton,
-    export_model,
     parse_anchor,
     region_counts,
     same_mapping,

@@ -38,14 +38,18 @@ def sniff(path: Path) -> bool:
 
 
 def load(path: Path, fps: float | None = None, skeleton: Skeleton | None = None) -> xr.Dataset:
-    """Read DANNCE predictions into (time, xyz, joint, 1 individual), world coordinates."""
+    """Read DANNCE predictions into (time, xyz, joint, 1 individual), world coordinates; a
+    file with only Label3D ``labelData`` is read as Label3D."""
     m = read_mat(path)
-    if "pred" not in m:
-        if "labelData" in m:
-            from napari_vqmap.io import label3d
+    if "pred" in m:
+        return load_pred(path, m, fps, skeleton)
+    if "labelData" in m:
+        return from_label_data(path, m, fps, skeleton)
+    raise PoseFileError(path, NO_POSES)
 
-            return label3d.load(path, fps=fps, skeleton=skeleton)
-        raise PoseFileError(path, NO_POSES)
+
+def load_pred(path: Path, m: dict, fps: float | None, skeleton: Skeleton | None) -> xr.Dataset:
+    """DANNCE ``pred`` of the read file ``m``: (time, xyz, joint, 1 individual)."""
     pred = _pred_array(path, m["pred"])
     n_frames, _, n_kp = pred.shape
     sample_ids = _row(m.get("sampleID"), n_frames)
@@ -139,7 +143,7 @@ def _add_com(
             f"{path}: 'pred' looks relative to the centre of mass (DANNCE MAX mode) and no "
             "COM file with matching sampleIDs is beside it; loading it as it is",
             UserWarning,
-            stacklevel=3,
+            stacklevel=4,
         )
         return pred, ""
     com, source = found
@@ -196,3 +200,73 @@ def _row(value: np.ndarray | None, n: int) -> np.ndarray | None:
 
 def _fits(value: np.ndarray | None, shape: tuple[int, ...]) -> bool:
     return value is not None and np.shape(value) == shape
+
+
+# ---------------------------------------------------------------- Label3D
+
+
+def from_label_data(
+    path: Path, m: dict, fps: float | None, skeleton: Skeleton | None
+) -> xr.Dataset:
+    """Label3D ``labelData``: the labelled 3D frames, (time, xyz, joint, 1 individual)."""
+    data_3d, frames, sample_ids = _first_camera(path, m["labelData"])
+    if data_3d.ndim != 2 or data_3d.shape[1] % 3:
+        raise PoseFileError(
+            path, f"labelData data_3d has shape {data_3d.shape}; expected (frames, joints*3)"
+        )
+    n_kp = data_3d.shape[1] // 3
+    order = np.argsort(frames, kind="stable")
+    position = data_3d[order].reshape(len(order), n_kp, 3).transpose(0, 2, 1)[..., None]
+    sk = names_beside(path, n_kp) or resolve_skeleton(path, n_kp, skeleton, DEFAULT_SKELETON)
+    return make_poses(
+        position,
+        sk.keypoints,
+        frames=frames[order],
+        fps=fps or _fps(frames, sample_ids),
+        source_software="Label3D",
+        source_file=path,
+        edges=sk.edges,
+        skeleton_name=sk.name,
+    )
+
+
+def _first_camera(path: Path, label_data: np.ndarray) -> tuple[np.ndarray, ...]:
+    """(data_3d, frames, sampleIDs) of the first camera struct; checks the others agree."""
+    cams = [_struct(path, c) for c in np.ravel(label_data)]
+    if not cams:
+        raise PoseFileError(path, "labelData is empty")
+    first = cams[0]
+    if any(not np.array_equal(c[0], first[0], equal_nan=True) for c in cams[1:]):
+        warnings.warn(
+            f"{path}: the cameras' labelData data_3d differ; using the first camera's",
+            UserWarning,
+            stacklevel=5,
+        )
+    return first
+
+
+def _struct(path: Path, cam: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    cam = np.ravel(cam)[0] if cam.dtype == object else cam
+    fields = cam.dtype.names or ()
+    if "data_3d" not in fields or "data_frame" not in fields:
+        raise PoseFileError(path, "labelData has no 'data_3d' / 'data_frame' fields")
+    data_3d = np.asarray(np.ravel(cam["data_3d"])[0], dtype=np.float64)
+    frames = np.ravel(np.ravel(cam["data_frame"])[0]).astype(np.int64)
+    ids = np.ravel(np.ravel(cam["data_sampleID"])[0]) if "data_sampleID" in fields else None
+    if len(frames) != len(data_3d):
+        raise PoseFileError(path, f"{len(frames)} frame indices for {len(data_3d)} labelled rows")
+    return data_3d, frames, ids
+
+
+def _fps(frames: np.ndarray, sample_ids: np.ndarray | None) -> float | None:
+    """Frames per second from sampleIDs (ms) against frame indices."""
+    if sample_ids is None or len(sample_ids) != len(frames) or len(frames) < 2:
+        return None
+    order = np.argsort(frames, kind="stable")
+    d_frame = np.diff(frames[order].astype(np.float64))
+    d_ms = np.diff(np.asarray(sample_ids, dtype=np.float64)[order])
+    ok = d_frame > 0
+    if not ok.any():
+        return None
+    ms_per_frame = float(np.median(d_ms[ok] / d_frame[ok]))
+    return 1000.0 / ms_per_frame if ms_per_frame > 0 else None

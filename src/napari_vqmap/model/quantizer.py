@@ -132,7 +132,7 @@ class EMAQuantizer(nn.Module):
 
         ``weight`` in (0, 1] scales this batch's say in the codebook: the EMA moves
         ``weight`` times as far, and only ``weight`` of the dead codes are revived from it
-        (see :func:`napari_vqmap.train.codebook_weights`).
+        (see :func:`napari_vqmap.training.data.codebook_weights`).
         """
         flat = z.reshape(-1, self.dim)
         if self.training:

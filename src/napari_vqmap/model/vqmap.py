@@ -3,65 +3,25 @@
 Shapes: B windows, T frames, K keypoints, D coordinates (2 or 3), C channels, M induced
 queries, T' = T / 2**n_down latent steps.
 
-Encoder. Every keypoint's trajectory is a token. ``n_down`` times, a temporal conv block
-(weights shared by all keypoints, stride 2) runs along each token's time axis, then an
-induced set-attention block (ISAB) mixes the K tokens at each time step: M learnable
-queries attend to the tokens (h), then the tokens attend to h. Cost is O(K * M) and the
-encoder is equivariant to the order of keypoints and accepts any K. After the first conv
-block every token gets a learned body-region embedding (:data:`~napari_vqmap.skeletons.REGIONS`)
-and a learned embedding of the skeleton's dimensionality. Finally M pooling queries attend to
-the tokens (induced-set pooling); their M x C outputs are flattened and projected to the
-latent z (B, T', latent_dim), which is invariant to the order of keypoints.
+* Encoder: each keypoint's trajectory is a token. Temporal conv blocks (weights shared by
+  all keypoints, stride 2) alternate with induced set attention across the tokens, with a
+  body-region and a dimensionality embedding per token; missing keypoints are masked out
+  of attention. 2D input is read as 3D seen from above (``lift_2d``), and the body's own
+  motion is one more "root" token (``use_motion``). Induced-set pooling gives the latent
+  z (B, T', latent_dim), invariant to the order of keypoints.
+* Quantiser: z snaps to a type code, and its residual to one of that type's subtype
+  codes (EMA codebooks); ``motif = type * n_subtypes + subtype``.
+* Decoder: residual temporal convs and transposed convs back to T frames, then a linear
+  head per skeleton (K x D per frame). The loss is the masked, per-coordinate weighted
+  MSE (on spans seen from their centre frame with ``anchor_span``) plus the weighted
+  motion, commitment and slowness terms.
 
-2D and 3D in one model. With ``lift_2d`` (the default), 2D input is read as 3D, as if
-the animal were seen from above: it is rescaled from its top-down body length to the 3D
-one (``Encoder.top_down_scale``, :func:`napari_vqmap.train.top_down_scale`) and each
-keypoint gets the typical height of its body region (``Encoder.region_height``, in body
-lengths from the centre anchor: the median over the 3D training data, set by
-:func:`napari_vqmap.train.region_heights`). The encoder then reads a 2D recording and the
-top-down view of a 3D one as it reads 3D data, and gives them the same codes far more
-often (see docs/benchmarks.md). Without it (models from before), coordinates are
-zero-padded to ``max_dims`` channels. Either way a fourth
-channel carries the visibility mask (so a missing keypoint differs from one at the origin),
-and a learned "number of dimensions" embedding (indexed by D, after the lift) is added to
-every token with the region embedding. A 2D skeleton thus shares every weight with 3D ones.
-
-Missing keypoints. Coordinates where ``mask`` is False are replaced by zeros before
-anything else. A token is valid at a latent step if its keypoint is visible in at least one
-of the frames that step covers; invalid tokens are zeroed after every block and excluded
-from attention as keys. Every attention also sees one learned "null" key, so a time step
-with no visible keypoint at all attends only to it (no NaN). Hence a keypoint masked in a
-whole window has exactly no influence, the same as if it were absent.
-
-Body motion. Per-frame egocentric alignment removes the animal's movement through the
-arena, so walking and standing still would look alike. With ``use_motion`` (the default),
-the body centre's motion (forward and lateral velocity, angular velocity; see
-:func:`napari_vqmap.preprocess.body_motion`), scaled by :data:`MOTION_SCALE`, is one more
-"root" token: its own first conv block (3 channels + mask), a learned root embedding, then
-the same set-attention, conv and pooling blocks as the keypoint tokens. The decoder predicts
-each frame's motion with a shared linear head. Without motion input (``motion=None``) the
-root token is masked, i.e. absent. With ``anchor_span`` (the default, 32 frames), the
-reconstruction error is measured on spans of that many frames seen from their centre frame
-(:func:`anchored`): the decoded poses are moved by the decoded motion integrated from
-there, so a code must describe how the animal walked and turned, not only its posture.
-
-Quantiser. With ``residual`` (the default) z is snapped to the nearest of ``n_types`` type
-codes, and z minus that code to the nearest of that type's ``n_subtypes`` subtype codes
-(``subtypes_per_type``; otherwise the subtype codes are shared by all types); the decoder
-reads their sum, so a subtype refines its type. Without it (model folders written before
-residual subtypes), z is split into a type half and a subtype half, each snapped to its own
-codebook. Both codebooks are EMA codebooks of size ``code_dim``; a motif is the pair,
-``motif = type * n_subtypes + subtype``.
-
-Decoder. The quantised latent goes through residual temporal convs and ``n_down`` stride-2
-transposed convs back to T frames, then a per-skeleton linear head maps the C channels of
-each frame to K x D coordinates. The loss is the MSE over the visible keypoints' D
-coordinates (optionally weighted per coordinate; in anchored spans with ``anchor_span``),
-plus ``motion_weight`` times the per-frame MSE of the (scaled) body motion, plus
-``commitment_weight`` times the commitment loss.
+docs/model.md explains each choice and what it gained.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -73,6 +33,25 @@ from napari_vqmap.skeletons import REGIONS
 
 MOTION_SCALE = 0.5  # body lengths/s and rad/s -> about the spread of aligned coordinates
 MOTION_DIMS = 3
+
+
+@dataclass
+class Output:
+    """What :meth:`VQMAP.forward` returns for a batch of B windows (T' latent steps)."""
+
+    loss: Tensor  # the training loss: recon + motion, commitment and slowness terms, weighted
+    recon_loss: Tensor
+    motion_loss: Tensor
+    commit_loss: Tensor
+    slow_loss: Tensor
+    recon: Tensor  # (B, T, K, D) reconstructed poses
+    z: Tensor  # (B, T', latent_dim) latents before quantisation
+    type_idx: Tensor  # (B, T')
+    subtype_idx: Tensor  # (B, T')
+    motif_idx: Tensor  # (B, T'): type * n_subtypes + subtype
+    perplexity: Tensor  # of the batch's motif usage
+    type_usage: Tensor  # (n_types,) the batch's share of each type code
+    subtype_usage: Tensor  # (n_subtype_codes,)
 
 
 def to_seq(x: Tensor) -> Tensor:
@@ -270,6 +249,15 @@ class Encoder(nn.Module):
             self.root_emb = nn.Parameter(torch.randn(cfg.token_dim) * 0.02)
         self.pool = InducedSetPooling(cfg.token_dim, cfg.n_heads, cfg.n_inducing, cfg.latent_dim)
 
+    @torch.no_grad()
+    def set_2d_lift(self, region_height: Tensor, top_down_scale: float) -> None:
+        """Set how 2D input is read as 3D: each region's height (len(REGIONS),) in body
+        lengths from the centre anchor, and the top-down-to-3D body length ratio."""
+        if not self.lift_2d:
+            raise ValueError("this model reads 2D input zero-padded (lift_2d is off)")
+        self.region_height.copy_(region_height)
+        self.top_down_scale.fill_(top_down_scale)
+
     def forward(
         self,
         x: Tensor,
@@ -464,7 +452,7 @@ class VQMAP(nn.Module):
         codebook_weight: float = 1.0,
         recon_weight: Tensor | None = None,
         frame_time: float | Tensor = 0.05,
-    ) -> dict[str, Tensor]:
+    ) -> Output:
         """Encode, quantise and reconstruct windows on ``head``; returns losses and codes.
 
         x (B, T, K, D) float, mask (B, T, K) bool (True = visible), regions (K,) or (B, K),
@@ -512,26 +500,24 @@ class VQMAP(nn.Module):
         subtype_idx = qs.idx % self.config.n_subtypes
         motif = qt.idx * self.config.n_subtypes + subtype_idx
         motif_usage = torch.bincount(motif.flatten(), minlength=self.config.n_motifs).float()
-        return {
-            "recon": recon,
-            "loss": recon_loss
+        return Output(
+            loss=recon_loss
             + self.config.motion_weight * motion_loss
             + self.config.commitment_weight * commit_loss
             + self.config.slowness_weight * slow_loss,
-            "recon_loss": recon_loss,
-            "motion_loss": motion_loss,
-            "commit_loss": commit_loss,
-            "slow_loss": slow_loss,
-            "z": z,
-            "type_idx": qt.idx,
-            "subtype_idx": subtype_idx,
-            "motif_idx": motif,
-            "perplexity": perplexity(motif_usage),
-            "type_usage": qt.usage,
-            "subtype_usage": qs.usage,
-            "type_perplexity": qt.perplexity,
-            "subtype_perplexity": qs.perplexity,
-        }
+            recon_loss=recon_loss,
+            motion_loss=motion_loss,
+            commit_loss=commit_loss,
+            slow_loss=slow_loss,
+            recon=recon,
+            z=z,
+            type_idx=qt.idx,
+            subtype_idx=subtype_idx,
+            motif_idx=motif,
+            perplexity=perplexity(motif_usage),
+            type_usage=qt.usage,
+            subtype_usage=qs.usage,
+        )
 
     @torch.no_grad()
     def encode(

@@ -1,10 +1,10 @@
 """The Encode dock widget: pick a model and pose layers, encode them into motifs in a worker
 thread, optionally save the results, and colour the layers by motif.
 
-The widget only gathers choices. :func:`encode_datasets` (plain Python) loads the model,
-encodes each recording with :func:`napari_vqmap.encode.encode` (progress and Cancel come
-after every batch of blocks) and writes results with
-:func:`napari_vqmap.results.write_results`. The colours and features are computed in the
+The widget only gathers choices. :func:`encode_datasets` runs
+:func:`napari_vqmap.encode.encode_files` (the CLI's and the demo's path too: progress and
+Cancel come after every batch of blocks; results are written with
+:func:`napari_vqmap.results.write_results`). The colours and features are computed in the
 worker too; the GUI thread then assigns them, one
 :func:`~napari_vqmap.napari.motif_layers.apply_steps` step per turn of its event loop, so
 the viewer stays responsive; the run ends after the last step.
@@ -35,7 +35,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_vqmap.encode import CHUNK_FRAMES, Cancelled, encode_files
 from napari_vqmap.names import MotifNames
+from napari_vqmap.napari import install_fixes
 from napari_vqmap.napari._pose_layer_list import PoseLayerList
 from napari_vqmap.napari.background import StepRunner, short_gil_turns
 from napari_vqmap.napari.frame_rate import Rate, rate_for, video_layers, with_rate
@@ -45,13 +47,9 @@ if TYPE_CHECKING:
     import napari
 
 
-class Cancelled(Exception):
-    """Raised from the progress callback to stop encoding between batches."""
-
-
 @dataclass
-class Encoded:
-    """One encoded recording: its layer name, the result, names and results folder."""
+class EncodedLayer:
+    """One encoded layer: its name, the result, names and results folder."""
 
     layer: str
     result: xr.Dataset
@@ -62,9 +60,9 @@ class Encoded:
 def default_model_dir() -> str:
     """The bundled model's folder, or ``""`` when it is not installed."""
     try:
-        from napari_vqmap.sample_data import bundled_model_dir
+        from napari_vqmap.checkpoint import model_folder
 
-        return str(bundled_model_dir())
+        return str(model_folder(None))
     except Exception:  # missing bundled model: the user picks a folder
         return ""
 
@@ -105,52 +103,41 @@ def encode_datasets(
     y_up: bool = False,
     settings: dict[str, Any] | None = None,
     stickiness: float | None = None,
-) -> list[Encoded]:
-    """Encode each named pose dataset with the model in ``model_dir``; with ``out_dir``,
-    write each one's results there (``write_results``). ``progress(fraction)`` is called
-    after every batch of blocks; :class:`Cancelled` is raised when ``should_stop()`` turns
-    true. ``y_up``: 2D coordinates with y up, or filmed from below (``encode --y-up``);
-    ``stickiness``: how long motifs last (``encode --stickiness``; None: the model's);
-    ``settings`` are recorded in each ``_encode.json``."""
-    from napari_vqmap.checkpoint import load_model
-    from napari_vqmap.encode import encode
-    from napari_vqmap.results import write_results
-
-    model, meta = load_model(model_dir)
+) -> list[EncodedLayer]:
+    """Encode each named pose dataset with the model in ``model_dir``
+    (:func:`napari_vqmap.encode.encode_files`); with ``out_dir``, write each one's results
+    there. ``progress(fraction)`` is called after every batch of blocks; :class:`Cancelled`
+    is raised when ``should_stop()`` turns true. ``y_up``: 2D coordinates with y up, or
+    filmed from below (``encode --y-up``); ``stickiness``: how long motifs last
+    (``encode --stickiness``; None: the model's); ``settings`` are recorded in each
+    ``_encode.json``."""
     n = len(datasets)
-    out: list[Encoded] = []
-    for k, (name, poses) in enumerate(datasets.items()):
 
-        def on_progress(done: int, total: int, k: int = k) -> None:
-            if progress is not None:
-                progress((k + done / max(total, 1)) / n)
-            if should_stop is not None and should_stop():
-                raise Cancelled
+    def on_progress(item: int, name: str, done: int, total: int) -> None:
+        if progress is not None:
+            progress((item + done / max(total, 1)) / n)
 
-        if should_stop is not None and should_stop():
-            raise Cancelled
-        chunks = {"chunk_frames": chunk_frames} if chunk_frames else {}
-        flip = {"flip_2d_y": False} if y_up else {}
-        result = encode(
-            model, poses, meta, progress=on_progress, stickiness=stickiness, **chunks, **flip
-        )
+    chosen = stickiness if stickiness is not None else model_stickiness(str(model_dir))
+    recorded = {"from": "napari Encode widget", "y_up": y_up, "stickiness": float(chosen)}
+    encoded = encode_files(
+        datasets,
+        model_dir,
+        out_dir or None,
+        chunk_frames=chunk_frames or CHUNK_FRAMES,
+        y_up=y_up,
+        stickiness=stickiness,
+        settings=recorded | (settings or {}),
+        progress=on_progress,
+        should_stop=should_stop,
+    )
+    out: list[EncodedLayer] = []
+    for item in encoded:
+        result = item.result
         result.attrs["model_dir"] = str(Path(model_dir).resolve())  # for prototypes later
         codebook = int(result.attrs["n_types"]), int(result.attrs["n_subtypes"])
-        results_dir = None
-        if out_dir:
-            folder = Path(out_dir)
-            folder.mkdir(parents=True, exist_ok=True)
-            source = Path(poses.attrs.get("source_file") or f"{name.split(' ')[0]}.nc")
-            recorded = {
-                "from": "napari Encode widget",
-                "y_up": y_up,
-                "stickiness": result.attrs["stickiness"],
-                **(settings or {}),
-            }
-            write_results(result, poses, folder, source, model_dir, recorded)
-            results_dir = str(folder)
+        results_dir = str(Path(out_dir)) if item.files else None
         names = MotifNames.for_results(results_dir, *codebook) if results_dir else None
-        out.append(Encoded(name, result, names or MotifNames(*codebook), results_dir))
+        out.append(EncodedLayer(item.name, result, names or MotifNames(*codebook), results_dir))
     return out
 
 
@@ -169,6 +156,7 @@ class EncodeWidget(QWidget):
     """Dock widget that encodes the viewer's pose layers into motifs."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
+        install_fixes()
         super().__init__()
         self.viewer = napari_viewer
         self.worker: FunctionWorker | None = None
@@ -349,7 +337,7 @@ class EncodeWidget(QWidget):
         self._targets = targets
 
         @thread_worker(ignore_errors=True)  # errors go to _on_error
-        def run() -> list[tuple[Encoded, list]]:
+        def run() -> list[tuple[EncodedLayer, list]]:
             with short_gil_turns():
                 encoded = encode_datasets(
                     model_dir,
@@ -381,7 +369,7 @@ class EncodeWidget(QWidget):
     def _on_progress(self, fraction: float) -> None:
         self.progress_bar.setValue(int(round(1000 * fraction)))
 
-    def _on_done(self, done: list[tuple[Encoded, list]]) -> None:
+    def _on_done(self, done: list[tuple[EncodedLayer, list]]) -> None:
         """Queue the colouring of the encoded layers, one step per turn of the event loop
         (each step is one napari property set on a large layer, and its redraw)."""
         encoded = [item for item, _ in done]
@@ -406,7 +394,7 @@ class EncodeWidget(QWidget):
         self._fail(f"Colouring the layers failed: {err}")
         self._idle()
 
-    def _report(self, encoded: list[Encoded]) -> None:
+    def _report(self, encoded: list[EncodedLayer]) -> None:
         self.progress_bar.setValue(1000)
         saved = (
             f"; results in {encoded[0].results_dir}" if encoded and encoded[0].results_dir else ""

@@ -2,7 +2,7 @@
 labels from a file (e.g. a SUBTLE annotation csv).
 
 :func:`encoded_layers` and :func:`confusion_view` are plain functions; the scoring is
-:func:`napari_vqmap.evaluate.evaluate_result`. The widget reads the labels file and scores
+:func:`napari_vqmap.analysis.metrics.evaluate_result`. The widget reads the labels file and scores
 in a worker thread, then fills a metrics table and a confusion-matrix plot.
 """
 
@@ -29,8 +29,9 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from napari_vqmap.evaluate import evaluate_result, read_label_table
+from napari_vqmap.analysis.metrics import evaluate_result, read_label_table
 from napari_vqmap.names import MotifNames
+from napari_vqmap.napari import install_fixes
 from napari_vqmap.napari.background import short_gil_turns
 from napari_vqmap.napari.motif_layers import find_motif_layers
 from napari_vqmap.napari.plots import ConfusionPlot
@@ -74,6 +75,7 @@ class EvaluateWidget(QWidget):
     """Dock widget scoring an encoded pose layer against per-frame labels."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
+        install_fixes()
         super().__init__()
         self.viewer = napari_viewer
         self.worker: FunctionWorker | None = None

@@ -38,13 +38,13 @@ from qtpy.QtWidgets import (
 )
 
 from napari_vqmap.analysis import motif_stats, type_usage
+from napari_vqmap.colours import motif_palette, palette
 from napari_vqmap.names import NAMES_FILE, MotifNames
-from napari_vqmap.napari import motif_layers
+from napari_vqmap.napari import install_fixes, motif_layers
 from napari_vqmap.napari._ethogram_strip import EthogramStrip
 from napari_vqmap.napari.background import StepRunner, short_gil_turns
 from napari_vqmap.napari.ethogram import next_bout
 from napari_vqmap.napari.frame_rate import video_for, video_layers
-from napari_vqmap.napari.layer_styles import motif_palette, palette
 from napari_vqmap.napari.prototype_view import (
     Prototypes,
     PrototypeView,
@@ -109,6 +109,7 @@ class MotifsWidget(QWidget):
     """Dock widget to browse, name and merge the motifs of encoded pose layers."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
+        install_fixes()
         super().__init__()
         self.viewer = napari_viewer
         self.points: Any = None

@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from napari_vqmap.io import POSE_SUFFIXES, VIDEO_SUFFIXES, detect_format, load_poses
-from napari_vqmap.napari import motif_layers
+from napari_vqmap.napari import install_fixes, motif_layers
 from napari_vqmap.napari.convert import LayerData, pose_layers, video_layer
 from napari_vqmap.video import VideoReader
 
@@ -43,6 +43,7 @@ def get_reader(path: PathOrPaths) -> ReaderFunction | None:
 
 def read(path: PathOrPaths) -> list[LayerData]:
     """Layer data for pose files (skeleton + keypoints) and videos (lazy image)."""
+    install_fixes()
     paths = [path] if isinstance(path, str | Path) else list(path)
     layers: list[LayerData] = []
     for p in paths:

@@ -1,11 +1,11 @@
 """The Train dock widget: pick pose layers and a few hyperparameters, then run
-:func:`napari_vqmap.train.train` in a worker thread with live progress.
+:func:`napari_vqmap.training.train` in a worker thread with live progress.
 
-The widget only gathers choices; :func:`make_config` and :func:`skeleton_summary` are
-plain functions, and all training happens in ``train``.
+The widget only gathers choices; the configuration is built by
+:func:`napari_vqmap.training.quick_config`, and all training happens in ``train``.
 The skeleton editor (:mod:`._skeleton_editor`) changes the mapping of a layer's pose dataset
 in place, so training uses the edited regions and anchors; **Save model…** copies the
-trained model folder elsewhere (:func:`~napari_vqmap.napari.skeleton_edit.export_model`).
+trained model folder elsewhere (:func:`~napari_vqmap.checkpoint.export_model`).
 Progress rows reach the GUI through a Qt signal (queued to the GUI thread); the plots are
 redrawn from them at most every ``PLOT_INTERVAL_MS`` (a redraw takes tens of milliseconds
 while training shares the CPU). Cancel sets an event that ``train`` polls through
@@ -39,14 +39,17 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
+from napari_vqmap.checkpoint import export_model
 from napari_vqmap.io import load_poses, skeleton_of
 from napari_vqmap.model import ModelConfig
+from napari_vqmap.napari import install_fixes
 from napari_vqmap.napari._pose_layer_list import PoseLayerList
 from napari_vqmap.napari._skeleton_editor import SkeletonEditor
 from napari_vqmap.napari.background import short_gil_turns
 from napari_vqmap.napari.plots import LossPlot, UsagePlot
-from napari_vqmap.napari.skeleton_edit import ANCHORS, export_model
-from napari_vqmap.train import TrainConfig, available_devices, train
+from napari_vqmap.napari.skeleton_edit import ANCHORS
+from napari_vqmap.runtime import available_devices
+from napari_vqmap.training import TrainConfig, quick_config, train
 
 if TYPE_CHECKING:
     import napari
@@ -90,35 +93,6 @@ def load_pose_files(
     return files, errors
 
 
-def make_config(
-    window: int,
-    n_types: int,
-    n_subtypes: int,
-    steps: int,
-    batch_size: int,
-    device: str,
-    seed: int,
-) -> TrainConfig:
-    """A :class:`TrainConfig` from the widget's choices (other options at their defaults).
-
-    Short runs get a shorter learning-rate warm-up and codebook warm-up, so that even a
-    trial of a few steps ends with its codes set (the defaults are reached at 500 steps).
-    """
-    codebook_warmup = min(ModelConfig.codebook_warmup, max(1, steps // 5))
-    model = ModelConfig(
-        window=window, n_types=n_types, n_subtypes=n_subtypes, codebook_warmup=codebook_warmup
-    )
-    return TrainConfig(
-        steps=steps,
-        batch_size=batch_size,
-        device=device,
-        seed=seed,
-        warmup_steps=min(TrainConfig.warmup_steps, max(1, steps // 10)),
-        log_every=max(1, min(TrainConfig.log_every, steps // 100)),
-        model=model,
-    )
-
-
 class _Bridge(QObject):
     """Carries progress rows from the worker thread to the GUI thread (queued signal)."""
 
@@ -129,6 +103,7 @@ class TrainWidget(QWidget):
     """Dock widget that trains a VQ-MAP model on the viewer's pose layers."""
 
     def __init__(self, napari_viewer: napari.viewer.Viewer) -> None:
+        install_fixes()
         super().__init__()
         self.viewer = napari_viewer
         self.worker: FunctionWorker | None = None
@@ -313,7 +288,7 @@ class TrainWidget(QWidget):
             self._fail("Tick at least one pose layer and choose an output folder.")
             return
         try:
-            config = make_config(
+            config = quick_config(
                 self.window_spin.value(),
                 self.n_types.value(),
                 self.n_subtypes.value(),

@@ -101,9 +101,9 @@ def open_demo(report: DemoReport) -> None:  # pragma: no cover (runs the event l
     """Open both demo windows and run napari until they are closed."""
     import napari
 
-    from napari_vqmap.napari import layer_fixes
+    from napari_vqmap.napari import install_fixes
 
-    layer_fixes.install()
+    install_fixes()
     show_3d_demo(napari.Viewer(), report)
     show_video_demo(napari.Viewer(), report)
     napari.run()

@@ -41,7 +41,7 @@ def ethogram_image(
 ) -> np.ndarray:
     """``(individual * row_height, width, 4)`` uint8 RGBA strip: a row per individual.
 
-    ``lut`` is :func:`~napari_vqmap.napari.layer_styles.motif_palette` (float RGBA, last row
+    ``lut`` is :func:`~napari_vqmap.colours.motif_palette` (float RGBA, last row
     for -1), so ``len(lut) - 1`` motifs.
     """
     columns = ethogram_columns(motif, width, len(lut) - 1)

@@ -56,9 +56,9 @@ def find_model_dir(metadata: dict[str, Any], result: xr.Dataset | None = None) -
         if folder and (Path(folder) / "config.json").is_file():
             return Path(folder)
     try:
-        from napari_vqmap.sample_data import bundled_model_dir
+        from napari_vqmap.checkpoint import model_folder
 
-        return bundled_model_dir()
+        return Path(model_folder(None))
     except Exception:  # noqa: BLE001 (no bundled model in this installation)
         return None
 

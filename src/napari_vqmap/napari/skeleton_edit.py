@@ -1,13 +1,12 @@
-"""Editing a pose layer's skeleton mapping (body regions, anchors) and exporting models.
+"""Editing a pose layer's skeleton mapping (body regions, anchors).
 
-Plain functions (no Qt) behind the Train widget's skeleton editor and Save buttons.
+Plain functions (no Qt) behind the Train widget's skeleton editor; copying a model folder is
+:func:`napari_vqmap.checkpoint.export_model`.
 An anchor is written as its keypoint names joined by ``", "`` (``""``: no anchor).
 """
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -97,28 +96,3 @@ def save_skeleton(skeleton: Skeleton, path: str | Path) -> Path:
     if path.suffix.lower() not in (".yaml", ".yml"):
         path = path.with_name(path.name + ".yaml")
     return skeleton.to_yaml(path)
-
-
-def export_model(model_dir: str | Path, dest: str | Path) -> Path:
-    """Copy a trained model folder to ``dest`` (a new or empty folder), all or nothing:
-    the files are copied into a temporary folder beside ``dest`` that is then renamed."""
-    src, dest = Path(model_dir), Path(dest)
-    if not (src / "model.safetensors").is_file() or not (src / "config.json").is_file():
-        raise FileNotFoundError(f"{src} is not a model folder (no model.safetensors/config.json)")
-    if dest.resolve() == src.resolve():
-        return dest
-    if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-        raise FileExistsError(f"{dest} exists and is not an empty folder")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}.", dir=dest.parent))
-    try:
-        for item in src.iterdir():
-            if item.is_file():
-                shutil.copy2(item, tmp / item.name)
-        if dest.exists():
-            dest.rmdir()
-        tmp.rename(dest)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return dest

@@ -1,0 +1,227 @@
+"""The training loop: one VQ-MAP model on pose datasets with any mix of skeletons, on the
+CPU, one GPU, or several processes under torchrun (DDP)."""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+from tqdm.auto import tqdm
+
+from napari_vqmap.checkpoint import save_model, state_sha256
+from napari_vqmap.model import VQMAP
+from napari_vqmap.model.vqmap import Output
+from napari_vqmap.runtime import autocast_for, data_parallel, rank_world, resolve_device
+from napari_vqmap.skeletons import REGIONS, Skeleton
+from napari_vqmap.stickiness import DEFAULT_STICKINESS
+from napari_vqmap.training.config import TrainConfig
+from napari_vqmap.training.data import (
+    Group,
+    build_groups,
+    codebook_weights,
+    recon_weights,
+    region_heights,
+    sample_batch,
+    top_down_scale,
+)
+from napari_vqmap.training.optim import LossBalance, lr_at, make_optimizer
+from napari_vqmap.training.state import (
+    check_resume,
+    resume_state,
+    save_train_state,
+    versions,
+    write_history,
+)
+
+
+def train(
+    datasets: Sequence[str | Path | xr.Dataset],
+    out_dir: str | Path,
+    config: TrainConfig | None = None,
+    skeleton: str | Path | Skeleton | None = None,
+    resume: bool = False,
+    progress: Callable[[dict[str, Any]], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    fps: float | None = None,
+) -> Path:
+    """Train a VQ-MAP model on ``datasets`` (paths, folders, globs or pose datasets).
+
+    Writes ``model.safetensors``, ``config.json``, ``history.csv`` and a resumable
+    training state to ``out_dir`` (rank 0 only under DDP), every ``checkpoint_every``
+    steps, at the end, on ``should_stop()`` and on Ctrl-C (which is then re-raised).
+    ``progress`` receives a dict (the history row plus ``steps`` and ``codebook``, the
+    model's ``codebook_stats()``) every ``log_every`` steps. With ``resume``, training
+    continues from the saved state; the model and
+    preprocessing configs and the seed must then be the saved ones.
+    """
+    out = Path(out_dir)
+    config = config or TrainConfig()
+    rank, world = rank_world()
+    device = resolve_device(config.device)
+    if resume:
+        check_resume(out, config)
+    torch.manual_seed(config.seed)
+    groups, inputs, target_fps = build_groups(datasets, config, skeleton, fps)
+    model = VQMAP(config.model, {g.head: (len(g.skeleton.keypoints), g.n_dims) for g in groups})
+    lift = set_2d_lift(model, groups)
+    model.to(device)
+    if config.steps < model.codes_set_at:
+        warnings.warn(
+            f"{out}: {config.steps} training steps end before the codebook is set (at step "
+            f"{model.codes_set_at}, after model.codebook_warmup = "
+            f"{config.model.codebook_warmup}): the motifs will mean nothing; train for more "
+            "steps or lower model.codebook_warmup",
+            stacklevel=2,
+        )
+    optimizer = make_optimizer(model, config)
+    meta = {**_meta(config, groups, inputs, target_fps, world), **lift}
+    step, elapsed, history, balance = 0, 0.0, [], LossBalance()
+    if resume:
+        step, elapsed, history, balance = resume_state(out, model, optimizer, meta, device)
+    net = model
+    if world > 1:  # other heads idle: unused parameters
+        net = data_parallel(model, device, find_unused_parameters=len(groups) > 1)
+    autocast = autocast_for(device)
+    weights = dict(zip((g.head for g in groups), codebook_weights(groups, config), strict=True))
+    span = config.model.anchor_span if config.model.use_motion else 0
+    recon_w = {g.head: recon_weights(g, config.recon_weighting, span) for g in groups}
+    for head, w in recon_w.items():
+        meta["heads"][head]["recon_weight"] = np.round(w.numpy().astype(float), 4).tolist()
+        recon_w[head] = w.to(device)
+    bar = tqdm(total=config.steps, initial=step, disable=rank != 0, desc="train", unit="step")
+    start = time.perf_counter() - elapsed
+
+    def save(done: bool) -> None:
+        if world > 1:
+            hashes: list[str | None] = [None] * world
+            torch.distributed.all_gather_object(hashes, state_sha256(model))
+            meta["distributed"] = {"world_size": world, "state_sha256": hashes}
+        if rank == 0:
+            save_model(out, model, {**meta, "step": step})
+            write_history(out, history)
+            seconds = time.perf_counter() - start
+            save_train_state(out, optimizer, step, seconds, done, balance.running)
+
+    model.train()
+    try:
+        while step < config.steps:
+            if should_stop is not None and should_stop():
+                break
+            group, x, mask, motion, motion_mask, frame_time = sample_batch(
+                groups, config, step, rank
+            )
+            lr = lr_at(step, config)
+            for pg in optimizer.param_groups:
+                pg["lr"] = lr
+            with autocast:
+                result = net(
+                    torch.from_numpy(x).to(device),
+                    torch.from_numpy(mask).to(device),
+                    group.regions.to(device),
+                    head=group.head,
+                    motion=torch.from_numpy(motion).to(device),
+                    motion_mask=torch.from_numpy(motion_mask).to(device),
+                    codebook_weight=float(weights[group.head]),
+                    recon_weight=recon_w[group.head],
+                    frame_time=torch.from_numpy(frame_time).to(device),
+                )
+            loss = result.loss
+            if config.balance_losses:
+                recon = result.recon_loss.detach().float()
+                if world > 1:  # the same factor on every rank
+                    torch.distributed.all_reduce(recon)
+                    recon = recon / world
+                loss = loss * balance.factor(group.head, recon.item())
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
+            optimizer.step()
+            step += 1
+            if step % config.log_every == 0 or step == config.steps:
+                row = _history_row(
+                    step, group.head, result, model, lr, time.perf_counter() - start
+                )
+                history.append(row)
+                ppl = row["perplexity"]
+                bar.set_postfix(loss=f"{row['loss']:.4f}", ppl="warm-up" if ppl != ppl else ppl)
+                if progress is not None:
+                    codebook = model.codebook_stats()
+                    progress({**row, "steps": config.steps, "codebook": codebook})
+            bar.update(1)
+            if step % config.checkpoint_every == 0 and step < config.steps:
+                save(done=False)
+    except KeyboardInterrupt:
+        save(done=False)
+        raise
+    finally:
+        bar.close()
+    save(done=step >= config.steps)
+    return out
+
+
+def _history_row(
+    step: int, head: str, result: Output, model: VQMAP, lr: float, seconds: float
+) -> dict[str, Any]:
+    stats = model.codebook_stats()
+    coded = all(s["initialised"] for s in stats.values())  # nan during the codebook warm-up
+    return {
+        "step": step,
+        "head": head,  # the skeleton of this step's batch (its loss is on that data only)
+        "loss": result.loss.item(),
+        "recon": result.recon_loss.item(),
+        "commit": result.commit_loss.item(),
+        "perplexity": result.perplexity.item() if coded else float("nan"),
+        "n_dead": sum(int(s["n_dead"]) for s in stats.values()),
+        "lr": lr,
+        "seconds": round(seconds, 3),
+    }
+
+
+def _meta(
+    config: TrainConfig,
+    groups: list[Group],
+    inputs: list[dict[str, Any]],
+    target_fps: float | None,
+    world: int,
+) -> dict[str, Any]:
+    heads = {
+        g.head: {
+            "skeleton": g.skeleton.to_dict(),
+            "n_keypoints": len(g.skeleton.keypoints),
+            "n_dims": g.n_dims,
+            "regions": g.regions.tolist(),
+            "mirror": None if g.mirror is None else g.mirror.tolist(),
+        }
+        for g in groups
+    }
+    return {
+        **config.to_dict(),
+        "heads": heads,
+        "fps": target_fps,
+        "window": config.preprocess.window or config.model.window,
+        "seed": config.seed,
+        "stickiness": DEFAULT_STICKINESS,  # encode's default for this model
+        "world_size": world,
+        "inputs": inputs,
+        "versions": versions(),
+    }
+
+
+def set_2d_lift(model: VQMAP, groups: list[Group]) -> dict[str, Any]:
+    """Set how ``model`` reads 2D input (``ModelConfig.lift_2d``) from the 3D ``groups``:
+    :func:`region_heights` and :func:`top_down_scale`. Returns them for ``config.json``
+    (nothing when the model has no 2D lift)."""
+    if not model.encoder.lift_2d:
+        return {}
+    heights = region_heights(groups)
+    model.encoder.set_2d_lift(torch.from_numpy(heights), top_down_scale(groups))
+    return {
+        "region_height": {r: round(float(h), 4) for r, h in zip(REGIONS, heights, strict=True)},
+        "top_down_scale": round(float(model.encoder.top_down_scale), 4),
+    }
