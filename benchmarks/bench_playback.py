@@ -217,8 +217,8 @@ def bench_3d() -> None:
 
 
 def bench_strip_image() -> None:
+    from napari_vqmap.colours import motif_palette
     from napari_vqmap.napari.ethogram import ethogram_image
-    from napari_vqmap.napari.layer_styles import motif_palette
 
     rng = np.random.default_rng(0)
     motif = np.repeat(rng.integers(-1, 128, size=(10_000, 2)), 10, axis=0)  # 100k frames

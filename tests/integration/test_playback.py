@@ -16,8 +16,8 @@ import pytest
 import torch
 from qtpy.QtWidgets import QApplication
 
+from napari_vqmap.colours import motif_palette
 from napari_vqmap.napari import frame_steps
-from napari_vqmap.napari.layer_styles import motif_palette
 from napari_vqmap.napari.motif_layers import find_motif_layers
 
 pytestmark = pytest.mark.gui

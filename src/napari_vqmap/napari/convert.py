@@ -28,8 +28,8 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from napari_vqmap import colours as styles
 from napari_vqmap.io import skeleton_of
-from napari_vqmap.napari import layer_styles as styles
 
 LayerData = tuple[object, dict, str]
 

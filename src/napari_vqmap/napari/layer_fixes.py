@@ -28,7 +28,8 @@ times as many. For these layers that copy is skipped when the lengths match.
 **Frame steps.** :mod:`napari_vqmap.napari.frame_steps`: on a frame step, our pose
 layers update the canvas only, not everything napari refreshes for a layer.
 
-All are installed when ``napari_vqmap.napari`` is imported.
+All are installed by :func:`napari_vqmap.napari.install_fixes`, which the plugin's entry
+points call when they start.
 """
 
 from __future__ import annotations

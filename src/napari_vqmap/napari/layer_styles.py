@@ -1,32 +1,6 @@
-"""The colours of :mod:`napari_vqmap.colours` under their napari-layer name (kept for the
-modules and benchmarks that import them from here)."""
+"""Deprecated: moved to :mod:`napari_vqmap.colours`; the old names work, with a
+:class:`DeprecationWarning`, for one more release."""
 
-from napari_vqmap.colours import (
-    ARENA_RGBA,
-    LINE_WIDTH_FRACTION,
-    PALETTE,
-    POINT_OPACITY,
-    POINT_SIZE_FRACTION,
-    SKELETON_OPACITY,
-    UNENCODED_RGBA,
-    body_size,
-    hex_to_rgba,
-    motif_colours,
-    motif_palette,
-    palette,
-)
+from napari_vqmap.deprecated import moved
 
-__all__ = [
-    "ARENA_RGBA",
-    "LINE_WIDTH_FRACTION",
-    "PALETTE",
-    "POINT_OPACITY",
-    "POINT_SIZE_FRACTION",
-    "SKELETON_OPACITY",
-    "UNENCODED_RGBA",
-    "body_size",
-    "hex_to_rgba",
-    "motif_colours",
-    "motif_palette",
-    "palette",
-]
+__getattr__ = moved(__name__, "napari_vqmap.colours")

@@ -14,7 +14,7 @@ Contract (the Encode and Motifs widgets and the reader code against it)
   and, when the results were saved or reopened, ``metadata["results_dir"]`` (a ``str``).
 * :func:`apply_motifs` (``layers`` = the file's ``[skeleton, points]`` layers, either may
   be ``None``) colours each point and edge by the motif of its frame and individual
-  (:func:`~napari_vqmap.napari.layer_styles.motif_colours`; unencoded frames grey) and
+  (:func:`~napari_vqmap.colours.motif_colours`; unencoded frames grey) and
   sets the features ``motif`` (merges applied), ``motif_type``, ``motif_subtype``,
   ``motif_name`` and ``motif_confidence``. The keypoints layer also gets ``motif_label``:
   the motif name on one keypoint per animal and frame (the top-most one), empty elsewhere,
@@ -45,9 +45,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from napari_vqmap.colours import ARENA_RGBA, motif_palette
 from napari_vqmap.io import skeleton_of
 from napari_vqmap.names import NAMES_FILE, MotifNames
-from napari_vqmap.napari.layer_styles import ARENA_RGBA, motif_palette
 
 MOTIF_FEATURES = ("motif", "motif_type", "motif_subtype", "motif_name", "motif_confidence")
 LABEL = "motif_label"

@@ -13,7 +13,8 @@ each playback step (vispy 0.17; see ``docs/benchmarks.md``, "napari: playback").
 no-op in vispy, so the program is built once. Colormapped transforms are passed on as
 vispy built them.
 The patch applies to every mesh visual in the process (Vectors, Shapes, Surface layers),
-does not change what is drawn, and is installed when ``napari_vqmap.napari`` is imported.
+does not change what is drawn, and is installed by
+:func:`napari_vqmap.napari.install_fixes` (the plugin's entry points call it).
 """
 
 from __future__ import annotations
