@@ -72,6 +72,7 @@ HISTORY_FIELDS = (
     "loss",
     "recon",
     "commit",
+    "geometry",
     "perplexity",
     "n_dead",
     "lr",
