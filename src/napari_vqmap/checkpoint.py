@@ -88,6 +88,7 @@ LEGACY_MODEL_OPTIONS = {
     "subtypes_per_type": False,
     "lift_2d": False,
     "anchor_span": 0,
+    "geometry_weight": 0.0,
 }
 
 

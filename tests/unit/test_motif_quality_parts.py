@@ -11,7 +11,7 @@ import torch
 
 from napari_vqmap.baselines import PCAKMeans, per_frame_features, windowed_features
 from napari_vqmap.model import VQMAP, ModelConfig
-from napari_vqmap.model.vqmap import anchored
+from napari_vqmap.model.vqmap import anchored, centred_spans, geometry
 from napari_vqmap.stickiness import (
     DEFAULT_STICKINESS,
     check_stickiness,
@@ -80,6 +80,59 @@ def test_anchored_loss_needs_motion_and_trains_the_motion_head() -> None:
     assert model.motion_head.weight.grad.abs().sum() > 0
     short = anchored(x, motion, 6, 0.05)  # spans of 6, 6 and a last one of 4 frames
     np.testing.assert_allclose(short[:, :12], anchored(x[:, :12], motion[:, :12], 6, 0.05))
+
+
+def test_centred_spans_are_the_poses_around_each_latent_step_seen_from_it(subtle) -> None:
+    """The geometry target of a latent step: the span around its centre frame, anchored
+    there, for the steps whose span fits in the window."""
+    from napari_vqmap.preprocess import preprocess
+
+    ds, skeleton = subtle
+    rec = preprocess(ds, skeleton)
+    raw = ds["position"].transpose("time", "keypoint", "space", "individual").values[..., 0]
+    start = 1000
+    x = torch.from_numpy(rec.x[:, start : start + 64]).double()
+    mask = torch.ones(x.shape[:3], dtype=torch.bool)
+    motion = torch.from_numpy(rec.motion[:, start : start + 64]).double()
+    spans, span_mask, steps = centred_spans(x, mask, motion, 32, 1 / rec.fps, 4)
+    assert steps == list(range(4, 12)) and spans.shape == (8, 32, 9, 3)
+    assert span_mask.shape == (8, 32, 9)
+    for i, step in enumerate(steps):
+        centre = start + 4 * step + 2
+        want = _seen_from(raw, skeleton, slice(centre - 16, centre + 16), centre)
+        np.testing.assert_allclose(spans[i].numpy() * rec.body_length, want, atol=1e-4)
+
+
+def test_geometry_compares_distances_up_to_scale_on_visible_coordinates() -> None:
+    torch.manual_seed(0)
+    y = torch.randn(40, 4, 5, 3) * torch.linspace(0.1, 3, 40)[:, None, None, None]
+    full = torch.ones(40, 4, 5, dtype=torch.bool)
+    assert geometry(3 * y.flatten(1), y, full) < 1e-10  # the latent's scale is free
+    assert geometry(y.flatten(1)[torch.randperm(40)], y, full) > 0.05
+    # hidden coordinates take no part: changing them changes nothing
+    hidden = full.clone()
+    hidden[:20, :, 0] = False
+    moved = y.clone()
+    moved[:20, :, 0] += 100
+    z = torch.randn(40, 8)
+    torch.testing.assert_close(geometry(z, moved, hidden), geometry(z, y, hidden))
+    weight = torch.rand(5, 3) + 0.5
+    assert geometry((y * weight.sqrt()).flatten(1), y, full, weight) < 1e-10
+
+
+def test_the_geometry_term_trains_the_encoder_and_skips_short_windows() -> None:
+    torch.manual_seed(0)
+    cfg = ModelConfig(hidden=16, token_dim=8, codebook_warmup=0)
+    model = VQMAP(cfg, {"s": (5, 3)})
+    x, mask = torch.randn(4, 64, 5, 3), torch.ones(4, 64, 5, dtype=torch.bool)
+    out = model(x, mask, torch.zeros(5, dtype=torch.long), "s", motion=torch.randn(4, 64, 3))
+    assert cfg.geometry_weight == 1 and out.geo_loss > 0
+    out.geo_loss.backward()
+    assert model.encoder.pool.proj.weight.grad.abs().sum() > 0
+    assert model.decoder.net[0].weight.grad is None  # the latent only
+    short = model(x[:, :16], mask[:, :16], torch.zeros(5, dtype=torch.long), "s",
+                  motion=torch.randn(4, 16, 3))  # fmt: skip
+    assert short.geo_loss == 0
 
 
 def test_viterbi_keeps_a_state_unless_leaving_pays() -> None:

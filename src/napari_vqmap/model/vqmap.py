@@ -39,8 +39,9 @@ MOTION_DIMS = 3
 class Output:
     """What :meth:`VQMAP.forward` returns for a batch of B windows (T' latent steps)."""
 
-    loss: Tensor  # the training loss: recon + motion, commitment and slowness terms, weighted
+    loss: Tensor  # the training loss: recon + motion, geometry, commitment and slowness terms
     recon_loss: Tensor
+    geo_loss: Tensor  # latent geometry (see geometry)
     motion_loss: Tensor
     commit_loss: Tensor
     slow_loss: Tensor
@@ -382,6 +383,47 @@ def anchored(x: Tensor, motion: Tensor, span: int, frame_time: float | Tensor) -
     return out.reshape(b, t + pad, k, d)[:, :t]
 
 
+def centred_spans(
+    x: Tensor, mask: Tensor, motion: Tensor, span: int, frame_time: float | Tensor, step: int
+) -> tuple[Tensor, Tensor, list[int]]:
+    """The ``span`` frames around each latent step whose span fits in the window, seen from
+    the step's centre frame (``step * i + step // 2``): poses (B*n, span, K, D), their mask
+    and the n latent steps."""
+    b, t = x.shape[:2]
+    h = span // 2
+    steps = [i for i in range(t // step) if h <= step * i + step // 2 <= t - (span - h)]
+    centres = torch.tensor([step * i + step // 2 for i in steps], dtype=torch.long)
+    idx = (centres[:, None] + torch.arange(-h, span - h)).to(x.device)  # (n, span)
+    if not steps:  # a window shorter than a span
+        return x.new_zeros(0, span, *x.shape[2:]), mask.new_zeros(0, span, x.shape[2]), []
+    n = len(steps)
+    if isinstance(frame_time, Tensor):
+        frame_time = frame_time.repeat_interleave(n)
+    seen = anchored(x[:, idx].flatten(0, 1), motion[:, idx].flatten(0, 1), span, frame_time)
+    return seen, mask[:, idx].flatten(0, 1), steps
+
+
+def geometry(z: Tensor, y: Tensor, m: Tensor, weight: Tensor | None = None) -> Tensor:
+    """How far the latents' pairwise distances are from those of their targets.
+
+    z (N, C) latents; y (N, ...K, D) their target poses with mask m (N, ...K); ``weight``
+    (K, D) as in :func:`masked_mse`. A target distance uses the coordinates visible in both
+    (rescaled to all); both distance sets are divided by their mean, so the latent's scale
+    is free. Returns the mean squared difference over distinct pairs.
+    """
+    if weight is not None:
+        y = y * weight.sqrt()
+    mm = m[..., None].expand_as(y).flatten(1).to(y.dtype)
+    yf = torch.where(mm > 0, y.flatten(1), 0.0)
+    y2 = yf * yf
+    d2 = y2 @ mm.T + mm @ y2.T - 2 * yf @ yf.T
+    d2 = d2.clamp_min(0) / (mm @ mm.T).clamp_min(1)
+    off = ~torch.eye(len(z), dtype=torch.bool, device=z.device)
+    dy = d2[off].add(1e-8).sqrt()
+    dz = (z[:, None] - z[None]).pow(2).sum(-1)[off].add(1e-8).sqrt()
+    return (dz / dz.mean() - dy / dy.mean()).pow(2).mean()
+
+
 def masked_mse(recon: Tensor, x: Tensor, mask: Tensor, weight: Tensor | None = None) -> Tensor:
     """Mean squared error over the D coordinates of visible keypoints only (0 if none).
 
@@ -485,8 +527,9 @@ class VQMAP(nn.Module):
             pred = self.motion_head(features)
             target = (motion * MOTION_SCALE)[:, :, None]
             motion_loss = masked_mse(pred[:, :, None], target, mm[..., None])
+        seen = torch.where(mask[..., None], x, 0.0)
         if with_motion and self.config.anchor_span:  # poses seen from each span's centre
-            span, seen = self.config.anchor_span, torch.where(mask[..., None], x, 0.0)
+            span = self.config.anchor_span
             recon_loss = masked_mse(
                 anchored(recon, pred / MOTION_SCALE, span, frame_time),
                 anchored(seen, motion, span, frame_time),
@@ -495,6 +538,14 @@ class VQMAP(nn.Module):
             )
         else:
             recon_loss = masked_mse(recon, x, mask, recon_weight)
+        geo_loss = recon.new_zeros(())
+        if with_motion and self.config.geometry_weight:
+            step = 2**self.config.n_down
+            y, ym, steps = centred_spans(
+                seen, mask, motion, self.config.anchor_span or 32, frame_time, step
+            )
+            if steps:
+                geo_loss = geometry(z[:, steps].flatten(0, 1), y, ym, recon_weight)
         commit_loss = qt.commit_loss + qs.commit_loss
         slow_loss = slowness(z) if self.config.slowness_weight else z.new_zeros(())
         subtype_idx = qs.idx % self.config.n_subtypes
@@ -504,8 +555,10 @@ class VQMAP(nn.Module):
             loss=recon_loss
             + self.config.motion_weight * motion_loss
             + self.config.commitment_weight * commit_loss
-            + self.config.slowness_weight * slow_loss,
+            + self.config.slowness_weight * slow_loss
+            + self.config.geometry_weight * geo_loss,
             recon_loss=recon_loss,
+            geo_loss=geo_loss,
             motion_loss=motion_loss,
             commit_loss=commit_loss,
             slow_loss=slow_loss,

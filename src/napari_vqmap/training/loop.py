@@ -176,6 +176,7 @@ def _history_row(
         "loss": result.loss.item(),
         "recon": result.recon_loss.item(),
         "commit": result.commit_loss.item(),
+        "geometry": result.geo_loss.item(),
         "perplexity": result.perplexity.item() if coded else float("nan"),
         "n_dead": sum(int(s["n_dead"]) for s in stats.values()),
         "lr": lr,

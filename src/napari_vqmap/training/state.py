@@ -33,6 +33,7 @@ HISTORY_FIELDS = (
     "loss",
     "recon",
     "commit",
+    "geometry",
     "perplexity",
     "n_dead",
     "lr",
