@@ -86,7 +86,7 @@ def test_training_writes_all_files(subtle, tmp_path: Path) -> None:
     assert [r["step"] for r in rows] == list(range(1, 7)) and rows[-1]["steps"] == 6
     assert all(np.isfinite(r["loss"]) for r in rows)
     history = (out / "history.csv").read_text().splitlines()
-    assert history[0] == "step,head,loss,recon,commit,perplexity,n_dead,lr,seconds"
+    assert history[0] == "step,head,loss,recon,commit,geometry,perplexity,n_dead,lr,seconds"
     assert len(history) == 7
     meta = json.loads((out / "config.json").read_text())
     assert meta["format_version"] == 1 and meta["seed"] == 0 and meta["step"] == 6
@@ -200,7 +200,7 @@ def test_codebook_warm_up_shows_in_the_history_and_a_too_short_run_warns(
     assert np.isnan(ppl[:4]).all() and np.isfinite(ppl[4:]).all() and min(ppl[4:]) >= 1
     assert rows[-1]["codebook"]["subtype"]["initialised"]
     history = (tmp_path / "m" / "history.csv").read_text().splitlines()
-    assert history[1].split(",")[5] == "nan" and history[-1].split(",")[5] != "nan"
+    assert history[1].split(",")[6] == "nan" and history[-1].split(",")[6] != "nan"
     with pytest.warns(UserWarning, match="6 training steps end before the codebook is set"):
         train([subtle], tmp_path / "short", _config(steps=6))
 
