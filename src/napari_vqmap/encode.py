@@ -377,6 +377,8 @@ def encode_files(
     stickiness = None if stickiness is None else check_stickiness(stickiness)
     model = model_folder(model)
     net, meta = load_model(model, resolve_device(device))
+    if stickiness is None:  # the model's, recorded as used
+        stickiness = check_stickiness(meta.get("stickiness", 0.0))
     # xarray imports its optional array backends (dask) when it first builds a dataset:
     # pay that before any output exists, so Ctrl-C then never lands inside an import
     xr.Dataset({"warm_up": ("time", np.zeros(1))})

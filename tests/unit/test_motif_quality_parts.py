@@ -155,6 +155,17 @@ def test_new_models_record_the_default_stickiness(subtle, tiny_subtle_model: Pat
     assert encode(model, subtle[0].isel(time=slice(0, 200)), meta).attrs["stickiness"] == 1.0
 
 
+def test_the_sidecar_records_the_stickiness_used(subtle, tmp_path: Path) -> None:
+    """Without a stickiness given, the model's is used and written in the sidecar."""
+    import json
+
+    from napari_vqmap.encode import encode_files
+
+    list(encode_files({"s": subtle[0].isel(time=slice(0, 200))}, None, tmp_path))
+    (sidecar,) = tmp_path.glob("*_encode.json")
+    assert json.loads(sidecar.read_text())["settings"]["stickiness"] == DEFAULT_STICKINESS
+
+
 def test_stickiness_zero_is_the_nearest_code_and_more_lengthens_motifs(subtle) -> None:
     from napari_vqmap.checkpoint import load_model
     from napari_vqmap.encode import encode
