@@ -167,13 +167,17 @@ class MotifNames:
 def codebook_from_ids(
     motif: np.ndarray, types: np.ndarray, subtypes: np.ndarray
 ) -> tuple[int, int]:
-    """(n_types, n_subtypes) implied by encoded motif ids and their types and subtypes
-    (``motif = type * n_subtypes + subtype``): the subtype count from a motif of a type
-    above 0, else the largest subtype + 1."""
-    motif, types, subtypes = (np.asarray(a, np.int64) for a in (motif, types, subtypes))
+    """The smallest (n_types, n_subtypes) consistent with encoded motif ids and their types
+    and subtypes (``motif = type * n_subtypes + subtype``; unencoded frames, -1, are
+    ignored): the subtype count from motifs of a type above 0, else the largest subtype
+    + 1; (1, 1) when nothing is encoded."""
+    motif, types, subtypes = (np.asarray(a, np.int64).ravel() for a in (motif, types, subtypes))
+    encoded = motif >= 0
+    motif, types, subtypes = motif[encoded], types[encoded], subtypes[encoded]
+    if not motif.size:
+        return 1, 1
     n_sub = int(subtypes.max()) + 1
-    above = np.flatnonzero(types > 0)
-    if above.size:
-        i = above[0]
-        n_sub = max(n_sub, int((motif[i] - subtypes[i]) // types[i]))
-    return int(types.max()) + 1, n_sub
+    above = types > 0
+    if above.any():
+        n_sub = max(n_sub, int(((motif - subtypes)[above] // types[above]).max()))
+    return max(int(types.max()) + 1, 1), max(n_sub, 1)

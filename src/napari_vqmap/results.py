@@ -18,14 +18,14 @@ from napari_vqmap.names import MotifNames
 MOTIF_VARS = ("motif", "motif_type", "motif_subtype", "status")
 
 
-def _codebook(result: xr.Dataset) -> tuple[int, int]:
-    """(n_types, n_subtypes) of an encoding."""
+def codebook_size(result: xr.Dataset) -> tuple[int, int]:
+    """(n_types, n_subtypes) of an encoding (:func:`~napari_vqmap.encode.encode`'s attrs)."""
     return int(result.attrs["n_types"]), int(result.attrs["n_subtypes"])
 
 
 def names_of(result: xr.Dataset, names: MotifNames | None = None) -> MotifNames:
     """``names``, or default names for the codebook size of an encoding."""
-    return names if names is not None else MotifNames(*_codebook(result))
+    return names if names is not None else MotifNames(*codebook_size(result))
 
 
 def motifs_table(
@@ -88,13 +88,14 @@ def write_results(
     from napari_vqmap.io import save_poses
 
     stem = out_dir / source.stem
-    names = MotifNames.for_results(out_dir, *_codebook(result))
+    n_types, n_subtypes = codebook_size(result)
+    names = MotifNames.for_results(out_dir, n_types, n_subtypes)
     table = motifs_table(result, poses, names)
     bouts = bouts_table(table)
     merged = poses.assign({v: result[v] for v in MOTIF_VARS})
     merged["motif_confidence"] = result["confidence"]  # "confidence" is the keypoints'
     # the codebook size travels with the motif variable (pose loaders keep variables' attrs)
-    merged["motif"].attrs.update(n_types=_codebook(result)[0], n_subtypes=_codebook(result)[1])
+    merged["motif"].attrs.update(n_types=n_types, n_subtypes=n_subtypes)
     sidecar = {
         "input": str(source),
         "input_sha256": file_sha256(source) if source.is_file() else None,

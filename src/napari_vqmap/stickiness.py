@@ -107,14 +107,14 @@ def sticky_motifs(
     cost = _sq_dist(z_type, types) * w
     type_path = viterbi(cost, stickiness * _spread(types))
     per_type = subs.shape[0] > cfg.n_subtypes
-    groups = subs.reshape(cfg.n_types, cfg.n_subtypes, -1) if per_type else None
-    sub_spread = float(np.median([_spread(g) for g in groups])) if per_type else _spread(subs)
+    by_type = subs.reshape(cfg.n_types, cfg.n_subtypes, -1) if per_type else None
+    sub_spread = float(np.median([_spread(g) for g in by_type])) if per_type else _spread(subs)
     residual = z - types[type_path] if cfg.residual else z_sub
     if per_type:  # each step against its own type's subtype codes
         cost = np.empty((len(z), cfg.n_subtypes))
         for t in np.unique(type_path):
             rows = type_path == t
-            cost[rows] = _sq_dist(residual[rows], groups[t])
+            cost[rows] = _sq_dist(residual[rows], by_type[t])
     else:
         cost = _sq_dist(residual, subs)
     cost *= w

@@ -11,9 +11,9 @@ from napari_vqmap.deprecated import moved
 
 _MOVED = {
     "napari_vqmap.training.config": ("SECTIONS", "RECON_WEIGHTINGS", "TrainConfig"),
+    "napari_vqmap.training.data:SkeletonData": ("Group",),
+    "napari_vqmap.training.data:build_skeleton_data": ("build_groups",),
     "napari_vqmap.training.data": (
-        "Group",
-        "build_groups",
         "common_fps",
         "recon_weights",
         "region_heights",

@@ -290,11 +290,11 @@ def test_failed_encode_leaves_no_out_folder_and_train_warns_without_rate(
     assert not (tmp_path / "new").exists()
 
     from napari_vqmap.training import TrainConfig
-    from napari_vqmap.training.data import build_groups
+    from napari_vqmap.training.data import build_skeleton_data
 
     ds = load_poses(data_dir / f"{CLIP}.slp")
     with pytest.warns(UserWarning, match="clip.slp: no frame rate"):
-        build_groups([ds], TrainConfig())
+        build_skeleton_data([ds], TrainConfig())
     with warnings.catch_warnings():
         warnings.simplefilter("error", UserWarning)
-        build_groups([ds.assign_attrs(fps=25.0)], TrainConfig())
+        build_skeleton_data([ds.assign_attrs(fps=25.0)], TrainConfig())

@@ -26,7 +26,7 @@ from napari_vqmap.runtime import available_devices, resolve_device
 from napari_vqmap.training import TrainConfig, train
 from napari_vqmap.training import loop as train_loop
 from napari_vqmap.training.data import (
-    build_groups,
+    build_skeleton_data,
     codebook_weights,
     recon_weights,
     sample_batch,
@@ -207,17 +207,17 @@ def test_codebook_warm_up_shows_in_the_history_and_a_too_short_run_warns(
 
 def test_skeletons_are_drawn_by_their_weighted_number_of_windows(subtle, data_dir: Path) -> None:
     datasets = [subtle, load_poses(data_dir / DANNCE), load_poses(data_dir / VAME)]
-    groups = build_groups(datasets, _config())[0]
+    by_skeleton = build_skeleton_data(datasets, _config())[0]
     windows = np.array([93, 12, 31])
     for weighting, expected in [(0.0, np.ones(3) / 3), (0.5, np.sqrt(windows)), (1.0, windows)]:
         config = _config(skeleton_weighting=weighting)
-        p = skeleton_probabilities(groups, config)
+        p = skeleton_probabilities(by_skeleton, config)
         np.testing.assert_allclose(p, expected / expected.sum())
-        heads = [sample_batch(groups, config, step)[0].head for step in range(600)]
-        drawn = np.array([heads.count(g.head) for g in groups]) / len(heads)
+        heads = [sample_batch(by_skeleton, config, step)[0].head for step in range(600)]
+        drawn = np.array([heads.count(s.head) for s in by_skeleton]) / len(heads)
         np.testing.assert_allclose(drawn, p, atol=0.06)
         share = windows / windows.sum() / p
-        np.testing.assert_allclose(codebook_weights(groups, config), share / share.max())
+        np.testing.assert_allclose(codebook_weights(by_skeleton, config), share / share.max())
     with pytest.raises(ValueError, match="skeleton_weighting"):
         TrainConfig(skeleton_weighting=2.0)
 
@@ -248,25 +248,25 @@ def test_config_file_with_unreadable_number_says_how_to_write_it(tmp_path: Path)
 
 
 def test_recon_weights_even_out_keypoint_spread(subtle, tmp_path: Path) -> None:
-    group = build_groups([subtle], _config())[0][0]
-    names = list(group.skeleton.keypoints)
-    tip, centre = names.index("tip"), names.index(group.skeleton.centre[0])
-    assert torch.equal(recon_weights(group, "none"), torch.ones(9, 3))
+    skel_data = build_skeleton_data([subtle], _config())[0][0]
+    names = list(skel_data.skeleton.keypoints)
+    tip, centre = names.index("tip"), names.index(skel_data.skeleton.centre[0])
+    assert torch.equal(recon_weights(skel_data, "none"), torch.ones(9, 3))
     for how in ("coordinate", "keypoint"):
-        w = recon_weights(group, how)
+        w = recon_weights(skel_data, how)
         assert w.shape == (9, 3) and w.mean().item() == pytest.approx(1.0)
         assert torch.isfinite(w).all() and (w > 0).all()
         assert w.mean(1).argmin().item() == tip  # the far-swinging tail tip counts least
         assert w[centre].min() == pytest.approx(w.max().item())  # floored, not infinite
         assert torch.allclose(w[names.index("lfoot")], w[names.index("rfoot")])  # mirror
-    assert torch.allclose(recon_weights(group, "keypoint").std(1), torch.zeros(9), atol=1e-6)
+    assert torch.allclose(recon_weights(skel_data, "keypoint").std(1), torch.zeros(9), atol=1e-6)
     config = _config(steps=2, recon_weighting="coordinate")
     out = train([subtle], tmp_path / "w", config)
     saved = load_model(out)[1]["heads"]["subtle"]["recon_weight"]
     span = config.model.anchor_span
-    np.testing.assert_allclose(saved, recon_weights(group, "coordinate", span), atol=1e-4)
+    np.testing.assert_allclose(saved, recon_weights(skel_data, "coordinate", span), atol=1e-4)
     # Seen from a span's centre frame, walking spreads x far more than it spreads z.
-    flat, seen = recon_weights(group), recon_weights(group, "coordinate", span)
+    flat, seen = recon_weights(skel_data), recon_weights(skel_data, "coordinate", span)
     assert (seen[:, 2] / seen[:, 0] > flat[:, 2] / flat[:, 0]).sum() >= 6
     with pytest.raises(ValueError, match="recon_weighting"):
         TrainConfig(recon_weighting="tail")

@@ -55,18 +55,18 @@ def test_region_heights_from_real_3d_data(session) -> None:
     over 3D length."""
     from napari_vqmap.skeletons import REGIONS
     from napari_vqmap.training import TrainConfig
-    from napari_vqmap.training.data import build_groups, region_heights, top_down_scale
+    from napari_vqmap.training.data import build_skeleton_data, region_heights, top_down_scale
 
-    groups, _, _ = build_groups([session], TrainConfig())
-    heights = dict(zip(REGIONS, region_heights(groups), strict=True))
+    by_skeleton, _, _ = build_skeleton_data([session], TrainConfig())
+    heights = dict(zip(REGIONS, region_heights(by_skeleton), strict=True))
     assert heights["hindlimb_left"] < heights["forelimb_left"] < heights["head"]
     assert heights["hindlimb_right"] < -0.2 and heights["head"] > 0.05
     assert heights["other"] == 0.0
     flat = _camera_above(session)
-    flat_groups = build_groups([flat], TrainConfig())[0]
-    assert region_heights(flat_groups).tolist() == [0.0] * len(REGIONS)
+    flat_data = build_skeleton_data([flat], TrainConfig())[0]
+    assert region_heights(flat_data).tolist() == [0.0] * len(REGIONS)
     # Seen from above the body looks shorter: the session's own 2D/3D body-length ratio.
     rec3 = preprocess(session, skeleton_of(session))
     own = preprocess(flat, skeleton_of(flat)).body_length / rec3.body_length
-    assert top_down_scale(groups) == pytest.approx(own, rel=0.02) and 0.7 < own < 0.95
-    assert top_down_scale(flat_groups) == 1.0
+    assert top_down_scale(by_skeleton) == pytest.approx(own, rel=0.02) and 0.7 < own < 0.95
+    assert top_down_scale(flat_data) == 1.0

@@ -78,3 +78,6 @@ def test_codebook_from_ids() -> None:
     motif = np.array([3, 21, 40])  # 8 x 16 codebook: (0, 3), (1, 5), (2, 8)
     assert codebook_from_ids(motif, motif // 16, motif % 16) == (3, 16)
     assert codebook_from_ids([3, 5], [0, 0], [3, 5]) == (1, 6)  # type 0 only: a guess
+    # unencoded frames (-1) are ignored; nothing encoded is the smallest codebook
+    assert codebook_from_ids([-1, 3, 21], [-1, 0, 1], [-1, 3, 5]) == (2, 16)
+    assert codebook_from_ids([-1, -1], [-1, -1], [-1, -1]) == (1, 1)

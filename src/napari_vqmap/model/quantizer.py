@@ -76,11 +76,11 @@ class EMAQuantizer(nn.Module):
         dead_threshold: float = 1e-3,
         eps: float = 1e-5,
         warmup: int = 0,
-        n_groups: int = 1,
+        n_sections: int = 1,
     ) -> None:
         super().__init__()
         self.n_codes, self.dim = n_codes, dim
-        self.group_size = n_codes // n_groups  # codes [g * size, (g + 1) * size) form group g
+        self.section_size = n_codes // n_sections  # codes [s * size, (s + 1) * size): section s
         self.decay, self.beta, self.dead_threshold, self.eps = decay, beta, dead_threshold, eps
         self.warmup = warmup
         self.register_buffer("codebook", torch.randn(n_codes, dim))
@@ -99,22 +99,22 @@ class EMAQuantizer(nn.Module):
         d = z.pow(2).sum(1, keepdim=True) - 2 * z @ self.codebook.T
         return (d + self.codebook.pow(2).sum(1)).clamp_min(0)
 
-    def _within(self, d: Tensor, group: Tensor | None) -> Tensor:
-        """Distances (N, n_codes) with every code outside each latent's ``group`` (...,)
-        set to infinity (no change without a group)."""
-        if group is None:
+    def _within(self, d: Tensor, section: Tensor | None) -> Tensor:
+        """Distances (N, n_codes) with every code outside each latent's ``section`` (...,)
+        set to infinity (no change without sections)."""
+        if section is None:
             return d
-        code_group = torch.arange(self.n_codes, device=d.device) // self.group_size
-        return d.masked_fill(code_group != group.reshape(-1, 1), float("inf"))
+        code_section = torch.arange(self.n_codes, device=d.device) // self.section_size
+        return d.masked_fill(code_section != section.reshape(-1, 1), float("inf"))
 
-    def assign(self, z: Tensor, group: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    def assign(self, z: Tensor, section: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """Nearest code index and a confidence in [0, 1] for latents (..., dim), among
-        the codes of each latent's ``group`` when given.
+        the codes of each latent's ``section`` when given.
 
         The confidence is the margin between the nearest (d1) and second-nearest (d2) code
         distances, ``(d2 - d1) / (d2 + d1)``: 0 when equidistant, 1 on a code.
         """
-        d = self._within(self.distances(z.reshape(-1, self.dim)), group)
+        d = self._within(self.distances(z.reshape(-1, self.dim)), section)
         top = d.topk(2, dim=1, largest=False).values.sqrt()
         conf = (top[:, 1] - top[:, 0]) / (top[:, 1] + top[:, 0]).clamp_min(1e-12)
         return d.argmin(1).view(z.shape[:-1]), conf.view(z.shape[:-1])
@@ -124,11 +124,11 @@ class EMAQuantizer(nn.Module):
         return F.embedding(idx, self.codebook)
 
     def forward(
-        self, z: Tensor, weight: float = 1.0, group: Tensor | None = None
+        self, z: Tensor, weight: float = 1.0, section: Tensor | None = None
     ) -> QuantizerOutput:
         """Quantise latents (..., dim); in training mode also update the codebook.
 
-        With ``group`` (...,), each latent takes the nearest code of its own group.
+        With ``section`` (...,), each latent takes the nearest code of its own section.
 
         ``weight`` in (0, 1] scales this batch's say in the codebook: the EMA moves
         ``weight`` times as far, and only ``weight`` of the dead codes are revived from it
@@ -140,11 +140,11 @@ class EMAQuantizer(nn.Module):
             if not bool(self.initialised):
                 if int(self.steps) <= self.warmup:
                     self._keep(flat.detach().float())
-                    return self._passthrough(z, group)
+                    return self._passthrough(z, section)
                 kept = min(self.warmup, RESERVOIR_BATCHES) * RESERVOIR_PER_BATCH
                 self._initialise(torch.cat([self.reservoir[:kept], flat.detach().float()]))
                 self.reservoir.zero_()
-        idx = self._within(self.distances(flat.detach()), group).argmin(1)
+        idx = self._within(self.distances(flat.detach()), section).argmin(1)
         q = self.lookup(idx).to(z.dtype)
         commit = self.beta * F.mse_loss(flat, q.detach())
         counts = torch.bincount(idx, minlength=self.n_codes).float()
@@ -172,9 +172,9 @@ class EMAQuantizer(nn.Module):
             "warmup": self.warmup,
         }
 
-    def _passthrough(self, z: Tensor, group: Tensor | None = None) -> QuantizerOutput:
+    def _passthrough(self, z: Tensor, section: Tensor | None = None) -> QuantizerOutput:
         """Warm-up output: the latents themselves, no commitment, no codebook update."""
-        idx = self._within(self.distances(z.detach().reshape(-1, self.dim)), group).argmin(1)
+        idx = self._within(self.distances(z.detach().reshape(-1, self.dim)), section).argmin(1)
         usage = torch.bincount(idx, minlength=self.n_codes).float() / max(idx.numel(), 1)
         return QuantizerOutput(
             quantized=z,

@@ -454,9 +454,9 @@ class VQMAP(nn.Module):
         self.type_q = EMAQuantizer(config.n_types, config.code_dim, **q)
         if config.residual:  # residuals exist only once the type codes are initialised
             q["warmup"] = 2 * config.codebook_warmup
-        if self._per_type:  # n_types groups of n_subtypes codes
+        if self._per_type:  # a section of n_subtypes codes per type
             q["dead_threshold"] = config.dead_code_threshold / config.n_types
-            q["n_groups"] = config.n_types
+            q["n_sections"] = config.n_types
         self.subtype_q = EMAQuantizer(config.n_subtype_codes, config.code_dim, **q)
         self.codes_set_at = int(q["warmup"]) + 1  # training steps before every code is set
         self.decoder = Decoder(config)
@@ -510,7 +510,7 @@ class VQMAP(nn.Module):
         z = self.encoder(x, mask, regions, motion, motion_mask)
         if self.config.residual:
             qt = self.type_q(z, codebook_weight)
-            qs = self.subtype_q(z - qt.quantized.detach(), codebook_weight, self._group(qt.idx))
+            qs = self.subtype_q(z - qt.quantized.detach(), codebook_weight, self._section(qt.idx))
             zq = qt.quantized + qs.quantized.detach()  # value type + subtype code, grad 1
         else:
             z_type, z_sub = z.split(self.config.code_dim, dim=-1)
@@ -587,7 +587,7 @@ class VQMAP(nn.Module):
         if self.config.residual:
             type_idx, type_conf = self.type_q.assign(z)
             residual = z - self.type_q.lookup(type_idx)
-            subtype_idx, subtype_conf = self.subtype_q.assign(residual, self._group(type_idx))
+            subtype_idx, subtype_conf = self.subtype_q.assign(residual, self._section(type_idx))
             subtype_idx = subtype_idx % self.config.n_subtypes
         else:
             z_type, z_sub = z.split(self.config.code_dim, dim=-1)
@@ -618,8 +618,9 @@ class VQMAP(nn.Module):
     def _per_type(self) -> bool:
         return self.config.n_subtype_codes > self.config.n_subtypes
 
-    def _group(self, type_idx: Tensor) -> Tensor | None:
-        """Each latent's subtype group (its type) with per-type subtypes, else None."""
+    def _section(self, type_idx: Tensor) -> Tensor | None:
+        """Each latent's section of the subtype codebook (its type) with per-type
+        subtypes, else None."""
         return type_idx if self._per_type else None
 
     def codebook_stats(self) -> dict[str, dict[str, float | int | list[float]]]:

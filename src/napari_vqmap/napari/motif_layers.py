@@ -47,7 +47,7 @@ import xarray as xr
 
 from napari_vqmap.colours import ARENA_RGBA, motif_palette
 from napari_vqmap.io import skeleton_of
-from napari_vqmap.names import NAMES_FILE, MotifNames
+from napari_vqmap.names import NAMES_FILE, MotifNames, codebook_from_ids
 
 MOTIF_FEATURES = ("motif", "motif_type", "motif_subtype", "motif_name", "motif_confidence")
 LABEL = "motif_label"
@@ -461,16 +461,6 @@ def _codebook_in(folder: Path, stem: str) -> tuple[int, int] | None:
         return None
 
 
-def _codebook_from_ids(motif: np.ndarray, typ: np.ndarray, sub: np.ndarray) -> tuple[int, int]:
-    """The smallest codebook consistent with the ids (colours match: a hue per type id)."""
-    motif, typ, sub = (np.asarray(a, np.int64).ravel() for a in (motif, typ, sub))
-    n_sub = int(sub.max()) + 1 if sub.size else 1
-    with_type = (typ > 0) & (motif >= 0)
-    if with_type.any():
-        n_sub = int(((motif - sub)[with_type] // typ[with_type]).max())
-    return max(int(typ.max()) + 1 if typ.size else 1, 1), max(n_sub, 1)
-
-
 def _codebook_of(ds: xr.Dataset, path: Path) -> tuple[int, int]:
     """(n_types, n_subtypes) of a saved ``_motifs.nc``: the motif variable's attrs, else
     the names file or model next to it, else the largest ids seen."""
@@ -480,7 +470,7 @@ def _codebook_of(ds: xr.Dataset, path: Path) -> tuple[int, int]:
     found = _codebook_in(path.parent, path.stem.removesuffix("_motifs"))
     if found:
         return found
-    return _codebook_from_ids(ds["motif"].values, ds["motif_type"], ds["motif_subtype"])
+    return codebook_from_ids(ds["motif"].values, ds["motif_type"], ds["motif_subtype"])
 
 
 def codebook_near(path: Path, table: pd.DataFrame) -> tuple[int, int]:
@@ -493,7 +483,7 @@ def codebook_near(path: Path, table: pd.DataFrame) -> tuple[int, int]:
     n_sub_guess = int(table["subtype"].max()) + 1 if "subtype" in table else 1
     typ = table["type"].to_numpy() if "type" in table else motif // n_sub_guess
     sub = table["subtype"].to_numpy() if "subtype" in table else motif % n_sub_guess
-    return _codebook_from_ids(motif, typ, sub)
+    return codebook_from_ids(motif, typ, sub)
 
 
 def split_results(ds: xr.Dataset, path: str | Path) -> tuple[xr.Dataset, xr.Dataset, MotifNames]:

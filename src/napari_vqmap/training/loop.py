@@ -22,8 +22,8 @@ from napari_vqmap.skeletons import REGIONS, Skeleton
 from napari_vqmap.stickiness import DEFAULT_STICKINESS
 from napari_vqmap.training.config import TrainConfig
 from napari_vqmap.training.data import (
-    Group,
-    build_groups,
+    SkeletonData,
+    build_skeleton_data,
     codebook_weights,
     recon_weights,
     region_heights,
@@ -67,9 +67,11 @@ def train(
     if resume:
         check_resume(out, config)
     torch.manual_seed(config.seed)
-    groups, inputs, target_fps = build_groups(datasets, config, skeleton, fps)
-    model = VQMAP(config.model, {g.head: (len(g.skeleton.keypoints), g.n_dims) for g in groups})
-    lift = set_2d_lift(model, groups)
+    by_skeleton, inputs, target_fps = build_skeleton_data(datasets, config, skeleton, fps)
+    model = VQMAP(
+        config.model, {s.head: (len(s.skeleton.keypoints), s.n_dims) for s in by_skeleton}
+    )
+    lift = set_2d_lift(model, by_skeleton)
     model.to(device)
     if config.steps < model.codes_set_at:
         warnings.warn(
@@ -80,17 +82,19 @@ def train(
             stacklevel=2,
         )
     optimizer = make_optimizer(model, config)
-    meta = {**_meta(config, groups, inputs, target_fps, world), **lift}
+    meta = {**_meta(config, by_skeleton, inputs, target_fps, world), **lift}
     step, elapsed, history, balance = 0, 0.0, [], LossBalance()
     if resume:
         step, elapsed, history, balance = resume_state(out, model, optimizer, meta, device)
     net = model
     if world > 1:  # other heads idle: unused parameters
-        net = data_parallel(model, device, find_unused_parameters=len(groups) > 1)
+        net = data_parallel(model, device, find_unused_parameters=len(by_skeleton) > 1)
     autocast = autocast_for(device)
-    weights = dict(zip((g.head for g in groups), codebook_weights(groups, config), strict=True))
+    weights = dict(
+        zip((s.head for s in by_skeleton), codebook_weights(by_skeleton, config), strict=True)
+    )
     span = config.model.anchor_span if config.model.use_motion else 0
-    recon_w = {g.head: recon_weights(g, config.recon_weighting, span) for g in groups}
+    recon_w = {s.head: recon_weights(s, config.recon_weighting, span) for s in by_skeleton}
     for head, w in recon_w.items():
         meta["heads"][head]["recon_weight"] = np.round(w.numpy().astype(float), 4).tolist()
         recon_w[head] = w.to(device)
@@ -113,8 +117,8 @@ def train(
         while step < config.steps:
             if should_stop is not None and should_stop():
                 break
-            group, x, mask, motion, motion_mask, frame_time = sample_batch(
-                groups, config, step, rank
+            skel_data, x, mask, motion, motion_mask, frame_time = sample_batch(
+                by_skeleton, config, step, rank
             )
             lr = lr_at(step, config)
             for pg in optimizer.param_groups:
@@ -123,12 +127,12 @@ def train(
                 result = net(
                     torch.from_numpy(x).to(device),
                     torch.from_numpy(mask).to(device),
-                    group.regions.to(device),
-                    head=group.head,
+                    skel_data.regions.to(device),
+                    head=skel_data.head,
                     motion=torch.from_numpy(motion).to(device),
                     motion_mask=torch.from_numpy(motion_mask).to(device),
-                    codebook_weight=float(weights[group.head]),
-                    recon_weight=recon_w[group.head],
+                    codebook_weight=float(weights[skel_data.head]),
+                    recon_weight=recon_w[skel_data.head],
                     frame_time=torch.from_numpy(frame_time).to(device),
                 )
             loss = result.loss
@@ -137,7 +141,7 @@ def train(
                 if world > 1:  # the same factor on every rank
                     torch.distributed.all_reduce(recon)
                     recon = recon / world
-                loss = loss * balance.factor(group.head, recon.item())
+                loss = loss * balance.factor(skel_data.head, recon.item())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), config.grad_clip)
@@ -145,7 +149,7 @@ def train(
             step += 1
             if step % config.log_every == 0 or step == config.steps:
                 row = _history_row(
-                    step, group.head, result, model, lr, time.perf_counter() - start
+                    step, skel_data.head, result, model, lr, time.perf_counter() - start
                 )
                 history.append(row)
                 ppl = row["perplexity"]
@@ -186,20 +190,20 @@ def _history_row(
 
 def _meta(
     config: TrainConfig,
-    groups: list[Group],
+    by_skeleton: list[SkeletonData],
     inputs: list[dict[str, Any]],
     target_fps: float | None,
     world: int,
 ) -> dict[str, Any]:
     heads = {
-        g.head: {
-            "skeleton": g.skeleton.to_dict(),
-            "n_keypoints": len(g.skeleton.keypoints),
-            "n_dims": g.n_dims,
-            "regions": g.regions.tolist(),
-            "mirror": None if g.mirror is None else g.mirror.tolist(),
+        s.head: {
+            "skeleton": s.skeleton.to_dict(),
+            "n_keypoints": len(s.skeleton.keypoints),
+            "n_dims": s.n_dims,
+            "regions": s.regions.tolist(),
+            "mirror": None if s.mirror is None else s.mirror.tolist(),
         }
-        for g in groups
+        for s in by_skeleton
     }
     return {
         **config.to_dict(),
@@ -214,14 +218,14 @@ def _meta(
     }
 
 
-def set_2d_lift(model: VQMAP, groups: list[Group]) -> dict[str, Any]:
-    """Set how ``model`` reads 2D input (``ModelConfig.lift_2d``) from the 3D ``groups``:
+def set_2d_lift(model: VQMAP, by_skeleton: list[SkeletonData]) -> dict[str, Any]:
+    """Set how ``model`` reads 2D input (``ModelConfig.lift_2d``) from the 3D skeletons:
     :func:`region_heights` and :func:`top_down_scale`. Returns them for ``config.json``
     (nothing when the model has no 2D lift)."""
     if not model.encoder.lift_2d:
         return {}
-    heights = region_heights(groups)
-    model.encoder.set_2d_lift(torch.from_numpy(heights), top_down_scale(groups))
+    heights = region_heights(by_skeleton)
+    model.encoder.set_2d_lift(torch.from_numpy(heights), top_down_scale(by_skeleton))
     return {
         "region_height": {r: round(float(h), 4) for r, h in zip(REGIONS, heights, strict=True)},
         "top_down_scale": round(float(model.encoder.top_down_scale), 4),
