@@ -64,7 +64,7 @@ def bouts_table(table: pd.DataFrame) -> pd.DataFrame:
     from napari_vqmap.analysis import bouts
 
     runs = bouts(table[["frame", "individual", "motif"]])
-    name_of = dict(zip(table["motif"], table["name"], strict=True))
+    name_of = table.drop_duplicates("motif").set_index("motif")["name"]
     runs["name"] = runs["motif"].map(name_of).fillna("")
     return runs[["individual", "start", "stop", "duration", "motif", "name"]]
 

@@ -52,6 +52,23 @@ def test_every_frame_gets_a_motif_deterministically(model_dir: Path, poses) -> N
     np.testing.assert_array_equal(again["motif"].values, motif)
 
 
+def test_batches_on_threads_give_the_same_result_as_one_thread(data_dir: Path) -> None:
+    """With 2 torch threads, batches of blocks run on 2 threads of one torch thread each:
+    the motifs, confidences and embeddings equal a one-thread encoding (the bundled model,
+    a whole real session), and torch's thread count is restored."""
+    model, meta = load_model(bundled_model_dir())
+    session = load_poses(data_dir / SUBTLE, skeleton="subtle", fps=20)
+    torch.set_num_threads(1)
+    try:
+        one = encode(model, session, meta, chunk_frames=4096)
+    finally:
+        torch.set_num_threads(2)
+    two = encode(model, session, meta, chunk_frames=4096)
+    assert torch.get_num_threads() == 2
+    for name in ("motif", "confidence", "embedding"):
+        np.testing.assert_array_equal(two[name].values, one[name].values)
+
+
 def test_resampled_input_maps_back_to_file_frames(model_dir: Path, poses) -> None:
     model, meta = load_model(model_dir)
     doubled = poses.assign_coords(time=poses["time"].values / 2)
