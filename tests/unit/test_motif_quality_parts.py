@@ -126,7 +126,7 @@ def test_the_geometry_term_trains_the_encoder_and_skips_short_windows() -> None:
     model = VQMAP(cfg, {"s": (5, 3)})
     x, mask = torch.randn(4, 64, 5, 3), torch.ones(4, 64, 5, dtype=torch.bool)
     out = model(x, mask, torch.zeros(5, dtype=torch.long), "s", motion=torch.randn(4, 64, 3))
-    assert cfg.geometry_weight == 1 and out.geo_loss > 0
+    assert cfg.geometry_weight == 3 and out.geo_loss > 0
     out.geo_loss.backward()
     assert model.encoder.pool.proj.weight.grad.abs().sum() > 0
     assert model.decoder.net[0].weight.grad is None  # the latent only

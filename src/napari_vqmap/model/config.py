@@ -39,7 +39,7 @@ class ModelConfig:
     motion_weight: float = 0.0  # weight of the per-frame motion error in the loss
     anchor_span: int = 32  # with use_motion: reconstruction error measured on spans of this
     # many frames seen from their centre frame (0: each pose in its own frame)
-    geometry_weight: float = 1.0  # latent distances kept like those of the anchored spans
+    geometry_weight: float = 3.0  # latent distances kept like those of the anchored spans
 
     def __post_init__(self) -> None:
         for f in fields(self):
