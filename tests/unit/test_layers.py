@@ -198,6 +198,29 @@ print(sorted(m for m in ("torch", "napari", "qtpy") if m in sys.modules))
     assert _run(code) == "[]"
 
 
+def test_installed_encode_command_skips_dask(data_dir: Path, tmp_path: Path) -> None:
+    """The installed command marks dask absent for ``encode`` (xarray would import it, and
+    numba with it, to look for dask arrays) and still writes every output."""
+    path = data_dir / "subtle-avatar-3d" / "y5a5" / "coords" / "young_8301.csv"
+    argv = ["napari-vqmap", "encode", str(path), "--skeleton", "subtle", "--fps", "20",
+            "--out", str(tmp_path)]  # fmt: skip
+    code = f"""
+import contextlib, io, sys
+sys.argv = {argv!r}
+from napari_vqmap.cli import run
+with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+    try:
+        run()
+    except SystemExit as exit:
+        assert exit.code in (0, None), exit.code
+print(sorted(m for m in sys.modules if m.startswith(("dask.", "numba")) and sys.modules[m]))
+"""
+    assert _run(code) == "[]"
+    assert {p.name for p in tmp_path.iterdir()} == {
+        f"young_8301_{end}" for end in ("motifs.csv", "bouts.csv", "motifs.nc", "encode.json")
+    }
+
+
 def test_cli_encode_defaults_are_the_library_s() -> None:
     from napari_vqmap import demo, encode
     from napari_vqmap.analysis import stats
