@@ -171,19 +171,20 @@ def _encode_track(
 
 
 @contextmanager
-def _batch_threads(device: torch.device) -> Iterator[ThreadPoolExecutor | None]:
+def _batch_threads(device: torch.device) -> Iterator[tuple[ThreadPoolExecutor | None, int]]:
     """On the CPU with more than one torch thread, a pool of that many threads that each
     run a batch with one torch thread (the encoder's small operations keep one thread
     busier than they split over several: 1.3x the frames/s on 2 cores), and torch's
-    thread count restored after; otherwise ``None`` (batches one after the other)."""
+    thread count restored after; otherwise ``None`` (batches one after the other).
+    Yields the pool and its number of threads (1 without a pool)."""
     threads = torch.get_num_threads()
     if device.type != "cpu" or threads < 2:
-        yield None
+        yield None, 1
         return
     torch.set_num_threads(1)
     pool = ThreadPoolExecutor(threads, thread_name_prefix="vqmap-encode")
     try:
-        yield pool
+        yield pool, threads
     finally:  # on a cancel or an error, drop the batches not yet started
         pool.shutdown(cancel_futures=True)
         torch.set_num_threads(threads)
@@ -281,10 +282,12 @@ def encode(
     embedding = np.full((*shape, model.config.latent_dim), np.nan, np.float32)
     status = np.ones(shape, np.int8)
     margin = 2 * config.max_anchor_gap + 8 + int(np.ceil(ratio))  # file frames of context
-    with torch.no_grad(), _batch_threads(regions.device) as pool:
+    with torch.no_grad(), _batch_threads(regions.device) as (pool, threads):
         for lo in range(0, n_res, chunk_frames):
             hi = min(lo + chunk_frames, n_res)
             n_blocks = -(-(hi - lo) // span)
+            # batches shared evenly between the threads (results do not depend on batches)
+            batch = min(batch_size, -(-n_blocks // threads))
             r0, r1 = lo - context, lo + n_blocks * span + context  # model frames needed
             a = max(0, int(np.floor(max(r0, 0) * ratio)) - margin)
             a -= a % 2  # even, so resampling rounds as over the whole recording
@@ -310,7 +313,7 @@ def encode(
                     n_blocks,
                     span,
                     context,
-                    batch_size,
+                    batch,
                     (
                         _padded(rec.motion[i], r0 - j0, r1 - j0),
                         _padded(rec.motion_mask[i], r0 - j0, r1 - j0),
