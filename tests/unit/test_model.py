@@ -490,3 +490,43 @@ def test_slowness_is_scale_free_and_zero_for_a_constant_latent() -> None:
     assert float(slowness(z.cumsum(1))) < float(slowness(z))  # a random walk is slower
     assert float(slowness(torch.ones(2, 16, 8) + torch.randn(2, 1, 8))) == 0.0
     assert float(slowness(z[:, :1])) == 0.0
+
+
+def test_refit_replaces_codes_by_kmeans_section_by_section() -> None:
+    """Each section's codes move to the clusters of the latents of that section, and the
+    EMA statistics restart from the new assignments."""
+    torch.manual_seed(0)
+    q = EMAQuantizer(4, 2, n_sections=2).train()
+    centres = torch.tensor([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0], [10.0, 10.0]])
+    z = (centres[:, None] + 0.1 * torch.randn(4, 100, 2)).reshape(-1, 2)
+    section = torch.arange(4).repeat_interleave(100) // 2  # blobs 0, 1 | blobs 2, 3
+    g = torch.Generator().manual_seed(0)
+    idx = q.refit(z, section, n_batches=4, generator=g)
+    d = torch.cdist(q.codebook, centres)
+    assert sorted(d[:2].argmin(1).tolist()) == [0, 1]
+    assert sorted(d[2:].argmin(1).tolist()) == [2, 3]
+    assert d.min(1).values.max() < 0.05
+    assert (idx // 2 == section).all()
+    torch.testing.assert_close(q.cluster_size, torch.full((4,), 25.0))
+    torch.testing.assert_close(q.embed_sum, q.codebook * 25.0)
+    again = EMAQuantizer(4, 2, n_sections=2)
+    again.refit(z, section, n_batches=4, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(again.codebook, q.codebook)  # seeded
+
+
+def test_refit_codebooks_keeps_types_and_subtypes_nested() -> None:
+    torch.manual_seed(0)
+    model = VQMAP(small_config(), HEADS)
+    z = torch.randn(2000, model.config.latent_dim)
+    model.refit_codebooks(z, 2, torch.Generator().manual_seed(0))
+    out = model.encode(*make_batch(2, 16, 9, 3)[:2], make_batch(2, 16, 9, 3)[2])
+    assert out["motif_idx"].max() < model.config.n_motifs
+    types = model.type_q.distances(z).argmin(1)
+    assert torch.bincount(types, minlength=8).min() > 0  # every type has latents
+    residual = z - model.type_q.lookup(types)
+    section_codes = model.subtype_q.codebook.view(8, model.config.n_subtypes, -1)
+    for t in range(8):  # each type's subtype codes are k-means centroids of its residuals
+        r = residual[types == t]
+        near = torch.cdist(r, section_codes[t]).argmin(1)
+        means = torch.stack([r[near == c].mean(0) for c in near.unique()])
+        torch.testing.assert_close(section_codes[t][near.unique()], means, atol=1e-4, rtol=0)

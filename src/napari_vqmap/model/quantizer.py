@@ -36,6 +36,35 @@ RESERVOIR_BATCHES = 16  # warm-up batches whose latents feed the k-means initial
 RESERVOIR_PER_BATCH = 64  # latents kept per warm-up batch
 
 
+def kmeans(z: Tensor, k: int, iters: int = 10, generator: torch.Generator | None = None) -> Tensor:
+    """``k`` centroids of ``z`` (N, dim): k-means++ seeding then ``iters`` Lloyd steps."""
+    centroids = z[torch.randint(z.shape[0], (1,), device=z.device, generator=generator)]
+    for _ in range(1, k):
+        d = torch.cdist(z, centroids).min(1).values.pow(2)
+        w = d if float(d.sum()) > 0 else torch.ones_like(d)
+        centroids = torch.cat([centroids, z[torch.multinomial(w, 1, generator=generator)]])
+    for _ in range(iters):
+        idx = torch.cdist(z, centroids).argmin(1)
+        counts = torch.bincount(idx, minlength=k).float()
+        sums = torch.zeros_like(centroids).index_add_(0, idx, z)
+        filled = counts > 0
+        centroids[filled] = sums[filled] / counts[filled, None]
+    return centroids
+
+
+def best_kmeans(
+    z: Tensor, k: int, restarts: int, generator: torch.Generator | None = None
+) -> Tensor:
+    """The :func:`kmeans` centroids (50 Lloyd steps) of lowest inertia of ``restarts``."""
+    best, best_inertia = None, float("inf")
+    for _ in range(restarts):
+        c = kmeans(z, k, 50, generator)
+        inertia = float(torch.cdist(z, c).min(1).values.pow(2).sum())
+        if inertia < best_inertia:
+            best, best_inertia = c, inertia
+    return best
+
+
 def _distributed() -> bool:
     return dist.is_available() and dist.is_initialized()
 
@@ -204,30 +233,45 @@ class EMAQuantizer(nn.Module):
             dist.broadcast(fresh, src=0)
         return fresh
 
-    def _kmeans(self, z: Tensor, iters: int = 10) -> Tensor:
-        """``n_codes`` centroids of ``z`` (N, dim): k-means++ seeding then Lloyd steps."""
-        centroids = z[torch.randint(z.shape[0], (1,), device=z.device)]
-        for _ in range(1, self.n_codes):
-            d = torch.cdist(z, centroids).min(1).values.pow(2)
-            w = d if float(d.sum()) > 0 else torch.ones_like(d)
-            centroids = torch.cat([centroids, z[torch.multinomial(w, 1)]])
-        for _ in range(iters):
-            idx = torch.cdist(z, centroids).argmin(1)
-            counts = torch.bincount(idx, minlength=self.n_codes).float()
-            sums = torch.zeros_like(centroids).index_add_(0, idx, z)
-            filled = counts > 0
-            centroids[filled] = sums[filled] / counts[filled, None]
-        return centroids
-
     @torch.no_grad()
     def _initialise(self, z: Tensor) -> None:
-        fresh = self._kmeans(z).contiguous()
+        fresh = kmeans(z, self.n_codes).contiguous()
         if _distributed():
             dist.broadcast(fresh, src=0)
         self.codebook.copy_(fresh)
         self.cluster_size.fill_(1.0)
         self.embed_sum.copy_(fresh)
         self.initialised.fill_(True)
+
+    @torch.no_grad()
+    def refit(
+        self,
+        z: Tensor,
+        section: Tensor | None = None,
+        n_batches: int = 1,
+        restarts: int = 4,
+        generator: torch.Generator | None = None,
+    ) -> Tensor:
+        """Replace the codebook by k-means (the best of ``restarts``) of latents ``z`` (N,
+        dim), section by section with ``section`` (N,); returns each latent's new code.
+
+        The EMA statistics restart from the new assignments, counted per batch as if ``z``
+        were ``n_batches`` batches. A section with no latents keeps its codes."""
+        sections = section if section is not None else torch.zeros_like(z[:, 0], dtype=torch.long)
+        size = self.section_size if section is not None else self.n_codes
+        for s in range(self.n_codes // size):
+            zs = z[sections == s]
+            if len(zs):
+                codes = self.codebook[s * size : (s + 1) * size]
+                codes.copy_(best_kmeans(zs, size, restarts, generator))
+        idx = self._within(self.distances(z), section).argmin(1)
+        counts = torch.bincount(idx, minlength=self.n_codes).float() / n_batches
+        if _distributed():
+            for buffer in (self.codebook, counts):
+                dist.broadcast(buffer, src=0)
+        self.cluster_size.copy_(counts)
+        self.embed_sum.copy_(self.codebook * counts[:, None])
+        return idx
 
     @torch.no_grad()
     def _update(self, z: Tensor, idx: Tensor, counts: Tensor, weight: float = 1.0) -> None:

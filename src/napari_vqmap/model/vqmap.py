@@ -494,6 +494,7 @@ class VQMAP(nn.Module):
         codebook_weight: float = 1.0,
         recon_weight: Tensor | None = None,
         frame_time: float | Tensor = 0.05,
+        geometry_mask: Tensor | None = None,
     ) -> Output:
         """Encode, quantise and reconstruct windows on ``head``; returns losses and codes.
 
@@ -504,6 +505,8 @@ class VQMAP(nn.Module):
         error of each keypoint coordinate (see :func:`masked_mse`). With ``anchor_span``
         and motion, that error is measured on the poses seen from each span's centre frame
         (:func:`anchored`, ``frame_time`` seconds per frame), the decoded motion included.
+        ``geometry_mask`` (B, T, K), the keypoints visible before augmentation hid some,
+        gives the latent-geometry term its targets (default: ``mask``).
         """
         self._check_head(x, head)
         mask, regions = self._inputs(x, mask, regions)
@@ -541,8 +544,10 @@ class VQMAP(nn.Module):
         geo_loss = recon.new_zeros(())
         if with_motion and self.config.geometry_weight:
             step = 2**self.config.n_down
+            gm = mask if geometry_mask is None else geometry_mask.bool()
+            target = seen if geometry_mask is None else torch.where(gm[..., None], x, 0.0)
             y, ym, steps = centred_spans(
-                seen, mask, motion, self.config.anchor_span or 32, frame_time, step
+                target, gm, motion, self.config.anchor_span or 32, frame_time, step
             )
             if steps:
                 geo_loss = geometry(z[:, steps].flatten(0, 1), y, ym, recon_weight)
@@ -613,6 +618,21 @@ class VQMAP(nn.Module):
         codes = self.type_q.lookup(type_idx), self.subtype_q.lookup(subtype_idx)
         zq = codes[0] + codes[1] if self.config.residual else torch.cat(codes, -1)
         return self._head(self.decoder(zq), head)
+
+    @torch.no_grad()
+    def refit_codebooks(
+        self, z: Tensor, n_batches: int = 1, generator: torch.Generator | None = None
+    ) -> None:
+        """Refit the type codes, then each type's subtype codes, by k-means on latents
+        ``z`` (N, latent_dim) of ``n_batches`` batches (see :meth:`EMAQuantizer.refit`)."""
+        if self.config.residual:
+            type_idx = self.type_q.refit(z, None, n_batches, generator=generator)
+            residual = z - self.type_q.lookup(type_idx)
+            self.subtype_q.refit(residual, self._section(type_idx), n_batches, generator=generator)
+        else:
+            z_type, z_sub = z.split(self.config.code_dim, dim=-1)
+            self.type_q.refit(z_type, None, n_batches, generator=generator)
+            self.subtype_q.refit(z_sub, None, n_batches, generator=generator)
 
     @property
     def _per_type(self) -> bool:

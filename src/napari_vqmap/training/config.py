@@ -37,6 +37,11 @@ class TrainConfig:
     skeletons with left/right pairs. ``balance_losses`` scales each batch's loss by
     :class:`LossBalance` (no effect with one skeleton). ``recon_weighting`` weights the
     reconstruction error of each keypoint coordinate (:func:`recon_weights`).
+    ``geometry_full_targets``: the latent-geometry term compares a window whose keypoints
+    dropout hid with its poses as recorded, so the encoder learns to place it where its
+    whole pose belongs. ``codebook_refit`` (a fraction of ``steps``; 0: never) refits the
+    codebooks once by k-means on the latents of :data:`REFIT_BATCHES` batches, when the
+    encoder has matured (the first codes are fitted at step ``codebook_warmup``).
     """
 
     steps: int = 2000
@@ -52,6 +57,8 @@ class TrainConfig:
     skeleton_weighting: float = 0.5
     balance_losses: bool = True
     recon_weighting: str = "coordinate"
+    geometry_full_targets: bool = False
+    codebook_refit: float = 0.0
     seed: int = 0
     device: str = "auto"
     log_every: int = 10
@@ -72,7 +79,7 @@ class TrainConfig:
         for name in ("lr", "grad_clip"):
             check_option("TrainConfig", name, getattr(self, name), 0, above=True)
         check_option("TrainConfig", "weight_decay", self.weight_decay, 0)
-        for name in ("min_lr_ratio", "keypoint_dropout", "dropout_max_fraction"):
+        for name in ("min_lr_ratio", "keypoint_dropout", "dropout_max_fraction", "codebook_refit"):
             check_option("TrainConfig", name, getattr(self, name), 0, 1)
         check_option("TrainConfig", "skeleton_weighting", self.skeleton_weighting, 0, 1)
         if not is_device_name(self.device):

@@ -39,6 +39,9 @@ from napari_vqmap.training.state import (
     write_history,
 )
 
+REFIT_BATCHES = 32  # batches whose latents the codebook refit clusters
+REFIT_STEPS = 10**9  # their batch numbers start here, apart from the training steps
+
 
 def train(
     datasets: Sequence[str | Path | xr.Dataset],
@@ -112,12 +115,15 @@ def train(
             seconds = time.perf_counter() - start
             save_train_state(out, optimizer, step, seconds, done, balance.running)
 
+    refit_at = round(config.codebook_refit * config.steps) if config.codebook_refit else -1
     model.train()
     try:
         while step < config.steps:
             if should_stop is not None and should_stop():
                 break
-            skel_data, x, mask, motion, motion_mask, frame_time = sample_batch(
+            if step == refit_at and step >= model.codes_set_at:
+                refit_codebooks(model, by_skeleton, config, device)
+            skel_data, x, mask, motion, motion_mask, frame_time, full_mask = sample_batch(
                 by_skeleton, config, step, rank
             )
             lr = lr_at(step, config)
@@ -134,6 +140,9 @@ def train(
                     codebook_weight=float(weights[skel_data.head]),
                     recon_weight=recon_w[skel_data.head],
                     frame_time=torch.from_numpy(frame_time).to(device),
+                    geometry_mask=torch.from_numpy(full_mask).to(device)
+                    if config.geometry_full_targets
+                    else None,
                 )
             loss = result.loss
             if config.balance_losses:
@@ -167,6 +176,31 @@ def train(
         bar.close()
     save(done=step >= config.steps)
     return out
+
+
+@torch.no_grad()
+def refit_codebooks(
+    model: VQMAP, by_skeleton: list[SkeletonData], config: TrainConfig, device: torch.device
+) -> None:
+    """Refit ``model``'s codebooks by k-means on the latents of :data:`REFIT_BATCHES`
+    training batches (drawn apart from the training sequence, the same on every rank)."""
+    zs = []
+    for i in range(REFIT_BATCHES):
+        skel_data, x, mask, motion, motion_mask, _, _ = sample_batch(
+            by_skeleton, config, REFIT_STEPS + i
+        )
+        x, mask = torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device)
+        mask, regions = model._inputs(x, mask, skel_data.regions.to(device))
+        z = model.encoder(
+            x,
+            mask,
+            regions,
+            torch.from_numpy(motion).to(device),
+            torch.from_numpy(motion_mask).to(device),
+        )
+        zs.append(z.flatten(0, 1).float())
+    generator = torch.Generator(device).manual_seed(config.seed)
+    model.refit_codebooks(torch.cat(zs), REFIT_BATCHES, generator)
 
 
 def _history_row(
