@@ -431,11 +431,9 @@ def test_mirror_pairs_and_augmentation() -> None:
     np.testing.assert_array_equal(
         flipped[swapped][..., [0, 2]], x[swapped][:, :, perm][..., [0, 2]]
     )
-    before = x.copy()
-    full = augment(x, mask, np.random.default_rng(1), None, _config(keypoint_dropout=1.0))
+    augment(x, mask, np.random.default_rng(1), None, _config(keypoint_dropout=1.0))
     dropped = (~mask).all(axis=1).sum(axis=1)
-    assert (dropped >= 1).all() and (dropped <= 2).all() and full.all()
-    np.testing.assert_array_equal(x, before)  # hidden by the mask only
+    assert (dropped >= 1).all() and (dropped <= 2).all() and (x[~mask] == 0).all()
     config = _config(steps=100, warmup_steps=10)
     assert lr_at(0, config) == pytest.approx(1e-4) and lr_at(10, config) == pytest.approx(1e-3)
     assert lr_at(100, config) == pytest.approx(1e-4)

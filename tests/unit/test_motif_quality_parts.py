@@ -266,21 +266,3 @@ def test_stickiness_on_a_model_from_before_residual_subtypes() -> None:
     np.testing.assert_array_equal(smooth_track(model, motif, z.numpy(), 0.0), motif)
     sticky = smooth_track(model, motif, z.numpy(), 3.0)
     assert (np.diff(sticky) != 0).sum() < (np.diff(motif) != 0).sum()
-
-
-def test_geometry_targets_can_be_the_poses_before_dropout() -> None:
-    """``geometry_mask`` gives the geometry term the keypoints dropout hid from the encoder;
-    the encoder and the reconstruction still see ``mask`` only."""
-    torch.manual_seed(0)
-    model = VQMAP(ModelConfig(hidden=16, token_dim=8, codebook_warmup=0), {"s": (5, 3)})
-    model.eval()  # no codebook updates between the three passes
-    x, full = torch.randn(4, 64, 5, 3), torch.ones(4, 64, 5, dtype=torch.bool)
-    mask = full.clone()
-    mask[:2, :, :2] = False  # dropout hid 2 keypoints of two windows
-    regions, motion = torch.zeros(5, dtype=torch.long), torch.randn(4, 64, 3)
-    plain = model(x, mask, regions, "s", motion=motion)
-    same = model(x, mask, regions, "s", motion=motion, geometry_mask=mask)
-    whole = model(x, mask, regions, "s", motion=motion, geometry_mask=full)
-    assert torch.equal(plain.geo_loss, same.geo_loss)
-    assert torch.equal(plain.z, whole.z) and torch.equal(plain.recon_loss, whole.recon_loss)
-    assert not torch.isclose(plain.geo_loss, whole.geo_loss)

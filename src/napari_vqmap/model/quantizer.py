@@ -249,7 +249,7 @@ class EMAQuantizer(nn.Module):
         z: Tensor,
         section: Tensor | None = None,
         n_batches: int = 1,
-        restarts: int = 4,
+        restarts: int = 10,
         generator: torch.Generator | None = None,
     ) -> Tensor:
         """Replace the codebook by k-means (the best of ``restarts``) of latents ``z`` (N,

@@ -494,7 +494,6 @@ class VQMAP(nn.Module):
         codebook_weight: float = 1.0,
         recon_weight: Tensor | None = None,
         frame_time: float | Tensor = 0.05,
-        geometry_mask: Tensor | None = None,
     ) -> Output:
         """Encode, quantise and reconstruct windows on ``head``; returns losses and codes.
 
@@ -505,8 +504,6 @@ class VQMAP(nn.Module):
         error of each keypoint coordinate (see :func:`masked_mse`). With ``anchor_span``
         and motion, that error is measured on the poses seen from each span's centre frame
         (:func:`anchored`, ``frame_time`` seconds per frame), the decoded motion included.
-        ``geometry_mask`` (B, T, K), the keypoints visible before augmentation hid some,
-        gives the latent-geometry term its targets (default: ``mask``).
         """
         self._check_head(x, head)
         mask, regions = self._inputs(x, mask, regions)
@@ -544,10 +541,8 @@ class VQMAP(nn.Module):
         geo_loss = recon.new_zeros(())
         if with_motion and self.config.geometry_weight:
             step = 2**self.config.n_down
-            gm = mask if geometry_mask is None else geometry_mask.bool()
-            target = seen if geometry_mask is None else torch.where(gm[..., None], x, 0.0)
             y, ym, steps = centred_spans(
-                target, gm, motion, self.config.anchor_span or 32, frame_time, step
+                seen, mask, motion, self.config.anchor_span or 32, frame_time, step
             )
             if steps:
                 geo_loss = geometry(z[:, steps].flatten(0, 1), y, ym, recon_weight)

@@ -37,9 +37,7 @@ class TrainConfig:
     skeletons with left/right pairs. ``balance_losses`` scales each batch's loss by
     :class:`LossBalance` (no effect with one skeleton). ``recon_weighting`` weights the
     reconstruction error of each keypoint coordinate (:func:`recon_weights`).
-    ``geometry_full_targets``: the latent-geometry term compares a window whose keypoints
-    dropout hid with its poses as recorded, so the encoder learns to place it where its
-    whole pose belongs. ``codebook_refit`` (a fraction of ``steps``; 0: never) refits the
+    ``codebook_refit`` (a fraction of ``steps``; 0: never) refits the
     codebooks once by k-means on the latents of :data:`REFIT_BATCHES` batches, when the
     encoder has matured (the first codes are fitted at step ``codebook_warmup``).
     """
@@ -57,7 +55,6 @@ class TrainConfig:
     skeleton_weighting: float = 0.5
     balance_losses: bool = True
     recon_weighting: str = "coordinate"
-    geometry_full_targets: bool = False
     codebook_refit: float = 0.0
     seed: int = 0
     device: str = "auto"

@@ -241,9 +241,8 @@ def codebook_weights(by_skeleton: list[SkeletonData], config: TrainConfig) -> np
 def sample_batch(
     by_skeleton: list[SkeletonData], config: TrainConfig, step: int, rank: int = 0
 ) -> tuple[SkeletonData, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """The augmented batch ``(skel_data, x, mask, motion, motion_mask, frame_time,
-    full_mask)`` of ``step`` on ``rank``; ``frame_time`` (B,) is each window's seconds per
-    frame, ``full_mask`` the mask before keypoint dropout.
+    """The augmented batch ``(skel_data, x, mask, motion, motion_mask, frame_time)`` of ``step``
+    on ``rank``; ``frame_time`` (B,) is each window's seconds per frame.
 
     The skeleton depends on (seed, step) only, so all DDP ranks use the same head; the
     windows and augmentations also depend on the rank.
@@ -266,9 +265,9 @@ def sample_batch(
         motion_masks.append(motion_mask)
         frame_time.append(1 / (skel_data.recordings[r].fps or 30.0))  # as body_motion assumes
     x, mask, motion = np.stack(xs), np.stack(masks), np.stack(motions)
-    full_mask = augment(x, mask, rng, skel_data.mirror if config.mirror else None, config, motion)
+    augment(x, mask, rng, skel_data.mirror if config.mirror else None, config, motion)
     frame_time = np.asarray(frame_time, np.float32)
-    return skel_data, x, mask, motion, np.stack(motion_masks), frame_time, full_mask
+    return skel_data, x, mask, motion, np.stack(motion_masks), frame_time
 
 
 def augment(
@@ -278,10 +277,8 @@ def augment(
     mirror: np.ndarray | None,
     config: TrainConfig,
     motion: np.ndarray | None = None,
-) -> np.ndarray:
-    """In place: mirror half the windows (if ``mirror``), then drop random keypoints
-    (masked only: the model never reads a masked coordinate); returns the mask before the
-    drop.
+) -> None:
+    """In place: mirror half the windows (if ``mirror``), then drop random keypoints.
 
     Mirroring also negates the lateral and angular velocity of ``motion`` (B, T, 3)."""
     n_batch, _, n_kp, _ = x.shape
@@ -292,11 +289,10 @@ def augment(
         x[flip, ..., 1] *= -1
         if motion is not None:
             motion[flip, :, 1:] *= -1
-    full_mask = mask.copy()
     n_max = int(config.dropout_max_fraction * n_kp)
     if n_max < 1:
-        return full_mask
+        return
     for b in np.flatnonzero(rng.random(n_batch) < config.keypoint_dropout):
         drop = rng.choice(n_kp, size=rng.integers(1, n_max + 1), replace=False)
         mask[b][:, drop] = False
-    return full_mask
+        x[b][:, drop] = 0.0

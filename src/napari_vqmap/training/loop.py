@@ -123,7 +123,7 @@ def train(
                 break
             if step == refit_at and step >= model.codes_set_at:
                 refit_codebooks(model, by_skeleton, config, device)
-            skel_data, x, mask, motion, motion_mask, frame_time, full_mask = sample_batch(
+            skel_data, x, mask, motion, motion_mask, frame_time = sample_batch(
                 by_skeleton, config, step, rank
             )
             lr = lr_at(step, config)
@@ -140,9 +140,6 @@ def train(
                     codebook_weight=float(weights[skel_data.head]),
                     recon_weight=recon_w[skel_data.head],
                     frame_time=torch.from_numpy(frame_time).to(device),
-                    geometry_mask=torch.from_numpy(full_mask).to(device)
-                    if config.geometry_full_targets
-                    else None,
                 )
             loss = result.loss
             if config.balance_losses:
@@ -186,7 +183,7 @@ def refit_codebooks(
     training batches (drawn apart from the training sequence, the same on every rank)."""
     zs = []
     for i in range(REFIT_BATCHES):
-        skel_data, x, mask, motion, motion_mask, _, _ = sample_batch(
+        skel_data, x, mask, motion, motion_mask, _ = sample_batch(
             by_skeleton, config, REFIT_STEPS + i
         )
         x, mask = torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device)
