@@ -437,3 +437,30 @@ def test_mirror_pairs_and_augmentation() -> None:
     config = _config(steps=100, warmup_steps=10)
     assert lr_at(0, config) == pytest.approx(1e-4) and lr_at(10, config) == pytest.approx(1e-3)
     assert lr_at(100, config) == pytest.approx(1e-4)
+
+
+def test_codebook_refit_part_way_is_seeded_and_resumes_exactly(subtle, tmp_path: Path) -> None:
+    """With ``codebook_refit`` the codes are refitted by k-means once, at that fraction of
+    the steps; the run is the plain one until then, and a run stopped before the refit
+    and resumed ends identical to one run straight through."""
+
+    def config(refit: float) -> TrainConfig:
+        c = _config(steps=10, codebook_refit=refit)
+        c.model.codebook_warmup = 2  # every code set at step 5
+        return c
+
+    plain = train([subtle], tmp_path / "plain", config(0.0))
+    refit = train([subtle], tmp_path / "refit", config(0.7))  # before step 8 (index 7)
+    rows = [
+        [r.rsplit(",", 1)[0] for r in (p / "history.csv").read_text().splitlines()]
+        for p in (plain, refit)
+    ]  # without the seconds column
+    assert rows[0][:8] == rows[1][:8] and rows[0][8:] != rows[1][8:]
+    a, b = _weights(plain), _weights(refit)
+    assert not torch.equal(a["type_q.codebook"], b["type_q.codebook"])
+    calls = iter(range(100))
+    out = train([subtle], tmp_path / "part", config(0.7), should_stop=lambda: next(calls) >= 4)
+    train([subtle], out, config(0.7), resume=True)
+    _assert_same(refit, out)
+    with pytest.warns(UserWarning, match="codebook_refit at step 2 comes before"):
+        train([subtle], tmp_path / "early", config(0.2))

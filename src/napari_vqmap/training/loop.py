@@ -116,6 +116,12 @@ def train(
             save_train_state(out, optimizer, step, seconds, done, balance.running)
 
     refit_at = round(config.codebook_refit * config.steps) if config.codebook_refit else -1
+    if 0 <= refit_at < model.codes_set_at:
+        warnings.warn(
+            f"{out}: codebook_refit at step {refit_at} comes before the codebook is set (step "
+            f"{model.codes_set_at}); the codes will not be refitted",
+            stacklevel=2,
+        )
     model.train()
     try:
         while step < config.steps:
@@ -180,24 +186,28 @@ def refit_codebooks(
     model: VQMAP, by_skeleton: list[SkeletonData], config: TrainConfig, device: torch.device
 ) -> None:
     """Refit ``model``'s codebooks by k-means on the latents of :data:`REFIT_BATCHES`
-    training batches (drawn apart from the training sequence, the same on every rank)."""
+    training batches (drawn apart from the training sequence, the same on every rank).
+
+    Each batch contributes its skeleton's codebook weight of its latents (as its EMA
+    update would: :func:`codebook_weights`), so the codes follow the pooled data."""
+    heads = [s.head for s in by_skeleton]
+    weights = dict(zip(heads, codebook_weights(by_skeleton, config), strict=True))
+    generator = torch.Generator().manual_seed(config.seed)
     zs = []
     for i in range(REFIT_BATCHES):
         skel_data, x, mask, motion, motion_mask, _ = sample_batch(
             by_skeleton, config, REFIT_STEPS + i
         )
-        x, mask = torch.from_numpy(x).to(device), torch.from_numpy(mask).to(device)
-        mask, regions = model._inputs(x, mask, skel_data.regions.to(device))
-        z = model.encoder(
-            x,
-            mask,
-            regions,
-            torch.from_numpy(motion).to(device),
-            torch.from_numpy(motion_mask).to(device),
-        )
-        zs.append(z.flatten(0, 1).float())
-    generator = torch.Generator(device).manual_seed(config.seed)
-    model.refit_codebooks(torch.cat(zs), REFIT_BATCHES, generator)
+        z = model.encode(
+            *(torch.from_numpy(a).to(device) for a in (x, mask)),
+            skel_data.regions.to(device),
+            *(torch.from_numpy(a).to(device) for a in (motion, motion_mask)),
+        )["z"].flatten(0, 1)
+        share = float(weights[skel_data.head])
+        keep = torch.randperm(len(z), generator=generator)[: max(1, round(share * len(z)))]
+        zs.append(z[keep.to(z.device)].float())
+    on_device = torch.Generator(device).manual_seed(config.seed)
+    model.refit_codebooks(torch.cat(zs), REFIT_BATCHES, on_device)
 
 
 def _history_row(
