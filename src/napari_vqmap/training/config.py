@@ -21,7 +21,7 @@ SECTIONS = ("model", "preprocess", "train")
 RECON_WEIGHTINGS = ("none", "keypoint", "coordinate")
 # Train options added after models were first saved, with the value an older folder meant
 # (the model section's counterpart is ``checkpoint.LEGACY_MODEL_OPTIONS``).
-LEGACY_TRAIN_OPTIONS = {"recon_weighting": "none"}
+LEGACY_TRAIN_OPTIONS = {"recon_weighting": "none", "codebook_refit": 0.0}
 
 
 @dataclass
@@ -37,9 +37,11 @@ class TrainConfig:
     skeletons with left/right pairs. ``balance_losses`` scales each batch's loss by
     :class:`LossBalance` (no effect with one skeleton). ``recon_weighting`` weights the
     reconstruction error of each keypoint coordinate (:func:`recon_weights`).
-    ``codebook_refit`` (a fraction of ``steps``; 0: never) refits the
-    codebooks once by k-means on the latents of :data:`REFIT_BATCHES` batches, when the
-    encoder has matured (the first codes are fitted at step ``codebook_warmup``).
+    ``codebook_refit`` (a fraction of ``steps``; 0: never) refits the codebooks once by
+    k-means on the latents of 32 batches (:func:`~napari_vqmap.training.loop.refit_codebooks`),
+    so the codes partition the grown encoder's latents, not those of step
+    ``model.codebook_warmup`` (two training seeds then agree more); a refit due before the
+    codes are first set is skipped.
     """
 
     steps: int = 2000
@@ -55,7 +57,7 @@ class TrainConfig:
     skeleton_weighting: float = 0.5
     balance_losses: bool = True
     recon_weighting: str = "coordinate"
-    codebook_refit: float = 0.0
+    codebook_refit: float = 0.75
     seed: int = 0
     device: str = "auto"
     log_every: int = 10

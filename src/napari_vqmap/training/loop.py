@@ -116,12 +116,6 @@ def train(
             save_train_state(out, optimizer, step, seconds, done, balance.running)
 
     refit_at = round(config.codebook_refit * config.steps) if config.codebook_refit else -1
-    if 0 <= refit_at < model.codes_set_at:
-        warnings.warn(
-            f"{out}: codebook_refit at step {refit_at} comes before the codebook is set (step "
-            f"{model.codes_set_at}); the codes will not be refitted",
-            stacklevel=2,
-        )
     model.train()
     try:
         while step < config.steps:
