@@ -389,8 +389,11 @@ def test_cli_train_and_resume(data_dir: Path, tmp_path: Path) -> None:
 
 @pytest.mark.slow
 def test_ddp_two_processes_agree(data_dir: Path, tmp_path: Path) -> None:
-    """Two gloo processes, two skeletons (unused heads each step): identical weights."""
-    config = _config(steps=3).to_dict()
+    """Two gloo processes, two skeletons (unused heads each step), a codebook refit at
+    step 6: identical weights."""
+    config = _config(steps=8)
+    config.model.codebook_warmup = 1  # codes set at step 3, refitted at 0.75 * 8
+    config = config.to_dict()
     (tmp_path / "c.yaml").write_text(yaml.safe_dump(config))
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     cmd += ["-m", "napari_vqmap.training", str(data_dir / DANNCE), str(data_dir / VAME)]

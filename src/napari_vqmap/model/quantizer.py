@@ -264,11 +264,12 @@ class EMAQuantizer(nn.Module):
             if len(zs):
                 codes = self.codebook[s * size : (s + 1) * size]
                 codes.copy_(best_kmeans(zs, size, restarts, generator))
+        if _distributed():
+            dist.broadcast(self.codebook, src=0)
         idx = self._within(self.distances(z), section).argmin(1)
         counts = torch.bincount(idx, minlength=self.n_codes).float() / n_batches
         if _distributed():
-            for buffer in (self.codebook, counts):
-                dist.broadcast(buffer, src=0)
+            dist.broadcast(counts, src=0)
         self.cluster_size.copy_(counts)
         self.embed_sum.copy_(self.codebook * counts[:, None])
         return idx
