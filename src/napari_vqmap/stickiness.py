@@ -23,7 +23,7 @@ from napari_vqmap.validators import check_stickiness as check_stickiness  # re-e
 DEFAULT_STICKINESS = 1.0  # median motif bout on the labelled SUBTLE mice: 8 frames (0.4 s)
 
 
-BLOCK = 1024  # latent steps per block of a long sequence (blocks are solved side by side)
+BLOCK = 512  # latent steps per block of a long sequence (blocks are solved side by side)
 OVERLAP = 128  # steps of context on either side of a block
 
 
