@@ -519,7 +519,8 @@ def test_refit_codebooks_keeps_types_and_subtypes_nested() -> None:
     model = VQMAP(small_config(), HEADS)
     z = torch.randn(2000, model.config.latent_dim)
     model.refit_codebooks(z, 2, torch.Generator().manual_seed(0))
-    out = model.encode(*make_batch(2, 16, 9, 3)[:2], make_batch(2, 16, 9, 3)[2])
+    x, mask, regions = make_batch(2, 16, 9, 3)
+    out = model.encode(x, mask, regions)
     assert out["motif_idx"].max() < model.config.n_motifs
     types = model.type_q.distances(z).argmin(1)
     assert torch.bincount(types, minlength=8).min() > 0  # every type has latents

@@ -257,10 +257,9 @@ class EMAQuantizer(nn.Module):
 
         The EMA statistics restart from the new assignments, counted per batch as if ``z``
         were ``n_batches`` batches. A section with no latents keeps its codes."""
-        sections = section if section is not None else torch.zeros_like(z[:, 0], dtype=torch.long)
         size = self.section_size if section is not None else self.n_codes
         for s in range(self.n_codes // size):
-            zs = z[sections == s]
+            zs = z if section is None else z[section == s]
             if len(zs):
                 codes = self.codebook[s * size : (s + 1) * size]
                 codes.copy_(best_kmeans(zs, size, restarts, generator))
