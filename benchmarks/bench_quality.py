@@ -10,7 +10,8 @@ k-means and windowed (32 frames, centre-frame aligned) PCA(20) + k-means, with k
 model's number of types and of motifs. Columns: NMI and ARI of the types (k = 8) with the
 labels, majority-mapped accuracy and NMI of the motifs (k = 128), NMI between the two
 seeds, NMI between motifs with 3 of the 9 keypoints hidden (random, per 64-frame block)
-and with all, and the median bout (frames; the human median is 12).
+and with all, over the frames encoded both ways (the share is printed with the model), and
+the median bout (frames; the human median is 12).
 
     python benchmarks/bench_quality.py                       # 2 seeds, 2000 steps each
     python benchmarks/bench_quality.py --model src/napari_vqmap/data/model
@@ -175,7 +176,8 @@ def main() -> int:
         )
         types = [np.where(m >= 0, m // n_sub, -1) for m in motifs]
         runs.setdefault("VQ-MAP", []).append((types, motifs, robust))
-        notes[i] += f"; encoded {fps:,.0f} frames/s"
+        cover = np.concatenate(both).mean()
+        notes[i] += f"; encoded {fps:,.0f} frames/s; {cover:.1%} of frames encoded both ways"
 
     baselines = (
         ("per-frame PCA(10) + k-means", per_frame_features, 10),

@@ -3,11 +3,15 @@
 The encoder is convolutional in time (its set attention mixes keypoints within a time
 step), so a latent step depends only on the frames within the encoder's receptive field
 (``ModelConfig.receptive_field``, 12 frames on each side for the defaults, less than half
-a training window). A recording is therefore encoded in blocks of :data:`SPAN` frames, each
-in one window with that much context on either side, keeping the block's own latent steps:
-every frame is encoded once, with its full context, and the result does not depend on
-where blocks or chunks fall. Each latent step covers ``2**n_down`` frames. Frames with too
-few visible keypoints (or missing anchors) get motif -1 and ``status`` 1.
+a training window). When the model has a head for the skeleton, keypoints missing in a
+frame where others are seen are filled in from the decoding of a first pass and the
+window encoded again (``VQMAP.fill_missing``), which reaches twice as far plus the
+decoder's reach (44 frames for the defaults). A recording is therefore encoded in blocks of
+:data:`SPAN` frames, each in one window with that much context on either side
+(:func:`encode_context`), keeping the block's own latent steps: every frame is encoded
+with its full context, and the result does not depend on where blocks or chunks fall.
+Each latent step covers ``2**n_down`` frames. Frames with too few visible keypoints (or
+missing anchors) get motif -1 and ``status`` 1.
 """
 
 from __future__ import annotations
@@ -29,12 +33,13 @@ from napari_vqmap.checkpoint import head_for, load_model, model_folder, saved_pr
 from napari_vqmap.errors import ConfigError, PoseFileError
 from napari_vqmap.io import load_poses, skeleton_of, without_arena
 from napari_vqmap.io.files import check_writable, expand_inputs
-from napari_vqmap.model import VQMAP
+from napari_vqmap.model import VQMAP, ModelConfig
 from napari_vqmap.preprocess import (
     PreprocessConfig,
     _anchor,
     keypoint_mask,
     preprocess,
+    recording_template,
     resampled_start,
 )
 from napari_vqmap.results import write_results
@@ -43,7 +48,11 @@ from napari_vqmap.skeletons import Skeleton
 from napari_vqmap.stickiness import smooth_track
 from napari_vqmap.validators import check_stickiness
 
-STATUS = {0: "ok", 1: "too few visible keypoints or anchors missing"}
+STATUS = {
+    0: "ok",
+    1: "too few visible keypoints, or anchors missing and too few keypoints to place the body",
+    2: "ok; anchors missing, the body placed from the keypoints seen",
+}
 
 
 CHUNK_FRAMES = 32768  # (model-rate) frames owned by each chunk of a long recording
@@ -109,6 +118,32 @@ def recording_body_length(
     return float(2 * np.median(spread)) if spread.size else 1.0
 
 
+def encode_context(config: ModelConfig, fill: bool) -> int:
+    """Frames of context a block needs on each side, a whole number of latent steps: the
+    encoder's receptive field, or with missing keypoints filled in from the decoder
+    (``fill``) twice that plus the decoder's reach (encode, decode, encode again)."""
+    reach = config.receptive_field
+    if fill:
+        reach = 2 * reach + config.decoder_field
+    factor = 2**config.n_down
+    return -(-reach // factor) * factor
+
+
+def _own_head(
+    meta: dict[str, Any], skeleton: Skeleton, n_dims: int, device: torch.device
+) -> tuple[str, torch.Tensor | None] | None:
+    """The model's head for this skeleton and, if its keypoints are in another order, the
+    place of each of the skeleton's keypoints in the head's order; None without a head."""
+    name = head_for(meta, skeleton.keypoints, n_dims)
+    if name is None:
+        return None
+    order = [str(k) for k in meta["heads"][name]["skeleton"]["keypoints"]]
+    keypoints = [str(k) for k in skeleton.keypoints]
+    if keypoints == order:
+        return name, None
+    return name, torch.tensor([order.index(k) for k in keypoints], device=device)
+
+
 def _encode_track(
     model: VQMAP,
     x: np.ndarray,
@@ -121,6 +156,7 @@ def _encode_track(
     motion: tuple[np.ndarray, np.ndarray] | None = None,
     tick: Callable[[int], None] | None = None,
     pool: ThreadPoolExecutor | None = None,
+    head: tuple[str, torch.Tensor | None] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per-frame (motif, confidence, embedding) of ``n_blocks`` blocks of ``span`` frames
     of one individual's aligned track.
@@ -128,10 +164,11 @@ def _encode_track(
     ``x`` and ``mask`` start ``context`` frames before the first block and end ``context``
     frames after the last (zero-padded, masked, past the recording's ends); ``motion`` is
     the track's body motion and its mask, laid out the same way (``None`` for a model
-    without the motion token). Each block is encoded in
-    one window with ``context`` frames on either side, at least the encoder's receptive
-    field, and keeps only its own latent steps: a frame's motif depends on the frames
-    within the receptive field and on nothing else, wherever the blocks fall.
+    without the motion token). Each block is encoded in one window with ``context`` frames
+    on either side and keeps only its own latent steps: a frame's motif depends on the
+    frames within reach (see :func:`encode_context`) and on nothing else, wherever the
+    blocks fall. ``head`` (name, keypoint index) fills in missing keypoints from the
+    skeleton's own head (:meth:`~napari_vqmap.model.VQMAP.fill_missing`).
     Batches of ``batch_size`` blocks run on ``pool``'s threads when given (in order of
     results, so the same as one after the other); ``tick(n)`` gets the number of blocks
     after each batch.
@@ -142,9 +179,9 @@ def _encode_track(
 
     def run(starts: range) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         xb, mb = _stack(x, starts, length, device), _stack(mask, starts, length, device)
-        extra = {}
+        extra = {} if head is None else {"head": head[0], "head_index": head[1]}
         if motion is not None:
-            extra = {
+            extra |= {
                 "motion": _stack(motion[0], starts, length, device),
                 "motion_mask": _stack(motion[1], starts, length, device),
             }
@@ -242,11 +279,13 @@ def encode(
         config = replace(config, flip_2d_y=flip_2d_y)
     window = config.window or meta.get("window") or model.config.window
     factor = 2**model.config.n_down
-    context = -(-model.config.receptive_field // factor) * factor
     poses = without_arena(poses)
     skeleton = skeleton_of(poses)
     check_skeleton(poses, skeleton, meta)
-    regions = torch.tensor(skeleton.region_ids(), device=next(model.parameters()).device)
+    device = next(model.parameters()).device
+    regions = torch.tensor(skeleton.region_ids(), device=device)
+    head = _own_head(meta, skeleton, poses.sizes["space"], device)
+    context = encode_context(model.config, head is not None)
     n_time, n_ind = poses.sizes["time"], poses.sizes["individual"]
     fps = poses.attrs.get("fps") or None
     target = meta.get("fps") or config.target_fps
@@ -273,6 +312,7 @@ def encode(
             progress(done, total)
 
     scale = recording_body_length(poses, skeleton, config)
+    template = recording_template(poses, skeleton, config, scale)
     # each file frame takes the nearest resampled frame
     per_file_frame = target / fps if resampled else 1.0
     near = np.clip(np.rint(np.arange(n_time) * per_file_frame).astype(np.int64), 0, n_res - 1)
@@ -299,6 +339,7 @@ def encode(
                 target_fps=target,
                 body_length=scale,
                 first_frame=a,
+                template=template,
             )
             j0 = resampled_start(a, fps, target) if resampled else a
             fa, fb = np.searchsorted(near, [lo, hi])
@@ -322,13 +363,15 @@ def encode(
                     else None,
                     tick,
                     pool,
+                    head,
                 )
                 own = mask[context : context + hi - lo]
                 ok = (own.mean(axis=-1) >= config.min_visible_fraction)[rows]
                 motif[fa:fb, i] = np.where(ok, m[rows], -1)
                 confidence[fa:fb, i] = np.where(ok, c[rows], 0.0)
                 embedding[fa:fb, i] = np.where(ok[:, None], z[rows], np.nan)
-                status[fa:fb, i] = np.where(ok, 0, 1)
+                placed = _padded(rec.placed[i], r0 - j0, r1 - j0)[context : context + hi - lo]
+                status[fa:fb, i] = np.where(ok, np.where(placed[rows], 2, 0), 1)
     if stickiness:
         for i in range(n_ind):
             motif[:, i] = smooth_track(model, motif[:, i], embedding[:, i], stickiness)

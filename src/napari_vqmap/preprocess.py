@@ -5,7 +5,10 @@ centred on the skeleton's ``centre`` anchor, rotated so that the posterior -> an
 heading points to +x (about the vertical z axis only in 3D), divided by the recording's
 body length, with a boolean mask of usable keypoints. Masked entries are 0, never NaN.
 A point further than ``max_reach`` body lengths from the centre is a tracking jump (a
-tracker that lost a paw marks it across the arena) and is masked too.
+tracker that lost a paw marks it across the arena) and is masked too. Where an anchor is
+missing for more than ``max_anchor_gap`` frames, the centre and heading are those that
+place the animal's typical pose (:func:`body_template`) best on the keypoints still seen,
+so such frames stay encodable.
 
 Per-frame alignment removes the animal's own movement through the arena (walking and
 standing still look alike), so a recording also carries the body centre's ``motion``:
@@ -16,8 +19,9 @@ as one extra "root" token.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, fields
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import xarray as xr
@@ -88,6 +92,7 @@ class Recording:
     body_length: float
     motion: np.ndarray  # (individual, time, 3): forward, lateral velocity, angular velocity
     motion_mask: np.ndarray  # (individual, time) bool
+    placed: np.ndarray  # (individual, time) bool: anchors missing, body placed by a fit
 
     @property
     def n_frames(self) -> int:
@@ -166,6 +171,105 @@ def body_length(ant: np.ndarray, post: np.ndarray, pos: np.ndarray, mask: np.nda
     return float(2 * np.median(spread)) if spread.size else 1.0
 
 
+TEMPLATE_FRAMES = 20_000  # evenly spaced frames a body template is taken from
+
+
+def template_frames(n_frames: int) -> np.ndarray:
+    """The frames :func:`body_template` reads: at most :data:`TEMPLATE_FRAMES`, evenly
+    spaced over the recording."""
+    return np.unique(np.linspace(0, n_frames - 1, min(n_frames, TEMPLATE_FRAMES)).round()).astype(
+        np.int64
+    )
+
+
+class BodyTemplate(NamedTuple):
+    """An animal's typical pose, for placing its body when anchors are missing."""
+
+    pose: np.ndarray  # (individual, keypoint, space) in body lengths, NaN if never seen
+    weight: np.ndarray  # (individual, keypoint): 1 / (spread about the pose + 0.05)^2
+
+
+def body_template(
+    pos: np.ndarray, mask: np.ndarray, skeleton: Skeleton, scale: float
+) -> BodyTemplate:
+    """Each individual's typical pose in body lengths: the median of every keypoint's
+    position seen from its frame's anchors (where they are seen, no gaps filled) over
+    :func:`template_frames`, and how steady each keypoint is there (the median squared x-y
+    distance from that pose): paws and tail tips count less than the trunk in a fit."""
+    idx = template_frames(pos.shape[1])
+    pos, mask = pos[:, idx], mask[:, idx]
+    index = {k: i for i, k in enumerate(skeleton.keypoints)}
+    centre = _anchor(pos, mask, [index[k] for k in skeleton.centre])
+    valid = np.isfinite(centre).all(-1)
+    angle = np.zeros(valid.shape)
+    if skeleton.anterior and skeleton.posterior:
+        ant = _anchor(pos, mask, [index[k] for k in skeleton.anterior])
+        post = _anchor(pos, mask, [index[k] for k in skeleton.posterior])
+        angle = np.arctan2(ant[..., 1] - post[..., 1], ant[..., 0] - post[..., 0])
+        valid &= np.isfinite(angle)
+    seen = mask & valid[:, :, None]
+    x = np.where(seen[..., None], _rotated(pos, seen, centre, angle, scale), np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN: a keypoint never seen
+        pose = np.nanmedian(x, axis=1)
+        spread = np.nanmedian(((x - pose[:, None])[..., :2] ** 2).sum(-1), axis=1)
+    return BodyTemplate(pose, 1.0 / (np.nan_to_num(spread, nan=np.inf) + 0.05**2))
+
+
+def recording_template(
+    ds: xr.Dataset, skeleton: Skeleton, config: PreprocessConfig, scale: float
+) -> BodyTemplate:
+    """:func:`body_template` of a whole recording read from ``ds`` (only its template
+    frames are loaded), as :func:`preprocess` computes it for ``ds`` itself."""
+    part = ds.isel(time=template_frames(ds.sizes["time"]))
+    pos = _positions(part, config)
+    return body_template(pos, keypoint_mask(part, config.conf_threshold), skeleton, scale)
+
+
+def _positions(ds: xr.Dataset, config: PreprocessConfig) -> np.ndarray:
+    """(individual, time, keypoint, space) float64 positions, 2D y flipped as configured."""
+    pos = ds["position"].transpose("individual", "time", "keypoint", "space").values
+    pos = pos.astype(np.float64)
+    if config.flip_2d_y and pos.shape[-1] == 2:
+        pos[..., 1] *= -1
+    return pos
+
+
+def _fit_body(
+    pos: np.ndarray, mask: np.ndarray, template: BodyTemplate, scale: float, rotate: bool
+) -> tuple[np.ndarray, np.ndarray]:
+    """Centre (individual, time, space) and heading (individual, time) that place the
+    ``template`` (scaled by ``scale`` to the units of ``pos``) best on the seen keypoints:
+    a weighted least-squares rotation about z (``rotate``) and translation in x-y, the
+    weighted mean offset in z. NaN where fewer than two keypoints with a template pose are
+    seen, or where they lie within a tenth of a body length of their centre."""
+    pose = template.pose * scale
+    known = np.isfinite(pose).all(-1)  # (i, k)
+    w = np.where(mask & known[:, None], template.weight[:, None], 0.0)[..., None]
+    total = w.sum(2)  # (i, t, 1)
+    a = np.nan_to_num(pose)[:, None]  # (i, 1, k, d)
+    p = np.where(w > 0, np.nan_to_num(pos), 0.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a_mean, p_mean = (w * a).sum(2) / total, (w * p).sum(2) / total
+    da, dp = a - a_mean[:, :, None], p - p_mean[:, :, None]
+    if rotate:
+        cross = (w[..., 0] * (da[..., 0] * dp[..., 1] - da[..., 1] * dp[..., 0])).sum(2)
+        dot = (w[..., 0] * (da[..., 0] * dp[..., 0] + da[..., 1] * dp[..., 1])).sum(2)
+        angle = np.arctan2(cross, dot)
+    else:
+        angle = np.zeros(total.shape[:2])
+    cos, sin = np.cos(angle), np.sin(angle)
+    centre = p_mean.copy()
+    centre[..., 0] -= cos * a_mean[..., 0] - sin * a_mean[..., 1]
+    centre[..., 1] -= sin * a_mean[..., 0] + cos * a_mean[..., 1]
+    centre[..., 2:] -= a_mean[..., 2:]
+    seen = (w[..., 0] > 0).sum(2)
+    reach = np.where(w[..., 0] > 0, (da[..., :2] ** 2).sum(-1), 0.0).max(2, initial=0.0)
+    bad = (seen < 2) | ~(reach > (0.1 * scale) ** 2)
+    centre[bad], angle[bad] = np.nan, np.nan
+    return centre, angle
+
+
 def align(
     pos: np.ndarray,
     mask: np.ndarray,
@@ -173,14 +277,19 @@ def align(
     max_anchor_gap: int = 10,
     scale: float | None = None,
     fps: float | None = None,
-) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, np.ndarray]:
+    template: BodyTemplate | None = None,
+) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, np.ndarray, np.ndarray]:
     """Egocentric alignment of ``pos`` (individual, time, keypoint, space).
 
-    Returns aligned positions (0 where masked), the mask (whole frames masked where an
-    anchor is missing for more than ``max_anchor_gap`` frames), the body length used
-    (``scale`` when given, e.g. the whole recording's for a chunk of it), and the body
-    motion (individual, time, 3) with its mask (see :func:`body_motion`).
-    Without anterior/posterior anchors the heading is left as it is (no rotation).
+    Returns aligned positions (0 where masked), the mask, the body length used (``scale``
+    when given, e.g. the whole recording's for a chunk of it), and the body motion
+    (individual, time, 3) with its mask (see :func:`body_motion`), and where the body was
+    placed by a fit (individual, time). Anchors missing for up to ``max_anchor_gap`` frames
+    are interpolated; for longer, the centre and heading are those that place the body's
+    typical pose best on the keypoints seen (``template``, see :func:`body_template`; by
+    default this recording's own), and frames where that cannot be done either (fewer than
+    two keypoints seen) are masked whole. Without anterior/posterior anchors the heading is
+    left as it is.
     """
     index = {k: i for i, k in enumerate(skeleton.keypoints)}
     centre = _anchor(pos, mask, [index[k] for k in skeleton.centre])
@@ -198,15 +307,33 @@ def align(
     else:
         angle = np.zeros(valid.shape)
         scale = scale or body_length(centre, centre, pos, mask)
-    mask = mask & valid[:, :, None]
+    out = _rotated(pos, mask & valid[:, :, None], centre, angle, scale)
+    placed = np.zeros(valid.shape, bool)
+    if not valid.all() and (mask & ~valid[:, :, None]).any():
+        if template is None:
+            template = body_template(pos, mask, skeleton, scale)
+        seen = mask & ~valid[:, :, None]
+        fit_centre, fit_angle = _fit_body(pos, seen, template, scale, has_heading)
+        placed = ~valid & np.isfinite(fit_angle)
+        centre = np.where(placed[..., None], fit_centre, centre)
+        angle = np.where(placed, fit_angle, angle)  # in (-pi, pi]: see body_motion
+        valid |= placed
+        out = _rotated(pos, mask & valid[:, :, None], centre, angle, scale)
+    motion, motion_mask = body_motion(centre, angle, valid, scale, fps)
+    return out, mask & valid[:, :, None], scale, motion, motion_mask, placed
+
+
+def _rotated(
+    pos: np.ndarray, mask: np.ndarray, centre: np.ndarray, angle: np.ndarray, scale: float
+) -> np.ndarray:
+    """Positions relative to ``centre``, turned by -``angle`` about z, in body lengths;
+    0 where ``mask`` is False (float32)."""
     rel = np.where(mask[..., None], pos - np.nan_to_num(centre)[:, :, None], 0.0)
     cos, sin = np.cos(np.nan_to_num(angle))[..., None], np.sin(np.nan_to_num(angle))[..., None]
     out = rel.copy()
     out[..., 0] = cos * rel[..., 0] + sin * rel[..., 1]
     out[..., 1] = -sin * rel[..., 0] + cos * rel[..., 1]
-    out = np.where(mask[..., None], out / scale, 0.0).astype(np.float32)
-    motion, motion_mask = body_motion(centre, angle, valid, scale, fps)
-    return out, mask, scale, motion, motion_mask
+    return np.where(mask[..., None], out / scale, 0.0).astype(np.float32)
 
 
 def body_motion(
@@ -214,7 +341,8 @@ def body_motion(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Centre velocity in the heading frame (body lengths/s) and angular velocity (rad/s).
 
-    ``centre`` (individual, time, space), ``angle`` (individual, time) unwrapped,
+    ``centre`` (individual, time, space), ``angle`` (individual, time) (a turn of more
+    than pi between frames is taken the short way round),
     ``valid`` (individual, time). Frame t uses t-1 -> t (frame 0 copies frame 1); a frame
     is valid when both ends are. Without a frame rate, 30 fps is assumed.
     Returns (individual, time, 3) float32, 0 where invalid, and the (individual, time) mask.
@@ -222,6 +350,8 @@ def body_motion(
     rate = float(fps) if fps else 30.0
     step = np.diff(np.nan_to_num(centre[..., :2]), axis=1)
     turn = np.diff(np.nan_to_num(angle), axis=1)
+    wrapped = np.abs(turn) > np.pi  # a fitted heading is not unwrapped with the others
+    turn[wrapped] = (turn[wrapped] + np.pi) % (2 * np.pi) - np.pi
     ok = valid[:, 1:] & valid[:, :-1]
     cos, sin = np.cos(np.nan_to_num(angle[:, 1:])), np.sin(np.nan_to_num(angle[:, 1:]))
     forward = cos * step[..., 0] + sin * step[..., 1]
@@ -291,13 +421,15 @@ def preprocess(
     target_fps: float | None = None,
     body_length: float | None = None,
     first_frame: int = 0,
+    template: BodyTemplate | None = None,
 ) -> Recording:
     """Align, scale, mask and (when ``target_fps`` and the data's fps differ) resample ``ds``.
 
     ``target_fps`` overrides ``config.target_fps``. ``skeleton`` must name the dataset's
     keypoints in order (e.g. :func:`napari_vqmap.io.skeleton_of`). For a chunk of a long
-    recording, ``body_length`` (the whole recording's) and ``first_frame`` (the chunk's
-    start, even) make the result equal that part of the whole recording's.
+    recording, ``body_length`` and ``template`` (the whole recording's, see
+    :func:`recording_template`) and ``first_frame`` (the chunk's start, even) make the
+    result equal that part of the whole recording's.
     """
     config = config or PreprocessConfig()
     keypoints = [str(k) for k in ds["keypoint"].values]
@@ -306,14 +438,11 @@ def preprocess(
             f"{ds.attrs.get('source_file', 'poses')}: skeleton {skeleton.name!r} keypoints "
             f"{list(skeleton.keypoints)} do not match the data's {keypoints}"
         )
-    pos = ds["position"].transpose("individual", "time", "keypoint", "space").values
-    pos = pos.astype(np.float64)
-    if config.flip_2d_y and pos.shape[-1] == 2:
-        pos[..., 1] *= -1
+    pos = _positions(ds, config)
     mask = keypoint_mask(ds, config.conf_threshold)
     fps = ds.attrs.get("fps") or None
-    x, mask, scale, motion, motion_mask = align(
-        pos, mask, skeleton, config.max_anchor_gap, body_length, fps
+    x, mask, scale, motion, motion_mask, placed = align(
+        pos, mask, skeleton, config.max_anchor_gap, body_length, fps, template
     )
     if config.max_reach is not None:  # tracking jumps: points far outside the body
         far = np.linalg.norm(x, axis=-1) > config.max_reach
@@ -326,6 +455,11 @@ def preprocess(
             motion[:, :, None], motion_mask[:, :, None], frames, fps, target, first_frame
         )
         motion, motion_mask = resampled[0][:, :, 0], resampled[1][:, :, 0]
+        flags = placed.astype(np.float32)[:, :, None, None]
+        resampled = resample(
+            flags, np.ones(flags.shape[:3], bool), frames, fps, target, first_frame
+        )
+        placed = resampled[0][:, :, 0, 0] > 0  # placed if a neighbour was
         x, mask, frames = resample(x, mask, frames, float(fps), float(target), first_frame)
         fps = float(target)
     return Recording(
@@ -339,6 +473,7 @@ def preprocess(
         body_length=scale,
         motion=motion,
         motion_mask=motion_mask,
+        placed=placed,
     )
 
 

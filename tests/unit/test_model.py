@@ -403,6 +403,56 @@ def test_receptive_field_bounds_what_a_latent_step_sees() -> None:
         assert step * factor - int(reached.min()) > config.receptive_field // 2  # not loose
 
 
+def test_decoder_field_bounds_what_a_latent_step_reaches() -> None:
+    """A latent step's gradient-carrying decoded frames lie within ``decoder_field`` of its
+    own frames (encode's context for filled-in keypoints relies on this)."""
+    for config in (
+        ModelConfig(hidden=16),
+        ModelConfig(hidden=16, res_depth=3, n_down=3),
+        ModelConfig(hidden=16, res_depth=2, decoder_depth=0),
+    ):
+        torch.manual_seed(0)
+        model = VQMAP(config, {"a": (4, 3)}).eval()
+        factor, steps = 2**config.n_down, 48
+        z = torch.randn(1, steps, config.latent_dim, requires_grad=True)
+        out = model.decoder(z)  # (1, steps * factor, hidden)
+        step = steps // 2
+        reached = []
+        for frame in range(out.shape[1]):
+            (grad,) = torch.autograd.grad(out[0, frame].sum(), z, retain_graph=True)
+            if grad[0, step].abs().sum() > 0:
+                reached.append(frame)
+        assert step * factor - min(reached) <= config.decoder_field
+        assert max(reached) - (step * factor + factor - 1) <= config.decoder_field
+        assert step * factor - min(reached) > config.decoder_field // 2  # not loose
+
+
+def test_missing_keypoints_are_filled_from_the_head_and_encoded_again() -> None:
+    """With ``head``, windows with a keypoint missing beside seen ones are encoded again
+    with it filled in from the head's decoding of the first latents; whole windows and
+    frames with nothing seen are as without it."""
+    torch.manual_seed(0)
+    model = VQMAP(small_config(), HEADS).eval()
+    x, mask, regions = make_batch(3, 16, 9, 3, p_missing=0.0)
+    mask[1, 4:9, :3] = False  # some keypoints missing: filled in
+    mask[2, 6:8] = False  # whole frames missing: stay masked
+    x = torch.where(mask[..., None], x, 0.0)
+    plain = model.encode(x, mask, regions)
+    filled = model.encode(x, mask, regions, head="subtle")
+    for key in ("z", "motif_idx"):  # only window 1 changes
+        torch.testing.assert_close(filled[key][[0, 2]], plain[key][[0, 2]])
+    assert not torch.equal(filled["z"][1], plain["z"][1])
+    recon = model._head(model.decoder(plain["z"][1:2]), "subtle")
+    fill = mask[1:2].any(-1, keepdim=True) & ~mask[1:2]
+    again = model.encode(torch.where(fill[..., None], recon, x[1:2]), mask[1:2] | fill, regions)
+    torch.testing.assert_close(filled["z"][1:2], again["z"])
+    order = torch.randperm(9)  # keypoints in another order: the head's order is mapped back
+    shuffled = model.encode(
+        x[:, :, order], mask[:, :, order], regions[order], head="subtle", head_index=order
+    )
+    torch.testing.assert_close(shuffled["z"], filled["z"], atol=1e-5, rtol=1e-4)
+
+
 def test_residual_subtypes_refine_the_type_code() -> None:
     """With ``residual``, the subtype codebook quantises what the type code leaves over:
     training forward, ``encode`` and ``decode_codes`` agree on codes and on the latent."""

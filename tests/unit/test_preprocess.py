@@ -88,17 +88,27 @@ def test_3d_height_is_not_rotated() -> None:
     )
 
 
-def test_missing_anchor_gaps_are_filled_or_masked_and_never_nan() -> None:
-    pos = _body(100, 3, np.full(100, 0.3))
+def test_missing_anchor_gaps_are_filled_fitted_or_masked_and_never_nan() -> None:
+    """Short anchor gaps are interpolated; longer ones take the centre and heading that
+    place the body's typical pose on the keypoints seen (exact for this rigid body);
+    frames with fewer than two keypoints seen are masked whole."""
+    angles = np.linspace(0.3, 2.0, 100)
+    pos = _body(100, 3, angles)
+    whole = preprocess(_poses(pos.copy()), SKELETON, PreprocessConfig(max_anchor_gap=5))
     pos[10:13, :, 0] = np.nan  # nose (anterior) missing 3 frames: heading interpolated
-    pos[40:80, :, 1] = np.nan  # neck (centre) missing 40 frames: frames masked
+    pos[40:80, :, 1] = np.nan  # neck (centre) missing 40 frames: placed by the others
+    pos[85:95, :, 1:] = np.nan  # only the nose seen: masked
     pos[:, :, 4] = np.nan  # rpaw never seen
     rec = preprocess(_poses(pos), SKELETON, PreprocessConfig(max_anchor_gap=5))
     assert np.isfinite(rec.x).all()
     assert rec.mask[0, 10:13, 1:4].all() and not rec.mask[0, 10:13, 0].any()
-    np.testing.assert_allclose(rec.x[0, 10:13, 2], [[-0.5, 0, -0.25]] * 3, atol=1e-5)
-    assert not rec.mask[0, 40:80].any()
-    assert (rec.x[0, 40:80] == 0).all()
+    np.testing.assert_allclose(rec.x[0, 10:13, 2], [[-0.5, 0, -0.25]] * 3, atol=1e-2)
+    assert rec.mask[0, 40:80, [0, 2, 3]].all() and not rec.mask[0, 40:80, 1].any()
+    seen = rec.mask[0, 40:80]
+    np.testing.assert_allclose(rec.x[0, 40:80][seen], whole.x[0, 40:80][seen], atol=1e-5)
+    np.testing.assert_allclose(rec.motion[0, 41:80], whole.motion[0, 41:80], atol=1e-4)
+    assert rec.motion_mask[0, 40:80].all()
+    assert not rec.mask[0, 85:95].any() and (rec.x[0, 85:95] == 0).all()
     assert not rec.mask[0, :, 4].any()
 
 
@@ -200,9 +210,9 @@ def test_body_motion_in_the_heading_frame_per_second() -> None:
     np.testing.assert_allclose(rec.motion[0, :, 0], speed, atol=1e-4)
 
 
-def test_body_motion_masked_where_the_anchors_are_missing() -> None:
+def test_body_motion_masked_where_the_body_cannot_be_placed() -> None:
     pos = _body(100, 3, np.full(100, 0.3))
-    pos[40:80, :, 1] = np.nan  # centre missing 40 frames
+    pos[40:80, :, 1:] = np.nan  # only the nose seen for 40 frames
     rec = preprocess(_poses(pos), SKELETON, PreprocessConfig(max_anchor_gap=5))
     assert np.isfinite(rec.motion).all()
     assert not rec.motion_mask[0, 40:81].any() and rec.motion_mask[0, 81:].all()

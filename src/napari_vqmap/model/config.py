@@ -110,6 +110,20 @@ class ModelConfig:
         return frames
 
     @property
+    def decoder_field(self) -> int:
+        """Frames on each side of a decoded frame whose latent steps can reach it: the
+        first conv (one latent step a side), then per level a residual stack and a
+        stride-2 transposed conv (one input step a side), and the last residual stack."""
+        depth = self.res_depth if self.decoder_depth is None else self.decoder_depth
+        unit = sum(self.dilation_growth**i for i in range(depth))
+        rate = 2**self.n_down
+        frames = rate
+        for _ in range(self.n_down):
+            frames += rate * unit + rate
+            rate //= 2
+        return frames + unit
+
+    @property
     def latent_window(self) -> int:
         """Latent time steps per window (T')."""
         return self.window // 2**self.n_down
