@@ -82,13 +82,15 @@ def read_config(model_dir: str | Path) -> dict[str, Any]:
 # Model options added after models were first saved, with the value an older folder meant:
 # before residual subtypes the latent was split in two, before per-type subtypes the
 # subtype codes were shared by all types, before the 2D lift 2D input was read as 2D,
-# before anchored spans each pose was reconstructed in its own frame.
+# before anchored spans each pose was reconstructed in its own frame, and heights counted
+# as much as the rest in the latent geometry.
 LEGACY_MODEL_OPTIONS = {
     "residual": False,
     "subtypes_per_type": False,
     "lift_2d": False,
     "anchor_span": 0,
     "geometry_weight": 0.0,
+    "geometry_height": 1.0,
 }
 
 

@@ -135,6 +135,31 @@ def test_the_geometry_term_trains_the_encoder_and_skips_short_windows() -> None:
     assert short.geo_loss == 0
 
 
+def test_geometry_height_weighs_heights_in_the_geometry_term_only() -> None:
+    """``geometry_height`` multiplies the weight of z in the span distances the latent
+    follows; reconstruction and 2D windows are as without it."""
+    x, mask = torch.randn(4, 64, 5, 3), torch.ones(4, 64, 5, dtype=torch.bool)
+    motion, regions = torch.randn(4, 64, 3), torch.zeros(5, dtype=torch.long)
+    outs = {}
+    for h in (1.0, 2.0):
+        torch.manual_seed(0)  # the same weights for both
+        cfg = ModelConfig(hidden=16, token_dim=8, codebook_warmup=0, geometry_height=h)
+        model = VQMAP(cfg, {"s": (5, 3), "f": (5, 2)})
+        outs[h] = (
+            model(x, mask, regions, "s", motion=motion),
+            model(x[..., :2], mask, regions, "f", motion=motion),
+        )
+    (one3, one2), (two3, two2) = outs[1.0], outs[2.0]
+    torch.testing.assert_close(two3.recon_loss, one3.recon_loss)
+    torch.testing.assert_close(two2.geo_loss, one2.geo_loss)
+    y, ym, steps = centred_spans(x, mask, motion, 32, 0.05, 4)
+    weight = torch.ones(5, 3)
+    weight[:, 2] = 2.0
+    want = geometry(two3.z[:, steps].flatten(0, 1), y, ym, weight)
+    torch.testing.assert_close(two3.geo_loss, want)
+    assert not torch.isclose(two3.geo_loss, one3.geo_loss)
+
+
 def test_viterbi_keeps_a_state_unless_leaving_pays() -> None:
     cost = np.array([[0, 1], [0, 1], [1, 0], [0, 1], [0, 1.0]])
     assert viterbi(cost, 0.0).tolist() == [0, 0, 1, 0, 0]

@@ -40,6 +40,7 @@ class ModelConfig:
     anchor_span: int = 32  # with use_motion: reconstruction error measured on spans of this
     # many frames seen from their centre frame (0: each pose in its own frame)
     geometry_weight: float = 3.0  # latent distances kept like those of the anchored spans
+    geometry_height: float = 1.5  # how much more heights (z) count in those span distances
 
     def __post_init__(self) -> None:
         for f in fields(self):

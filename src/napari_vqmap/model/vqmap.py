@@ -545,7 +545,11 @@ class VQMAP(nn.Module):
                 seen, mask, motion, self.config.anchor_span or 32, frame_time, step
             )
             if steps:
-                geo_loss = geometry(z[:, steps].flatten(0, 1), y, ym, recon_weight)
+                weight = recon_weight
+                if self.config.geometry_height != 1 and x.shape[-1] == 3:
+                    weight = torch.ones_like(x[0, 0]) if weight is None else weight.clone()
+                    weight[:, 2] *= self.config.geometry_height
+                geo_loss = geometry(z[:, steps].flatten(0, 1), y, ym, weight)
         commit_loss = qt.commit_loss + qs.commit_loss
         slow_loss = slowness(z) if self.config.slowness_weight else z.new_zeros(())
         subtype_idx = qs.idx % self.config.n_subtypes
