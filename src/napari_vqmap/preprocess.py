@@ -186,7 +186,7 @@ class BodyTemplate(NamedTuple):
     """An animal's typical pose, for placing its body when anchors are missing."""
 
     pose: np.ndarray  # (individual, keypoint, space) in body lengths, NaN if never seen
-    weight: np.ndarray  # (individual, keypoint): 1 / (spread about the pose + 0.05)^2
+    weight: np.ndarray  # (individual, keypoint): 1 / (median squared x-y spread + 0.05^2)
 
 
 def body_template(
