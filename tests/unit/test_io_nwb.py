@@ -44,6 +44,27 @@ def test_vame_nwb_matches_its_csv(data_dir):
         assert load_poses(path, fps=30).attrs["fps"] == 30
 
 
+def test_a_link_that_leads_nowhere_is_skipped(data_dir, tmp_path):
+    """A soft link to a missing object inside a PoseEstimation group (h5py gives None for
+    it; the fuzz test met one in a damaged file) is passed over, not an AttributeError."""
+    import shutil
+
+    path = tmp_path / "linked.nwb"
+    shutil.copy(data_dir / "vame-tests" / "cropped_video.nwb", path)
+    with h5py.File(path, "r+") as f:
+        groups = []
+        f.visititems(lambda name, obj: groups.append(name) if _is_pose(obj) else None)
+        f[groups[0]]["dangling"] = h5py.SoftLink("/no/such/object")
+    with pytest.warns(UserWarning, match="timestamps run"):
+        ds = load_poses(path)
+    _check(ds, (750, 2, 6, 1))
+
+
+def _is_pose(obj) -> bool:
+    value = obj.attrs.get("neurodata_type", b"")
+    return (value.decode() if isinstance(value, bytes) else str(value)) == "PoseEstimation"
+
+
 def test_ndx_pose_011_mixed_dims_padded(data_dir):
     path = data_dir / "ndx-pose-backcompat" / "0.1.1_poseestimation_nodes_edges.nwb"
     with pytest.warns(UserWarning, match="front_right_paw are 2D"):

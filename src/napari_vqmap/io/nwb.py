@@ -72,6 +72,9 @@ def _pose_groups(f) -> list:
 
 
 def _type_of(obj) -> str:
+    """An HDF5 object's NWB type; "" for none, or for a link that leads nowhere (None)."""
+    if obj is None:
+        return ""
     value = obj.attrs.get("neurodata_type", "")
     return value.decode() if isinstance(value, bytes) else str(value)
 
