@@ -8,10 +8,12 @@ frame where others are seen are filled in from the decoding of a first pass and 
 window encoded again (``VQMAP.fill_missing``), which reaches twice as far plus the
 decoder's reach (44 frames for the defaults). A recording is therefore encoded in blocks of
 :data:`SPAN` frames, each in one window with that much context on either side
-(:func:`encode_context`), keeping the block's own latent steps: every frame is encoded
-with its full context, and the result does not depend on where blocks or chunks fall.
-Each latent step covers ``2**n_down`` frames. Frames with too few visible keypoints (or
-missing anchors) get motif -1 and ``status`` 1.
+(:func:`encode_context`; the encoder's own where a chunk has no keypoint to fill in within
+reach, which gives the same result in one pass), keeping the block's own latent steps:
+every frame is encoded with its full context, and the result does not depend on where
+blocks or chunks fall. Each latent step covers ``2**n_down`` frames. Frames with too few
+visible keypoints get motif -1 and ``status`` 1; frames whose body was placed without its
+anchors (:mod:`napari_vqmap.preprocess`) ``status`` 2.
 """
 
 from __future__ import annotations
@@ -286,6 +288,7 @@ def encode(
     regions = torch.tensor(skeleton.region_ids(), device=device)
     head = _own_head(meta, skeleton, poses.sizes["space"], device)
     context = encode_context(model.config, head is not None)
+    plain = encode_context(model.config, False)
     n_time, n_ind = poses.sizes["time"], poses.sizes["individual"]
     fps = poses.attrs.get("fps") or None
     target = meta.get("fps") or config.target_fps
@@ -346,24 +349,29 @@ def encode(
             rows = near[fa:fb] - lo
             for i in range(n_ind):
                 mask = _padded(rec.mask[i], r0 - j0, r1 - j0)
+                # with no keypoint to fill in within reach, one pass with the encoder's
+                # own context gives the same result, faster
+                fill = head is not None and bool((mask.any(-1) & ~mask.all(-1)).any())
+                cut = 0 if fill else context - plain
+                part = slice(r0 - j0 + cut, r1 - j0 - cut)
                 m, c, z = _encode_track(
                     model,
-                    _padded(rec.x[i], r0 - j0, r1 - j0),
-                    mask,
+                    _padded(rec.x[i], part.start, part.stop),
+                    mask[cut : len(mask) - cut],
                     regions,
                     n_blocks,
                     span,
-                    context,
+                    context - cut,
                     batch,
                     (
-                        _padded(rec.motion[i], r0 - j0, r1 - j0),
-                        _padded(rec.motion_mask[i], r0 - j0, r1 - j0),
+                        _padded(rec.motion[i], part.start, part.stop),
+                        _padded(rec.motion_mask[i], part.start, part.stop),
                     )
                     if model.config.use_motion
                     else None,
                     tick,
                     pool,
-                    head,
+                    head if fill else None,
                 )
                 own = mask[context : context + hi - lo]
                 ok = (own.mean(axis=-1) >= config.min_visible_fraction)[rows]
