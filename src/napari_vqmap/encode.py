@@ -39,7 +39,8 @@ from napari_vqmap.model import VQMAP, ModelConfig
 from napari_vqmap.preprocess import (
     PreprocessConfig,
     _anchor,
-    keypoint_mask,
+    anchor_points,
+    positions,
     preprocess,
     recording_template,
     resampled_start,
@@ -88,32 +89,24 @@ def check_skeleton(poses: xr.Dataset, skeleton: Skeleton, meta: dict[str, Any]) 
     )
 
 
-def _positions(ds: xr.Dataset, conf: float) -> tuple[np.ndarray, np.ndarray]:
-    pos = ds["position"].transpose("individual", "time", "keypoint", "space").values
-    return pos.astype(np.float64), keypoint_mask(ds, conf)
-
-
 def recording_body_length(
     poses: xr.Dataset, skeleton: Skeleton, config: PreprocessConfig, chunk: int = CHUNK_FRAMES
 ) -> float:
     """The whole recording's body length, as :func:`~napari_vqmap.preprocess.body_length`
     computes it, read chunk by chunk: the median anterior-posterior distance, else twice the
     median keypoint spread, else 1."""
-    index = {k: i for i, k in enumerate(skeleton.keypoints)}
     chunks = [poses.isel(time=slice(a, a + chunk)) for a in range(0, poses.sizes["time"], chunk)]
     dists = []
     if skeleton.anterior and skeleton.posterior:
         for ds in chunks:
-            pos, mask = _positions(ds, config.conf_threshold)
-            ant = _anchor(pos, mask, [index[k] for k in skeleton.anterior])
-            post = _anchor(pos, mask, [index[k] for k in skeleton.posterior])
+            _, ant, post = anchor_points(*positions(ds, config), skeleton)
             dist = np.linalg.norm(ant - post, axis=-1)
             dists.append(dist[np.isfinite(dist) & (dist > 0)])
     if sum(map(len, dists)):
         return float(np.median(np.concatenate(dists)))
     spreads = []
     for ds in chunks:
-        pos, mask = _positions(ds, config.conf_threshold)
+        pos, mask = positions(ds, config)
         spread = np.linalg.norm(pos - _anchor(pos, mask, [])[:, :, None], axis=-1)[mask]
         spreads.append(spread[np.isfinite(spread) & (spread > 0)])
     spread = np.concatenate(spreads)
@@ -378,7 +371,7 @@ def encode(
                 motif[fa:fb, i] = np.where(ok, m[rows], -1)
                 confidence[fa:fb, i] = np.where(ok, c[rows], 0.0)
                 embedding[fa:fb, i] = np.where(ok[:, None], z[rows], np.nan)
-                placed = _padded(rec.placed[i], r0 - j0, r1 - j0)[context : context + hi - lo]
+                placed = _padded(rec.placed[i], lo - j0, hi - j0)
                 status[fa:fb, i] = np.where(ok, np.where(placed[rows], 2, 0), 1)
     if stickiness:
         for i in range(n_ind):

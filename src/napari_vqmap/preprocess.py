@@ -126,6 +126,19 @@ def _anchor(pos: np.ndarray, mask: np.ndarray, idx: list[int]) -> np.ndarray:
         return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
+def anchor_points(
+    pos: np.ndarray, mask: np.ndarray, skeleton: Skeleton
+) -> tuple[np.ndarray, np.ndarray | None, np.ndarray | None]:
+    """The skeleton's centre, anterior and posterior anchors per (individual, time), NaN
+    where none of their keypoints is seen; anterior and posterior None if it has none."""
+    index = {k: i for i, k in enumerate(skeleton.keypoints)}
+    centre = _anchor(pos, mask, [index[k] for k in skeleton.centre])
+    if not (skeleton.anterior and skeleton.posterior):
+        return centre, None, None
+    ant = _anchor(pos, mask, [index[k] for k in skeleton.anterior])
+    return centre, ant, _anchor(pos, mask, [index[k] for k in skeleton.posterior])
+
+
 def _fill_short_gaps(values: np.ndarray, max_gap: int) -> np.ndarray:
     """Linearly interpolate NaN runs of at most ``max_gap`` frames in a (time,) series.
 
@@ -198,13 +211,10 @@ def body_template(
     distance from that pose): paws and tail tips count less than the trunk in a fit."""
     idx = template_frames(pos.shape[1])
     pos, mask = pos[:, idx], mask[:, idx]
-    index = {k: i for i, k in enumerate(skeleton.keypoints)}
-    centre = _anchor(pos, mask, [index[k] for k in skeleton.centre])
+    centre, ant, post = anchor_points(pos, mask, skeleton)
     valid = np.isfinite(centre).all(-1)
     angle = np.zeros(valid.shape)
-    if skeleton.anterior and skeleton.posterior:
-        ant = _anchor(pos, mask, [index[k] for k in skeleton.anterior])
-        post = _anchor(pos, mask, [index[k] for k in skeleton.posterior])
+    if ant is not None:
         angle = np.arctan2(ant[..., 1] - post[..., 1], ant[..., 0] - post[..., 0])
         valid &= np.isfinite(angle)
     seen = mask & valid[:, :, None]
@@ -221,18 +231,18 @@ def recording_template(
 ) -> BodyTemplate:
     """:func:`body_template` of a whole recording read from ``ds`` (only its template
     frames are loaded), as :func:`preprocess` computes it for ``ds`` itself."""
-    part = ds.isel(time=template_frames(ds.sizes["time"]))
-    pos = _positions(part, config)
-    return body_template(pos, keypoint_mask(part, config.conf_threshold), skeleton, scale)
+    pos, mask = positions(ds.isel(time=template_frames(ds.sizes["time"])), config)
+    return body_template(pos, mask, skeleton, scale)
 
 
-def _positions(ds: xr.Dataset, config: PreprocessConfig) -> np.ndarray:
-    """(individual, time, keypoint, space) float64 positions, 2D y flipped as configured."""
+def positions(ds: xr.Dataset, config: PreprocessConfig) -> tuple[np.ndarray, np.ndarray]:
+    """(individual, time, keypoint, space) float64 positions, 2D y flipped as configured,
+    and their :func:`keypoint_mask`."""
     pos = ds["position"].transpose("individual", "time", "keypoint", "space").values
     pos = pos.astype(np.float64)
     if config.flip_2d_y and pos.shape[-1] == 2:
         pos[..., 1] *= -1
-    return pos
+    return pos, keypoint_mask(ds, config.conf_threshold)
 
 
 def _fit_body(
@@ -291,16 +301,13 @@ def align(
     two keypoints seen) are masked whole. Without anterior/posterior anchors the heading is
     left as it is.
     """
-    index = {k: i for i, k in enumerate(skeleton.keypoints)}
-    centre = _anchor(pos, mask, [index[k] for k in skeleton.centre])
+    centre, ant, post = anchor_points(pos, mask, skeleton)
     centre = np.stack(
         [np.stack([_fill_short_gaps(c, max_anchor_gap) for c in ind.T], -1) for ind in centre]
     )
     valid = np.isfinite(centre).all(axis=-1)
-    has_heading = bool(skeleton.anterior and skeleton.posterior)
+    has_heading = ant is not None
     if has_heading:
-        ant = _anchor(pos, mask, [index[k] for k in skeleton.anterior])
-        post = _anchor(pos, mask, [index[k] for k in skeleton.posterior])
         angle = _heading(ant, post, max_anchor_gap)
         valid &= np.isfinite(angle)
         scale = scale or body_length(ant, post, pos, mask)
@@ -438,8 +445,7 @@ def preprocess(
             f"{ds.attrs.get('source_file', 'poses')}: skeleton {skeleton.name!r} keypoints "
             f"{list(skeleton.keypoints)} do not match the data's {keypoints}"
         )
-    pos = _positions(ds, config)
-    mask = keypoint_mask(ds, config.conf_threshold)
+    pos, mask = positions(ds, config)
     fps = ds.attrs.get("fps") or None
     x, mask, scale, motion, motion_mask, placed = align(
         pos, mask, skeleton, config.max_anchor_gap, body_length, fps, template

@@ -631,10 +631,9 @@ class VQMAP(nn.Module):
     ) -> Tensor:
         """Latents z (B, T', latent_dim) of windows x (B, T, K, D), re-encoded where a
         keypoint is missing in a frame with others seen: that keypoint is filled in from
-        ``head``'s decoding of z (the latents, not their codes). A window's keypoints then
-        change its code as little as the decoder can tell what they were doing (with 3 of
-        9 keypoints hidden, the bundled model's motifs agree with those of the whole poses
-        at NMI 0.76 instead of 0.73). Frames with nothing seen stay masked.
+        ``head``'s decoding of z (the latents, not their codes), so hidden keypoints move
+        the codes less (docs/model.md has the figures). Frames with nothing seen stay
+        masked; windows without such a keypoint are not encoded again.
         """
         fill = mask.any(-1, keepdim=True) & ~mask
         rows = fill.flatten(1).any(1).nonzero().flatten()
