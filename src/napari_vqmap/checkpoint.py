@@ -20,6 +20,7 @@ from safetensors.torch import load_file, save_file
 from napari_vqmap.errors import ModelFileError
 from napari_vqmap.io.atomic import atomic_write, atomic_write_text
 from napari_vqmap.model import VQMAP, ModelConfig
+from napari_vqmap.model.config import RETIRED_OPTIONS
 from napari_vqmap.preprocess import PreprocessConfig
 
 FORMAT = "napari-vqmap-model"
@@ -96,8 +97,11 @@ LEGACY_MODEL_OPTIONS = {
 
 def saved_model_config(meta: dict) -> dict:
     """A model folder's ``model`` config section, with options it predates filled in as
-    they were when it was written (:data:`LEGACY_MODEL_OPTIONS`)."""
-    return {**LEGACY_MODEL_OPTIONS, **meta["model"]}
+    they were when it was written (:data:`LEGACY_MODEL_OPTIONS`) and options since retired
+    (:data:`~napari_vqmap.model.config.RETIRED_OPTIONS`, saved at their no-effect value)
+    left out."""
+    saved = {k: v for k, v in meta["model"].items() if k not in RETIRED_OPTIONS}
+    return {**LEGACY_MODEL_OPTIONS, **saved}
 
 
 # Preprocessing options added later, with the value an older folder meant: 2D data were

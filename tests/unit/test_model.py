@@ -296,8 +296,13 @@ def test_config_json_round_trip() -> None:
     with pytest.raises(ValueError, match="decoder_depth must be None or an integer >= 0"):
         ModelConfig(decoder_depth=-1)
     # configs saved before a key existed load with its default (same architecture)
-    old = {k: v for k, v in cfg.to_dict().items() if k not in ("decoder_depth", "slowness_weight")}
+    old = {k: v for k, v in cfg.to_dict().items() if k != "decoder_depth"}
     assert ModelConfig.from_dict(old) == cfg
+    # retired options: ignored (with a warning) at their no-effect value, else refused
+    with pytest.warns(DeprecationWarning, match="slowness_weight was removed"):
+        assert ModelConfig.from_dict({**old, "slowness_weight": 0.0}) == cfg
+    with pytest.raises(ValueError, match="motion_weight was removed"):
+        ModelConfig.from_dict({**old, "motion_weight": 1.0})
 
 
 def test_shallow_decoder_reconstructs_from_nearby_codes_only() -> None:
@@ -371,19 +376,17 @@ def test_body_motion_root_token(model: VQMAP) -> None:
     a = model.encode(x, mask, regions, motion)["z"]
     b = model.encode(x[:, :, perm], mask[:, :, perm], regions[perm], motion)["z"]
     torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
-    # The motion is reconstructed and weighted into the loss.
+    # The loss is the reconstruction plus the weighted geometry and commitment terms.
     model.eval()
     out = model(x, mask, regions, "subtle", motion=motion)
-    assert out.motion_loss > 0
     expected = (
         out.recon_loss
-        + cfg.motion_weight * out.motion_loss
         + cfg.commitment_weight * out.commit_loss
+        + cfg.geometry_weight * out.geo_loss
     )
     torch.testing.assert_close(out.loss, expected)
     plain = VQMAP(small_config(use_motion=False), HEADS)
     assert not any("root" in k or "motion" in k for k in plain.state_dict())
-    assert float(plain(x, mask, regions, "subtle", motion=motion).motion_loss) == 0.0
 
 
 def test_receptive_field_bounds_what_a_latent_step_sees() -> None:
@@ -530,16 +533,6 @@ def test_2d_input_is_read_at_region_heights(model: VQMAP) -> None:
     assert not lift & set(plain.state_dict())
     plain.load_state_dict({k: v for k, v in model.state_dict().items() if k not in lift})
     assert not torch.allclose(plain.encode(x, mask, regions)["z"], a["z"])
-
-
-def test_slowness_is_scale_free_and_zero_for_a_constant_latent() -> None:
-    from napari_vqmap.model.vqmap import slowness
-
-    z = torch.randn(4, 16, 8)
-    assert float(slowness(z)) == pytest.approx(float(slowness(10 * z)), rel=1e-5)
-    assert float(slowness(z.cumsum(1))) < float(slowness(z))  # a random walk is slower
-    assert float(slowness(torch.ones(2, 16, 8) + torch.randn(2, 1, 8))) == 0.0
-    assert float(slowness(z[:, :1])) == 0.0
 
 
 def test_refit_replaces_codes_by_kmeans_section_by_section() -> None:

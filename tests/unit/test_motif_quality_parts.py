@@ -71,7 +71,7 @@ def test_anchored_equals_poses_seen_from_the_span_centre(subtle) -> None:
 def test_anchored_loss_needs_motion_and_trains_the_motion_head() -> None:
     torch.manual_seed(0)
     cfg = ModelConfig(window=16, hidden=16, token_dim=8, codebook_warmup=0, use_motion=True,
-                      anchor_span=8, motion_weight=0.0)  # fmt: skip
+                      anchor_span=8)  # fmt: skip
     model = VQMAP(cfg, {"s": (5, 3)})
     x, mask = torch.randn(4, 16, 5, 3), torch.ones(4, 16, 5, dtype=torch.bool)
     motion = torch.randn(4, 16, 3)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 _MAY_BE_ZERO = {"codebook_warmup", "decoder_depth", "anchor_span"}
+# Options removed after showing no gain, with the value that had no effect (old model
+# folders and training configs may still name them; docs/benchmarks.md has their figures).
+RETIRED_OPTIONS = {"slowness_weight": 0.0, "motion_weight": 0.0}
 
 
 @dataclass
@@ -34,9 +38,7 @@ class ModelConfig:
     res_depth: int = 1  # residual dilated conv units per temporal block (reference: 3)
     decoder_depth: int | None = None  # the decoder's residual units per block (None: res_depth)
     dilation_growth: int = 3  # dilation of unit i is dilation_growth**i
-    slowness_weight: float = 0.0  # weight of the latent's relative change per step in the loss
     use_motion: bool = True  # a "root" token with the body centre's motion (see preprocess)
-    motion_weight: float = 0.0  # weight of the per-frame motion error in the loss
     anchor_span: int = 32  # with use_motion: reconstruction error measured on spans of this
     # many frames seen from their centre frame (0: each pose in its own frame)
     geometry_weight: float = 3.0  # latent distances kept like those of the anchored spans
@@ -135,7 +137,25 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ModelConfig:
-        """Inverse of :meth:`to_dict`; unknown keys raise a ValueError naming them."""
+        """Inverse of :meth:`to_dict`; unknown keys raise a ValueError naming them.
+
+        A retired option (:data:`RETIRED_OPTIONS`) at its no-effect value is dropped with a
+        DeprecationWarning; at any other value it raises, since it can no longer act."""
+        d = dict(d)
+        for name, inert in RETIRED_OPTIONS.items():
+            if name not in d:
+                continue
+            value = d.pop(name)
+            if value != inert:
+                raise ValueError(
+                    f"ModelConfig.{name} was removed (it showed no gain); only {inert} "
+                    f"(no effect) is accepted, got {value!r}"
+                )
+            warnings.warn(
+                f"ModelConfig.{name} was removed and is ignored; drop it from the config",
+                DeprecationWarning,
+                stacklevel=2,
+            )
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
         if unknown:

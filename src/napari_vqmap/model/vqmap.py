@@ -13,8 +13,8 @@ queries, T' = T / 2**n_down latent steps.
   codes (EMA codebooks); ``motif = type * n_subtypes + subtype``.
 * Decoder: residual temporal convs and transposed convs back to T frames, then a linear
   head per skeleton (K x D per frame). The loss is the masked, per-coordinate weighted
-  MSE (on spans seen from their centre frame with ``anchor_span``) plus the weighted
-  motion, commitment and slowness terms.
+  MSE (on spans seen from their centre frame with ``anchor_span``, the decoded body
+  motion included) plus the weighted latent-geometry and commitment terms.
 
 docs/model.md explains each choice and what it gained.
 """
@@ -39,12 +39,10 @@ MOTION_DIMS = 3
 class Output:
     """What :meth:`VQMAP.forward` returns for a batch of B windows (T' latent steps)."""
 
-    loss: Tensor  # the training loss: recon + motion, geometry, commitment and slowness terms
+    loss: Tensor  # the training loss: recon + weighted geometry and commitment terms
     recon_loss: Tensor
     geo_loss: Tensor  # latent geometry (see geometry)
-    motion_loss: Tensor
     commit_loss: Tensor
-    slow_loss: Tensor
     recon: Tensor  # (B, T, K, D) reconstructed poses
     z: Tensor  # (B, T', latent_dim) latents before quantisation
     type_idx: Tensor  # (B, T')
@@ -339,15 +337,6 @@ class Decoder(nn.Module):
         return from_seq(self.net(to_seq(z)))
 
 
-def slowness(z: Tensor) -> Tensor:
-    """Mean squared change of the latent between consecutive steps, relative to its
-    spread over the batch (so shrinking the latent cannot lower it); 0 for one step."""
-    if z.shape[1] < 2:
-        return z.new_zeros(())
-    step = (z[:, 1:] - z[:, :-1]).pow(2).sum(-1).mean()
-    return step / (2 * z.flatten(0, 1).var(0).sum()).clamp_min(1e-8)
-
-
 def anchored(x: Tensor, motion: Tensor, span: int, frame_time: float | Tensor) -> Tensor:
     """Per-frame aligned poses seen from one frame: (B, T, K, D) poses and (B, T, 3) body
     motion (forward, lateral velocity, angular velocity; see
@@ -519,14 +508,11 @@ class VQMAP(nn.Module):
             zq = torch.cat([qt.quantized, qs.quantized], dim=-1)
         features = self.decoder(zq)
         recon = self._head(features, head)
-        motion_loss = recon.new_zeros(())
         with_motion = self.config.use_motion and motion is not None
         if with_motion:
             mm = torch.ones_like(mask[..., 0]) if motion_mask is None else motion_mask.bool()
             motion = torch.where(mm[..., None], motion, 0.0)
             pred = self.motion_head(features)
-            target = (motion * MOTION_SCALE)[:, :, None]
-            motion_loss = masked_mse(pred[:, :, None], target, mm[..., None])
         seen = torch.where(mask[..., None], x, 0.0)
         if with_motion and self.config.anchor_span:  # poses seen from each span's centre
             span = self.config.anchor_span
@@ -551,21 +537,16 @@ class VQMAP(nn.Module):
                     weight[:, 2] *= self.config.geometry_height
                 geo_loss = geometry(z[:, steps].flatten(0, 1), y, ym, weight)
         commit_loss = qt.commit_loss + qs.commit_loss
-        slow_loss = slowness(z) if self.config.slowness_weight else z.new_zeros(())
         subtype_idx = qs.idx % self.config.n_subtypes
         motif = qt.idx * self.config.n_subtypes + subtype_idx
         motif_usage = torch.bincount(motif.flatten(), minlength=self.config.n_motifs).float()
         return Output(
             loss=recon_loss
-            + self.config.motion_weight * motion_loss
             + self.config.commitment_weight * commit_loss
-            + self.config.slowness_weight * slow_loss
             + self.config.geometry_weight * geo_loss,
             recon_loss=recon_loss,
             geo_loss=geo_loss,
-            motion_loss=motion_loss,
             commit_loss=commit_loss,
-            slow_loss=slow_loss,
             recon=recon,
             z=z,
             type_idx=qt.idx,
