@@ -10,8 +10,9 @@ k-means and windowed (32 frames, centre-frame aligned) PCA(20) + k-means, with k
 model's number of types and of motifs. Columns: NMI and ARI of the types (k = 8) with the
 labels, majority-mapped accuracy and NMI of the motifs (k = 128), NMI between the two
 seeds, NMI between motifs with 3 of the 9 keypoints hidden (random, per 64-frame block)
-and with all, over the frames encoded both ways (the share is printed with the model), and
-the median bout (frames; the human median is 12).
+and with all, over the frames encoded both ways (the share is printed with the model), NMI
+between motifs with every coordinate jittered (Gaussian, sd 0.03 body lengths: tracker
+noise) and without, and the median bout (frames; the human median is 12).
 
     python benchmarks/bench_quality.py                       # 2 seeds, 2000 steps each
     python benchmarks/bench_quality.py --model src/napari_vqmap/data/model
@@ -39,6 +40,7 @@ import numpy as np  # noqa: E402
 
 DEV = ("young_8301", "young_8294", "young_8296")
 HIDDEN = 3  # keypoints hidden for the robustness column
+JITTER = 0.03  # tracker jitter for the other robustness column: sd in body lengths
 DEFAULT_DATA = Path(
     os.environ.get("NAPARI_VQMAP_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
 )
@@ -61,6 +63,19 @@ def hide_keypoints(ds, n: int, seed: int, block: int = 64):
     pos = out["position"].transpose("time", "space", "keypoint", "individual").values
     for lo in range(0, pos.shape[0], block):
         pos[lo : lo + block, :, rng.choice(pos.shape[2], n, replace=False)] = np.nan
+    out["position"] = (("time", "space", "keypoint", "individual"), pos)
+    return out
+
+
+def jitter_keypoints(ds, sd: float, seed: int):
+    """Copy of ``ds`` with Gaussian noise of ``sd`` body lengths (the median neck-anus
+    distance) added to every coordinate of every keypoint in every frame."""
+    rng = np.random.default_rng(seed)
+    out = ds.copy(deep=True)
+    pos = out["position"].transpose("time", "space", "keypoint", "individual").values
+    neck, anus = (list(ds["keypoint"].values).index(k) for k in ("neck", "anus"))
+    length = np.nanmedian(np.linalg.norm(pos[:, :, neck] - pos[:, :, anus], axis=1))
+    pos += rng.normal(0.0, sd * length, pos.shape)
     out["position"] = (("time", "space", "keypoint", "individual"), pos)
     return out
 
@@ -174,8 +189,17 @@ def main() -> int:
             np.concatenate([a[k] for a, k in zip(motifs, both, strict=True)]),
             np.concatenate([b[k] for b, k in zip(hidden, both, strict=True)]),
         )
+        jittered = [
+            encode(model, jitter_keypoints(d, JITTER, j), meta, **kw)["motif"].values[:, 0]
+            for j, d in enumerate(dev_ds)
+        ]
+        ok = [(a >= 0) & (b >= 0) for a, b in zip(motifs, jittered, strict=True)]
+        steady = nmi(
+            np.concatenate([a[k] for a, k in zip(motifs, ok, strict=True)]),
+            np.concatenate([b[k] for b, k in zip(jittered, ok, strict=True)]),
+        )
         types = [np.where(m >= 0, m // n_sub, -1) for m in motifs]
-        runs.setdefault("VQ-MAP", []).append((types, motifs, robust))
+        runs.setdefault("VQ-MAP", []).append((types, motifs, robust, steady))
         cover = np.concatenate(both).mean()
         notes[i] += f"; encoded {fps:,.0f} frames/s; {cover:.1%} of frames encoded both ways"
 
@@ -186,14 +210,19 @@ def main() -> int:
     for name, features, n_comp in () if args.no_baselines else baselines:
         tr = np.concatenate([features(d, skeleton) for d in train_ds])
         dv = [features(d, skeleton) for d in dev_ds]
+        noisy = [features(jitter_keypoints(d, JITTER, j), skeleton) for j, d in enumerate(dev_ds)]
         for seed in (0, 1):
             fits = [PCAKMeans(k, n_comp, seed).fit(tr) for k in (n_types, n_motifs)]
+            motifs = [fits[1].predict(d) for d in dv]
+            steady = nmi(
+                np.concatenate(motifs), np.concatenate([fits[1].predict(d) for d in noisy])
+            )
             runs.setdefault(name, []).append(
-                ([fits[0].predict(d) for d in dv], [fits[1].predict(d) for d in dv], None)
+                ([fits[0].predict(d) for d in dv], motifs, None, steady)
             )
 
     for name, seeds in runs.items():
-        for j, (types, motifs, robust) in enumerate(seeds):
+        for j, (types, motifs, robust, steady) in enumerate(seeds):
             t, m = scores(types, labels), scores(motifs, labels)
             rows.append(
                 [
@@ -204,6 +233,7 @@ def main() -> int:
                     f"{m['nmi']:.3f}",
                     f"{m['acc_each']:.3f}",
                     "" if robust is None else f"{robust:.3f}",
+                    "" if steady is None else f"{steady:.3f}",
                     f"{bout_median(motifs):g}",
                 ]
             )
@@ -212,7 +242,7 @@ def main() -> int:
             st = nmi(np.concatenate(a[0]), np.concatenate(b[0]))
             sm = nmi(np.concatenate(a[1]), np.concatenate(b[1]))
             rows.append(
-                [f"{name}: seed 0 vs seed 1 (NMI)", f"{st:.3f}", "", "", f"{sm:.3f}", "", "", ""]
+                [f"{name}: seed 0 vs seed 1 (NMI)", f"{st:.3f}", "", "", f"{sm:.3f}", *[""] * 4]
             )
 
     print(
@@ -242,6 +272,7 @@ def main() -> int:
             "NMI",
             "acc. per session",
             f"{HIDDEN} of 9 hidden NMI",
+            f"jitter {JITTER:g} NMI",
             "median bout",
         ],
         rows,

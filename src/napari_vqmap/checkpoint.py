@@ -105,8 +105,8 @@ def saved_model_config(meta: dict) -> dict:
 
 
 # Preprocessing options added later, with the value an older folder meant: 2D data were
-# aligned in image coordinates (y down), unflipped.
-LEGACY_PREPROCESS_OPTIONS = {"flip_2d_y": False}
+# aligned in image coordinates (y down), unflipped, and every frame from its anchors.
+LEGACY_PREPROCESS_OPTIONS = {"flip_2d_y": False, "alignment": "anchors"}
 
 
 def saved_preprocess_config(meta: dict) -> PreprocessConfig:

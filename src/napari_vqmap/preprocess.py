@@ -29,6 +29,8 @@ import xarray as xr
 from napari_vqmap.skeletons import Skeleton
 from napari_vqmap.validators import check_option
 
+ALIGNMENTS = ("body", "anchors")
+
 
 @dataclass
 class PreprocessConfig:
@@ -40,6 +42,10 @@ class PreprocessConfig:
     SLEAP, Lightning Pose) write image coordinates, whose y axis points down, so a camera
     above the animal sees it mirrored; flipped, its left side stays on its left and a left
     turn stays a left turn, as in 3D data (z up). Turn it off for 2D data with y up.
+    ``alignment`` is where each frame's centre and heading come from: ``"body"`` fits the
+    animal's typical pose to all the keypoints seen (a missing or jittery anchor moves it
+    little; the anchors where no fit can be made), ``"anchors"`` takes the skeleton's
+    centre, anterior and posterior keypoints (the fit only where they are missing).
     """
 
     target_fps: float | None = None
@@ -51,6 +57,7 @@ class PreprocessConfig:
     stride: int | None = None
     min_visible_fraction: float = 0.5
     flip_2d_y: bool = True
+    alignment: str = "body"
 
     def to_dict(self) -> dict[str, Any]:
         """Plain, JSON/YAML-serialisable form."""
@@ -76,6 +83,10 @@ class PreprocessConfig:
         check_option("PreprocessConfig", "max_anchor_gap", self.max_anchor_gap, 0, integer=True)
         check_option("PreprocessConfig", "conf_threshold", self.conf_threshold, 0)
         check_option("PreprocessConfig", "min_visible_fraction", self.min_visible_fraction, 0, 1)
+        if self.alignment not in ALIGNMENTS:
+            raise ValueError(
+                f"PreprocessConfig.alignment must be one of {ALIGNMENTS}, got {self.alignment!r}"
+            )
 
 
 @dataclass
@@ -185,6 +196,7 @@ def body_length(ant: np.ndarray, post: np.ndarray, pos: np.ndarray, mask: np.nda
 
 
 TEMPLATE_FRAMES = 20_000  # evenly spaced frames a body template is taken from
+FIT_OUTLIER = 1.0  # body lengths between a keypoint and its fitted place: a tracking jump
 
 
 def template_frames(n_frames: int) -> np.ndarray:
@@ -251,31 +263,70 @@ def _fit_body(
     """Centre (individual, time, space) and heading (individual, time) that place the
     ``template`` (scaled by ``scale`` to the units of ``pos``) best on the seen keypoints:
     a weighted least-squares rotation about z (``rotate``) and translation in x-y, the
-    weighted mean offset in z. NaN where fewer than two keypoints with a template pose are
-    seen, or where they lie within a tenth of a body length of their centre."""
+    weighted mean offset in z, fitted again without the keypoints then more than
+    :data:`FIT_OUTLIER` body lengths (x-y) from their place (tracking jumps). NaN where
+    fewer than two keypoints with a template pose are seen, or where they lie within a
+    tenth of a body length of their centre."""
     pose = template.pose * scale
     known = np.isfinite(pose).all(-1)  # (i, k)
-    w = np.where(mask & known[:, None], template.weight[:, None], 0.0)[..., None]
-    total = w.sum(2)  # (i, t, 1)
-    a = np.nan_to_num(pose)[:, None]  # (i, 1, k, d)
-    p = np.where(w > 0, np.nan_to_num(pos), 0.0)
+    mask = mask & known[:, None]
+    centre, angle = _weighted_fit(pos, mask, template.weight, pose, scale, rotate)
+    cos, sin = np.cos(angle)[..., None], np.sin(angle)[..., None]
+    a = np.nan_to_num(pose)[:, None]
+    placed_x = centre[..., None, 0] + cos * a[..., 0] - sin * a[..., 1]
+    placed_y = centre[..., None, 1] + sin * a[..., 0] + cos * a[..., 1]
+    with np.errstate(invalid="ignore"):
+        off = (pos[..., 0] - placed_x) ** 2 + (pos[..., 1] - placed_y) ** 2
+        outlier = mask & (off > (FIT_OUTLIER * scale) ** 2)
+    if not outlier.any():
+        return centre, angle
+    bad = outlier.any(-1)  # (individual, time): refit these without their outliers
+    cols = bad.any(0)
+    refit_centre, refit_angle = _weighted_fit(
+        pos[:, cols], (mask & ~outlier)[:, cols], template.weight, pose, scale, rotate
+    )
+    sub = bad[:, cols]
+    centre[:, cols] = np.where(sub[..., None], refit_centre, centre[:, cols])
+    angle[:, cols] = np.where(sub, refit_angle, angle[:, cols])
+    return centre, angle
+
+
+def _weighted_fit(
+    pos: np.ndarray,
+    mask: np.ndarray,
+    weight: np.ndarray,
+    pose: np.ndarray,
+    scale: float,
+    rotate: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """One weighted least-squares placement of ``pose`` (see :func:`_fit_body`), from
+    weighted sums over the keypoints (no per-coordinate temporaries: it runs on every
+    frame)."""
+    w = np.where(mask, weight[:, None], 0.0)  # (i, t, k)
+    total = w.sum(2)  # (i, t)
+    p = np.where(mask[..., None], pos, 0.0)  # (i, t, k, d), NaN-free
+    a = np.nan_to_num(pose)  # (i, k, d)
     with np.errstate(invalid="ignore", divide="ignore"):
-        a_mean, p_mean = (w * a).sum(2) / total, (w * p).sum(2) / total
-    da, dp = a - a_mean[:, :, None], p - p_mean[:, :, None]
+        a_mean = np.einsum("itk,ikd->itd", w, a) / total[..., None]
+        p_mean = np.einsum("itk,itkd->itd", w, p) / total[..., None]
     if rotate:
-        cross = (w[..., 0] * (da[..., 0] * dp[..., 1] - da[..., 1] * dp[..., 0])).sum(2)
-        dot = (w[..., 0] * (da[..., 0] * dp[..., 0] + da[..., 1] * dp[..., 1])).sum(2)
+        wp = w[..., None] * p[..., :2]  # (i, t, k, 2)
+        sxx, sxy = (np.einsum("itk,ik->it", wp[..., j], a[..., 0]) for j in (0, 1))
+        syx, syy = (np.einsum("itk,ik->it", wp[..., j], a[..., 1]) for j in (0, 1))
+        ax, ay, px, py = a_mean[..., 0], a_mean[..., 1], p_mean[..., 0], p_mean[..., 1]
+        cross = sxy - syx - total * (ax * py - ay * px)
+        dot = sxx + syy - total * (ax * px + ay * py)
         angle = np.arctan2(cross, dot)
     else:
-        angle = np.zeros(total.shape[:2])
+        angle = np.zeros(total.shape)
     cos, sin = np.cos(angle), np.sin(angle)
     centre = p_mean.copy()
     centre[..., 0] -= cos * a_mean[..., 0] - sin * a_mean[..., 1]
     centre[..., 1] -= sin * a_mean[..., 0] + cos * a_mean[..., 1]
     centre[..., 2:] -= a_mean[..., 2:]
-    seen = (w[..., 0] > 0).sum(2)
-    reach = np.where(w[..., 0] > 0, (da[..., :2] ** 2).sum(-1), 0.0).max(2, initial=0.0)
-    bad = (seen < 2) | ~(reach > (0.1 * scale) ** 2)
+    spread = ((a[:, None, :, :2] - a_mean[:, :, None, :2]) ** 2).sum(-1)  # (i, t, k)
+    reach = np.where(mask, spread, 0.0).max(2, initial=0.0)
+    bad = (mask.sum(2) < 2) | ~(reach > (0.1 * scale) ** 2)
     centre[bad], angle[bad] = np.nan, np.nan
     return centre, angle
 
@@ -288,18 +339,21 @@ def align(
     scale: float | None = None,
     fps: float | None = None,
     template: BodyTemplate | None = None,
+    alignment: str = "body",
 ) -> tuple[np.ndarray, np.ndarray, float, np.ndarray, np.ndarray, np.ndarray]:
     """Egocentric alignment of ``pos`` (individual, time, keypoint, space).
 
     Returns aligned positions (0 where masked), the mask, the body length used (``scale``
     when given, e.g. the whole recording's for a chunk of it), and the body motion
     (individual, time, 3) with its mask (see :func:`body_motion`), and where the body was
-    placed by a fit (individual, time). Anchors missing for up to ``max_anchor_gap`` frames
-    are interpolated; for longer, the centre and heading are those that place the body's
-    typical pose best on the keypoints seen (``template``, see :func:`body_template`; by
-    default this recording's own), and frames where that cannot be done either (fewer than
-    two keypoints seen) are masked whole. Without anterior/posterior anchors the heading is
-    left as it is.
+    placed by a fit for want of anchors (individual, time). With ``alignment="body"`` each
+    frame's centre and heading are those that place the body's typical pose best on the
+    keypoints seen (``template``, see :func:`body_template`; by default this recording's
+    own), the anchors' only where no fit can be made; with ``"anchors"`` they come from
+    the skeleton's anchors, the fit only where those are missing for longer than
+    ``max_anchor_gap`` frames (shorter gaps are interpolated). Frames with neither (fewer
+    than two keypoints seen) are masked whole. Without anterior/posterior anchors the
+    heading is left as it is and only the anchors are used.
     """
     centre, ant, post = anchor_points(pos, mask, skeleton)
     centre = np.stack(
@@ -314,18 +368,20 @@ def align(
     else:
         angle = np.zeros(valid.shape)
         scale = scale or body_length(centre, centre, pos, mask)
-    out = _rotated(pos, mask & valid[:, :, None], centre, angle, scale)
     placed = np.zeros(valid.shape, bool)
-    if not valid.all() and (mask & ~valid[:, :, None]).any():
+    fit_all = alignment == "body" and has_heading
+    if fit_all or (not valid.all() and (mask & ~valid[:, :, None]).any()):
         if template is None:
             template = body_template(pos, mask, skeleton, scale)
-        seen = mask & ~valid[:, :, None]
+        seen = mask if fit_all else mask & ~valid[:, :, None]
         fit_centre, fit_angle = _fit_body(pos, seen, template, scale, has_heading)
-        placed = ~valid & np.isfinite(fit_angle)
-        centre = np.where(placed[..., None], fit_centre, centre)
-        angle = np.where(placed, fit_angle, angle)  # in (-pi, pi]: see body_motion
+        fitted = np.isfinite(fit_angle)
+        placed = ~valid & fitted
+        use = fitted if fit_all else placed
+        centre = np.where(use[..., None], fit_centre, centre)
+        angle = np.where(use, fit_angle, angle)  # in (-pi, pi]: see body_motion
         valid |= placed
-        out = _rotated(pos, mask & valid[:, :, None], centre, angle, scale)
+    out = _rotated(pos, mask & valid[:, :, None], centre, angle, scale)
     motion, motion_mask = body_motion(centre, angle, valid, scale, fps)
     return out, mask & valid[:, :, None], scale, motion, motion_mask, placed
 
@@ -448,7 +504,7 @@ def preprocess(
     pos, mask = positions(ds, config)
     fps = ds.attrs.get("fps") or None
     x, mask, scale, motion, motion_mask, placed = align(
-        pos, mask, skeleton, config.max_anchor_gap, body_length, fps, template
+        pos, mask, skeleton, config.max_anchor_gap, body_length, fps, template, config.alignment
     )
     if config.max_reach is not None:  # tracking jumps: points far outside the body
         far = np.linalg.norm(x, axis=-1) > config.max_reach

@@ -51,10 +51,10 @@ def _seen_from(raw: np.ndarray, skeleton, frames: slice, anchor: int) -> np.ndar
 def test_anchored_equals_poses_seen_from_the_span_centre(subtle) -> None:
     """Per-frame aligned poses + body motion, integrated, give the poses of a span seen
     from its centre frame: walking and turning are in the target."""
-    from napari_vqmap.preprocess import preprocess
+    from napari_vqmap.preprocess import PreprocessConfig, preprocess
 
     ds, skeleton = subtle
-    rec = preprocess(ds, skeleton)
+    rec = preprocess(ds, skeleton, PreprocessConfig(alignment="anchors"))  # as _seen_from
     raw = ds["position"].transpose("time", "keypoint", "space", "individual").values[..., 0]
     start, span = 1000, 32
     x = torch.from_numpy(rec.x[:, start : start + 2 * span]).double()
@@ -85,10 +85,10 @@ def test_anchored_loss_needs_motion_and_trains_the_motion_head() -> None:
 def test_centred_spans_are_the_poses_around_each_latent_step_seen_from_it(subtle) -> None:
     """The geometry target of a latent step: the span around its centre frame, anchored
     there, for the steps whose span fits in the window."""
-    from napari_vqmap.preprocess import preprocess
+    from napari_vqmap.preprocess import PreprocessConfig, preprocess
 
     ds, skeleton = subtle
-    rec = preprocess(ds, skeleton)
+    rec = preprocess(ds, skeleton, PreprocessConfig(alignment="anchors"))  # as _seen_from
     raw = ds["position"].transpose("time", "keypoint", "space", "individual").values[..., 0]
     start = 1000
     x = torch.from_numpy(rec.x[:, start : start + 64]).double()

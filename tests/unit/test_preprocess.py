@@ -164,9 +164,36 @@ def test_points_far_from_the_body_are_masked() -> None:
     rec = preprocess(ds, SKELETON, PreprocessConfig())
     assert not rec.mask[0, 10, 3] and rec.mask[0, 9, 3] and rec.mask[0, 10].sum() == 4
     assert (rec.x[0, 10, 3] == 0).all()
+    # The body fitted to the keypoints is fitted again without the jump: the others stay put.
+    clean = preprocess(_poses(_body(50, 2, np.zeros(50))), SKELETON)
+    np.testing.assert_allclose(rec.x[0, 10, [0, 1, 2, 4]], clean.x[0, 10, [0, 1, 2, 4]], atol=1e-5)
     assert preprocess(ds, SKELETON, PreprocessConfig(max_reach=None)).mask[0, 10, 3]
     with pytest.raises(ValueError, match="max_reach"):
         PreprocessConfig(max_reach=0)
+
+
+def test_body_alignment_shrugs_off_a_jittery_anchor() -> None:
+    """Aligned by the fitted body, noise on the nose (the anterior anchor) turns the frame
+    far less than aligned by the anchors; a rigid body aligns the same either way, and
+    model folders from before the option read "anchors"."""
+    from napari_vqmap.checkpoint import saved_preprocess_config
+
+    n = 200
+    pos = _body(n, 3, np.linspace(0, 3, n))
+    rigid = [preprocess(_poses(pos), SKELETON, PreprocessConfig(alignment=a)) for a in ALIGNS]
+    np.testing.assert_allclose(rigid[0].x, rigid[1].x, atol=1e-5)
+    noisy = pos.copy()
+    noisy[:, :2, 0] += np.random.default_rng(0).normal(0, 0.4, (n, 2))  # 0.1 body length
+    body, anchors = (
+        preprocess(_poses(noisy), SKELETON, PreprocessConfig(alignment=a)) for a in ALIGNS
+    )
+    tail_y = [rec.x[0, :, 2, 1].std() for rec in (body, anchors)]
+    assert tail_y[0] < 0.5 * tail_y[1]
+    assert saved_preprocess_config({}).alignment == "anchors"
+    assert PreprocessConfig().alignment == "body"
+
+
+ALIGNS = ("body", "anchors")
 
 
 def test_config_round_trip() -> None:
@@ -185,6 +212,7 @@ def test_config_round_trip() -> None:
         ("max_anchor_gap", -1, "max_anchor_gap must be an integer >= 0"),
         ("conf_threshold", float("nan"), "conf_threshold must be a number >= 0"),
         ("min_visible_fraction", 1.5, r"min_visible_fraction must be a number in \[0, 1\]"),
+        ("alignment", "nose", "alignment must be one of"),
     ],
 )
 def test_config_rejects_out_of_range_options(option: str, value: object, says: str) -> None:
