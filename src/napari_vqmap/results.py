@@ -32,7 +32,9 @@ def motifs_table(
     result: xr.Dataset, poses: xr.Dataset, names: MotifNames | None = None
 ) -> pd.DataFrame:
     """One row per (frame, individual): frame, time, individual, motif, type, subtype, name,
-    confidence. Merges in ``names`` are applied to the motif ids."""
+    confidence, and status where the encoding has it (0 encoded, 1 too few keypoints, 2
+    encoded with the body placed for want of anchors). Merges in ``names`` are applied to
+    the motif ids."""
     names = names_of(result, names)
     n_sub = names.n_subtypes
     n_time = result.sizes["time"]
@@ -53,6 +55,7 @@ def motifs_table(
                     "name": names.names(motif),
                     "confidence": r["confidence"].values,
                 }
+                | ({"status": r["status"].values} if "status" in r else {})
             )
         )
     return pd.concat(rows, ignore_index=True)

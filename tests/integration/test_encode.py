@@ -111,9 +111,10 @@ def test_encode_and_evaluate_commands(
     ]
     table = pd.read_csv(out / "session_motifs.csv")
     assert list(table.columns) == [
-        "frame", "time", "individual", "motif", "type", "subtype", "name", "confidence"
+        "frame", "time", "individual", "motif", "type", "subtype", "name", "confidence",
+        "status",
     ]  # fmt: skip
-    assert len(table) == N and (table["motif"] >= 0).all()
+    assert len(table) == N and (table["motif"] >= 0).all() and (table["status"] == 0).all()
     assert (
         table["name"] == "T" + table["type"].astype(str) + "." + table["subtype"].astype(str)
     ).all()
@@ -240,3 +241,26 @@ def test_y_up_reads_2d_unflipped(data_dir: Path, tmp_path: Path) -> None:
     np.testing.assert_array_equal(table["motif"].to_numpy(), plain)
     sidecar = json.loads((tmp_path / "cropped_video_encode.json").read_text())
     assert sidecar["settings"]["y_up"] is True
+
+
+def test_motifs_csv_says_which_frames_were_placed(model_dir: Path, poses, tmp_path: Path) -> None:
+    """With the neck hidden for a stretch longer than the anchor gap, those frames are
+    still encoded, marked status 2 in the per-frame csv as in the netCDF, and a table read
+    back (as napari's reader does) keeps the marks."""
+    from napari_vqmap.napari.motif_layers import result_from_table
+
+    gappy = poses.copy(deep=True)
+    gappy["position"].loc[{"keypoint": "neck", "time": gappy["time"][100:160]}] = np.nan
+    src = tmp_path / "gappy.nc"
+    save_poses(gappy, src)
+    out = tmp_path / "out"
+    assert main(["encode", str(src), "--model", str(model_dir), "--out", str(out)]) == 0
+    table = pd.read_csv(out / "gappy_motifs.csv")
+    want = np.zeros(N, int)
+    want[100:160] = 2
+    np.testing.assert_array_equal(table["status"].to_numpy(), want)
+    assert (table["motif"] >= 0).all()
+    nc = load_poses(out / "gappy_motifs.nc")
+    np.testing.assert_array_equal(nc["status"].values[:, 0], want)
+    back = result_from_table(table, gappy, 8, 16)
+    np.testing.assert_array_equal(back["status"].values[:, 0], want)

@@ -510,8 +510,9 @@ def result_from_table(
     table: pd.DataFrame, poses: xr.Dataset, n_types: int, n_subtypes: int
 ) -> xr.Dataset:
     """An encode-like result from a ``<stem>_motifs.csv`` table (columns frame, individual,
-    motif[, confidence]) over the frames and individuals of ``poses``; rows for other frames
-    or animals are ignored and frames without a row are unencoded (-1)."""
+    motif[, confidence, status]) over the frames and individuals of ``poses``; rows for
+    other frames or animals are ignored and frames without a row are unencoded (-1,
+    status 1)."""
     missing = {"frame", "individual", "motif"} - set(table.columns)
     if missing:
         raise ValueError(f"motifs table lacks column(s) {', '.join(sorted(missing))}")
@@ -525,6 +526,9 @@ def result_from_table(
     motif[t_idx[ok], i_idx[ok]] = table["motif"].to_numpy()[ok]
     if "confidence" in table:
         conf[t_idx[ok], i_idx[ok]] = table["confidence"].to_numpy()[ok]
+    status = np.where(motif >= 0, 0, 1).astype(np.int8)
+    if "status" in table:
+        status[t_idx[ok], i_idx[ok]] = table["status"].to_numpy()[ok]
     dims = ("time", "individual")
     return xr.Dataset(
         {
@@ -532,6 +536,7 @@ def result_from_table(
             "motif_type": (dims, np.where(motif >= 0, motif // n_subtypes, -1)),
             "motif_subtype": (dims, np.where(motif >= 0, motif % n_subtypes, -1)),
             "confidence": (dims, conf),
+            "status": (dims, status),
         },
         coords={"time": poses["time"].values, "individual": poses["individual"].values},
         attrs={"n_types": n_types, "n_subtypes": n_subtypes, "fps": poses.attrs.get("fps") or 0.0},
