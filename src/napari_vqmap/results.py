@@ -61,6 +61,21 @@ def motifs_table(
     return pd.concat(rows, ignore_index=True)
 
 
+def status_note(results: list[xr.Dataset]) -> str:
+    """A sentence on the frames of ``results`` not encoded plainly (``status`` 1 or 2), or
+    "" when there are none."""
+    status = [r["status"].values.ravel() for r in results if "status" in r]
+    if not status:
+        return ""
+    counts = np.bincount(np.concatenate(status).astype(np.int64), minlength=3)
+    parts = []
+    if counts[2]:
+        parts.append(f"{counts[2]} frame(s) encoded with the body placed for want of anchors")
+    if counts[1]:
+        parts.append(f"{counts[1]} frame(s) with too few keypoints left unencoded")
+    return ("; ".join(parts) + " (the status column).") if parts else ""
+
+
 def bouts_table(table: pd.DataFrame) -> pd.DataFrame:
     """Runs of one motif per individual (unencoded frames and frame jumps end a run):
     individual, start, stop (exclusive), duration (frames), motif, name."""

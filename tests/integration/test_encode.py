@@ -248,6 +248,7 @@ def test_motifs_csv_says_which_frames_were_placed(model_dir: Path, poses, tmp_pa
     still encoded, marked status 2 in the per-frame csv as in the netCDF, and a table read
     back (as napari's reader does) keeps the marks."""
     from napari_vqmap.napari.motif_layers import result_from_table
+    from napari_vqmap.results import status_note
 
     gappy = poses.copy(deep=True)
     gappy["position"].loc[{"keypoint": "neck", "time": gappy["time"][100:160]}] = np.nan
@@ -264,3 +265,8 @@ def test_motifs_csv_says_which_frames_were_placed(model_dir: Path, poses, tmp_pa
     np.testing.assert_array_equal(nc["status"].values[:, 0], want)
     back = result_from_table(table, gappy, 8, 16)
     np.testing.assert_array_equal(back["status"].values[:, 0], want)
+    # what the Encode widget reports after encoding
+    assert status_note([nc]) == (
+        "60 frame(s) encoded with the body placed for want of anchors (the status column)."
+    )
+    assert status_note([back.assign(status=back["status"] * 0)]) == ""

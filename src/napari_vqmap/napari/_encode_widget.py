@@ -42,6 +42,7 @@ from napari_vqmap.napari._pose_layer_list import PoseLayerList
 from napari_vqmap.napari.background import StepRunner, short_gil_turns
 from napari_vqmap.napari.frame_rate import Rate, rate_for, video_layers, with_rate
 from napari_vqmap.napari.motif_layers import apply_steps, layers_of, motif_styles, same_layer
+from napari_vqmap.results import status_note
 
 if TYPE_CHECKING:
     import napari
@@ -399,7 +400,8 @@ class EncodeWidget(QWidget):
         saved = (
             f"; results in {encoded[0].results_dir}" if encoded and encoded[0].results_dir else ""
         )
-        message = f"Encoded {len(encoded)} recording(s){saved}."
+        note = status_note([item.result for item in encoded])
+        message = f"Encoded {len(encoded)} recording(s){saved}." + (f" {note}" if note else "")
         self.status.setText(message)
         show_info(message)
 
