@@ -67,6 +67,26 @@ def hide_keypoints(ds, n: int, seed: int, block: int = 64):
     return out
 
 
+def encode_quietly(model, meta: dict, ds, kw: dict) -> np.ndarray:
+    """The first individual's motifs of ``ds``, warnings (missing keypoints) silenced."""
+    from napari_vqmap.encode import encode
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return encode(model, ds, meta, **kw)["motif"].values[:, 0]
+
+
+def agreement(a: list[np.ndarray], b: list[np.ndarray]) -> float:
+    """NMI of two encodings of the same sessions over the frames encoded in both."""
+    from napari_vqmap.analysis.metrics import nmi
+
+    ok = [(x >= 0) & (y >= 0) for x, y in zip(a, b, strict=True)]
+    return nmi(
+        np.concatenate([x[k] for x, k in zip(a, ok, strict=True)]),
+        np.concatenate([y[k] for y, k in zip(b, ok, strict=True)]),
+    )
+
+
 def jitter_keypoints(ds, sd: float, seed: int):
     """Copy of ``ds`` with Gaussian noise of ``sd`` body lengths (the median neck-anus
     distance) added to every coordinate of every keypoint in every frame."""
@@ -178,26 +198,17 @@ def main() -> int:
         start = time.perf_counter()
         motifs = [encode(model, d, meta, **kw)["motif"].values[:, 0] for d in dev_ds]
         fps = sum(len(m) for m in motifs) / (time.perf_counter() - start)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            hidden = [
-                encode(model, hide_keypoints(d, HIDDEN, j), meta, **kw)["motif"].values[:, 0]
-                for j, d in enumerate(dev_ds)
-            ]
-        both = [(a >= 0) & (b >= 0) for a, b in zip(motifs, hidden, strict=True)]
-        robust = nmi(
-            np.concatenate([a[k] for a, k in zip(motifs, both, strict=True)]),
-            np.concatenate([b[k] for b, k in zip(hidden, both, strict=True)]),
-        )
-        jittered = [
-            encode(model, jitter_keypoints(d, JITTER, j), meta, **kw)["motif"].values[:, 0]
+        hidden = [
+            encode_quietly(model, meta, hide_keypoints(d, HIDDEN, j), kw)
             for j, d in enumerate(dev_ds)
         ]
-        ok = [(a >= 0) & (b >= 0) for a, b in zip(motifs, jittered, strict=True)]
-        steady = nmi(
-            np.concatenate([a[k] for a, k in zip(motifs, ok, strict=True)]),
-            np.concatenate([b[k] for b, k in zip(jittered, ok, strict=True)]),
-        )
+        both = [(a >= 0) & (b >= 0) for a, b in zip(motifs, hidden, strict=True)]
+        robust = agreement(motifs, hidden)
+        jittered = [
+            encode_quietly(model, meta, jitter_keypoints(d, JITTER, j), kw)
+            for j, d in enumerate(dev_ds)
+        ]
+        steady = agreement(motifs, jittered)
         types = [np.where(m >= 0, m // n_sub, -1) for m in motifs]
         runs.setdefault("VQ-MAP", []).append((types, motifs, robust, steady))
         cover = np.concatenate(both).mean()
