@@ -263,8 +263,8 @@ def _fit_body(
     """Centre (individual, time, space) and heading (individual, time) that place the
     ``template`` (scaled by ``scale`` to the units of ``pos``) best on the seen keypoints:
     a weighted least-squares rotation about z (``rotate``) and translation in x-y, the
-    weighted mean offset in z, fitted again without the keypoints then more than
-    :data:`FIT_OUTLIER` body lengths (x-y) from their place (tracking jumps). NaN where
+    weighted mean offset in z, fitted again without any keypoint that lies more than
+    :data:`FIT_OUTLIER` body lengths (x-y) from its place (tracking jumps). NaN where
     fewer than two keypoints with a template pose are seen, or where they lie within a
     tenth of a body length of their centre."""
     pose = template.pose * scale
