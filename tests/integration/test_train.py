@@ -442,6 +442,30 @@ def test_mirror_pairs_and_augmentation() -> None:
     assert lr_at(100, config) == pytest.approx(1e-4)
 
 
+def test_final_refit_changes_only_the_codebooks(subtle, tmp_path: Path) -> None:
+    """``final_refit`` refits the codebooks after the last step, on the latents of clean
+    windows' inner steps: every other weight is the run's without it, the codes are those
+    of ``refit_codebooks(final=True)`` on the run without it, and the run is seeded."""
+
+    def config(final: bool) -> TrainConfig:
+        c = _config(steps=10, codebook_refit=0.0, final_refit=final)
+        c.model.codebook_warmup = 2
+        return c
+
+    plain = train([subtle], tmp_path / "plain", config(False))
+    refit = train([subtle], tmp_path / "refit", config(True))
+    _assert_same(refit, train([subtle], tmp_path / "again", config(True)))
+    a, b = _weights(plain), _weights(refit)
+    differ = {k for k in a if not torch.equal(a[k], b[k])}
+    assert "type_q.codebook" in differ and "subtype_q.codebook" in differ
+    assert all(k.startswith(("type_q.", "subtype_q.")) for k in differ), differ
+    model, _ = load_model(plain)
+    by_skeleton = build_skeleton_data([subtle], config(True))[0]
+    train_loop.refit_codebooks(model, by_skeleton, config(True), torch.device("cpu"), final=True)
+    for name in ("type_q.codebook", "subtype_q.codebook"):
+        assert torch.equal(model.state_dict()[name], b[name]), name
+
+
 def test_codebook_refit_part_way_is_seeded_and_resumes_exactly(subtle, tmp_path: Path) -> None:
     """With ``codebook_refit`` the codes are refitted by k-means once, at that fraction of
     the steps; the run is the plain one until then, and a run stopped before the refit

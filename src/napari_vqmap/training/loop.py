@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +40,8 @@ from napari_vqmap.training.state import (
     write_history,
 )
 
-REFIT_BATCHES = 32  # batches whose latents the codebook refit clusters
+REFIT_BATCHES = 32  # batches whose latents the part-way codebook refit clusters
+FINAL_REFIT_BATCHES = 96  # and the final one (clean windows, inner latent steps only)
 REFIT_STEPS = 10**9  # their batch numbers start here, apart from the training steps
 
 
@@ -166,6 +168,9 @@ def train(
             bar.update(1)
             if step % config.checkpoint_every == 0 and step < config.steps:
                 save(done=False)
+        if config.final_refit and step >= config.steps and step >= model.codes_set_at:
+            bar.set_postfix_str("refitting the codebooks")
+            refit_codebooks(model, by_skeleton, config, device, final=True)
     except KeyboardInterrupt:
         save(done=False)
         raise
@@ -177,18 +182,31 @@ def train(
 
 @torch.no_grad()
 def refit_codebooks(
-    model: VQMAP, by_skeleton: list[SkeletonData], config: TrainConfig, device: torch.device
+    model: VQMAP,
+    by_skeleton: list[SkeletonData],
+    config: TrainConfig,
+    device: torch.device,
+    final: bool = False,
 ) -> None:
     """Refit ``model``'s codebooks by k-means on the latents of :data:`REFIT_BATCHES`
     training batches (drawn apart from the training sequence, the same on every rank).
 
     Each batch contributes its skeleton's codebook weight of its latents (as its EMA
-    update would: :func:`codebook_weights`), so the codes follow the pooled data."""
+    update would: :func:`codebook_weights`), so the codes follow the pooled data. The
+    ``final`` refit, after the last step, clusters the latents encoding will give:
+    :data:`FINAL_REFIT_BATCHES` batches without mirroring or keypoint dropout, keeping
+    only the latent steps whose receptive field lies inside their window."""
     heads = [s.head for s in by_skeleton]
     weights = dict(zip(heads, codebook_weights(by_skeleton, config), strict=True))
+    n_batches, edge = REFIT_BATCHES, 0
+    if final:
+        config = replace(config, mirror=False, keypoint_dropout=0.0)
+        n_batches = FINAL_REFIT_BATCHES
+        steps = model.config.latent_window
+        edge = min(-(-model.config.receptive_field // 2**model.config.n_down), (steps - 1) // 2)
     generator = torch.Generator().manual_seed(config.seed)
     zs = []
-    for i in range(REFIT_BATCHES):
+    for i in range(n_batches):
         skel_data, x, mask, motion, motion_mask, _ = sample_batch(
             by_skeleton, config, REFIT_STEPS + i
         )
@@ -196,12 +214,13 @@ def refit_codebooks(
             *(torch.from_numpy(a).to(device) for a in (x, mask)),
             skel_data.regions.to(device),
             *(torch.from_numpy(a).to(device) for a in (motion, motion_mask)),
-        )["z"].flatten(0, 1)
+        )["z"]
+        z = z[:, edge : z.shape[1] - edge].flatten(0, 1)
         share = float(weights[skel_data.head])
         keep = torch.randperm(len(z), generator=generator)[: max(1, round(share * len(z)))]
         zs.append(z[keep.to(z.device)].float())
     on_device = torch.Generator(device).manual_seed(config.seed)
-    model.refit_codebooks(torch.cat(zs), REFIT_BATCHES, on_device)
+    model.refit_codebooks(torch.cat(zs), n_batches, on_device)
 
 
 def _history_row(
