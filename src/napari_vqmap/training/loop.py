@@ -198,12 +198,11 @@ def refit_codebooks(
     only the latent steps whose receptive field lies inside their window."""
     heads = [s.head for s in by_skeleton]
     weights = dict(zip(heads, codebook_weights(by_skeleton, config), strict=True))
-    n_batches, edge = REFIT_BATCHES, 0
+    n_batches, reach = REFIT_BATCHES, 0
     if final:
         config = replace(config, mirror=False, keypoint_dropout=0.0)
         n_batches = FINAL_REFIT_BATCHES
-        steps = model.config.latent_window
-        edge = min(-(-model.config.receptive_field // 2**model.config.n_down), (steps - 1) // 2)
+        reach = -(-model.config.receptive_field // 2**model.config.n_down)  # latent steps
     generator = torch.Generator().manual_seed(config.seed)
     zs = []
     for i in range(n_batches):
@@ -215,6 +214,7 @@ def refit_codebooks(
             skel_data.regions.to(device),
             *(torch.from_numpy(a).to(device) for a in (motion, motion_mask)),
         )["z"]
+        edge = min(reach, (z.shape[1] - 1) // 2)
         z = z[:, edge : z.shape[1] - edge].flatten(0, 1)
         share = float(weights[skel_data.head])
         keep = torch.randperm(len(z), generator=generator)[: max(1, round(share * len(z)))]
