@@ -97,6 +97,10 @@ def test_two_skeletons_train_and_screenshot(make_napari_viewer, data_dir, qtbot,
         qtbot.waitUntil(plot.is_drawn, timeout=10000)
     shot = viewer.screenshot(canvas_only=False, flash=False)
     save_screenshot(shot, "train_widget.png")
+    # the last step's row says that the final codebook refit comes next (about 20 s at
+    # batch 64 on 2 cores); the model's own status replaced it once saved
+    widget._on_progress(widget.history[-1])
+    assert widget.status.text() == "Last step done; refitting the codebooks…"
 
 
 def test_cancel_leaves_resumable_checkpoint(make_napari_viewer, data_dir, qtbot, tmp_path):

@@ -306,6 +306,7 @@ class TrainWidget(QWidget):
         self.progress_bar.setRange(0, config.steps)
         self.progress_bar.setValue(0)
         self._stop.clear()
+        self._final_refit = config.final_refit
         self.status.setText(f"Training on {len(chosen)} layer(s)…")
         self.start_button.setEnabled(False)
         self.save_model_button.setEnabled(False)
@@ -340,6 +341,9 @@ class TrainWidget(QWidget):
         self.history.append(row)
         self.progress_bar.setMaximum(int(row["steps"]))
         self.progress_bar.setValue(int(row["step"]))
+        coded = row["perplexity"] == row["perplexity"]  # nan until the codes are set
+        if row["step"] >= row["steps"] and coded and self._final_refit:
+            self.status.setText("Last step done; refitting the codebooks…")
 
     def _refresh_plots(self) -> None:
         """Redraw the loss and usage plots if progress rows came since the last redraw."""
